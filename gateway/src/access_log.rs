@@ -1,0 +1,136 @@
+//! One access log line per request: method, path, status, body bytes sent, duration.
+//!
+//! The line is emitted when the response body ends (or is dropped, e.g. when the client goes
+//! away mid-stream, then with `complete=false`), so `bytes` and `duration_ms` cover the whole
+//! transfer, not just the head. Events use the `tracing` target [`TARGET`], which the binary
+//! can route to `log_file`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Buf, Bytes};
+use futures::TryFutureExt;
+use http::{Method, Request, Response, StatusCode};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+
+use crate::{Body, BoxError, boxed};
+
+/// The `tracing` target of access log events.
+pub const TARGET: &str = "cairn::access";
+
+/// What is known of a request when its answer starts.
+#[derive(Debug)]
+struct Entry {
+    method: Method,
+    path: String,
+    status: StatusCode,
+    started: Instant,
+    bytes: u64,
+}
+
+impl Entry {
+    fn emit(&self, complete: bool) {
+        tracing::info!(
+            target: TARGET,
+            method = %self.method,
+            path = %self.path,
+            status = self.status.as_u16(),
+            bytes = self.bytes,
+            duration_ms = self.started.elapsed().as_secs_f64() * 1e3,
+            complete,
+            "access"
+        );
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that counts what it yields and logs the entry when it finishes.
+    struct Logged {
+        #[pin]
+        inner: Body,
+        entry: Entry,
+        done: bool,
+    }
+
+    impl PinnedDrop for Logged {
+        fn drop(this: Pin<&mut Self>) {
+            if !this.done {
+                this.entry.emit(false);
+            }
+        }
+    }
+}
+
+impl HttpBody for Logged {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.project();
+        let frame = std::task::ready!(this.inner.poll_frame(cx));
+        match &frame {
+            Some(Ok(frame)) => this.entry.bytes += frame.data_ref().map_or(0, |d| d.remaining() as u64),
+            Some(Err(_)) => {}
+            None if !*this.done => {
+                *this.done = true;
+                this.entry.emit(true);
+            }
+            None => {}
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Layer for [`AccessLog`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AccessLogLayer;
+
+/// Logs every request once its answer has been sent.
+#[derive(Clone, Debug)]
+pub struct AccessLog<S> {
+    inner: S,
+}
+
+// === impl AccessLogLayer ===
+
+impl<S> tower::Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+    fn layer(&self, inner: S) -> AccessLog<S> {
+        AccessLog { inner }
+    }
+}
+
+// === impl AccessLog ===
+
+impl<S, B> tower::Service<Request<B>> for AccessLog<S>
+where
+    S: tower::Service<Request<B>, Response = Response<Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let (method, path, started) = (req.method().clone(), req.uri().path().to_owned(), Instant::now());
+        let pending = self.inner.call(req);
+        Box::pin(pending.map_ok(move |rsp| {
+            let entry = Entry { method, path, status: rsp.status(), started, bytes: 0 };
+            rsp.map(|inner| boxed(Logged { inner, entry, done: false }))
+        }))
+    }
+}

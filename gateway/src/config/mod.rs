@@ -1,0 +1,343 @@
+//! The gateway's configuration: the `api.ipfsproxy` section of `service.json`.
+//!
+//! Keys and defaults are ipfs-cluster's (`api/ipfsproxy/config.go`) plus a few Cairn keys for
+//! limits ipfs-cluster leaves to Go's defaults. Sources are applied in order: defaults, the
+//! JSON section, then `CLUSTER_IPFSPROXY_<KEY>` environment variables (KEY is the JSON key
+//! upper-cased without underscores, ipfs-cluster's envconfig scheme). JSON values and
+//! environment strings go through the same per-key reader, so every error names its key.
+//!
+//! # Invariants
+//! - [`ProxyConfig::validate`] runs before any socket binds (see `server`).
+//! - A zero duration means "no limit", as in Go's `http.Server`.
+//! - Unknown keys are refused, so a typo never silently falls back to a default.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::duration;
+use crate::upstream::Target;
+
+/// ipfs-cluster's default proxy listen address.
+pub const DEFAULT_LISTEN: &str = "/ip4/127.0.0.1/tcp/9095";
+/// ipfs-cluster's default upstream (kubo's API port).
+pub const DEFAULT_NODE: &str = "/ip4/127.0.0.1/tcp/5001";
+/// ipfs-cluster's `read_header_timeout` default.
+pub const DEFAULT_READ_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// ipfs-cluster's `idle_timeout` default.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// ipfs-cluster's `max_header_bytes` default and minimum.
+pub const MIN_MAX_HEADER_BYTES: usize = 4096;
+/// ipfs-cluster's `extract_headers_path` default.
+pub const DEFAULT_EXTRACT_HEADERS_PATH: &str = "/api/v0/version";
+/// ipfs-cluster's `extract_headers_ttl` default.
+pub const DEFAULT_EXTRACT_HEADERS_TTL: Duration = Duration::from_secs(300);
+/// Cairn: open client connections served at once; accepting pauses beyond it.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Cairn: request header fields accepted (hyper's default); more answers 431.
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// Cairn: how long dialling the upstream may take before 502.
+pub const DEFAULT_UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Cairn: how long the upstream may take to send response headers before 504.
+pub const DEFAULT_UPSTREAM_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Where the gateway listens: a TCP socket address or a unix socket path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// An IP address and port (port 0 picks a free port).
+    Tcp(std::net::SocketAddr),
+    /// A unix domain socket path.
+    Unix(PathBuf),
+}
+
+/// The `api.ipfsproxy` section, parsed and typed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProxyConfig {
+    /// Addresses to listen on (`listen_multiaddress`, a string or an array).
+    pub listen: Vec<ListenAddr>,
+    /// The upstream daemon (`node_multiaddress`).
+    pub node: Target,
+    /// Request log file (`log_file`); `None` logs through `tracing` only.
+    pub log_file: Option<PathBuf>,
+    /// Whole-request read limit (`read_timeout`); `None` = no limit.
+    pub read_timeout: Option<Duration>,
+    /// Request head read limit (`read_header_timeout`); `None` = no limit.
+    pub read_header_timeout: Option<Duration>,
+    /// Whole-response write limit (`write_timeout`); `None` = no limit.
+    pub write_timeout: Option<Duration>,
+    /// Keep-alive idle limit (`idle_timeout`); `None` = no limit.
+    pub idle_timeout: Option<Duration>,
+    /// Request head size limit in bytes (`max_header_bytes`); more answers 431.
+    pub max_header_bytes: usize,
+    /// Extra upstream headers copied onto intercepted replies (`extract_headers_extra`).
+    pub extract_headers_extra: Vec<String>,
+    /// Upstream path whose headers are copied (`extract_headers_path`).
+    pub extract_headers_path: String,
+    /// How long copied headers are cached (`extract_headers_ttl`); zero = forever.
+    pub extract_headers_ttl: Duration,
+    /// Cairn: connections served at once (`max_connections`).
+    pub max_connections: usize,
+    /// Cairn: request header fields accepted (`max_headers`).
+    pub max_headers: usize,
+    /// Cairn: upstream dial limit (`upstream_connect_timeout`); `None` = the OS's.
+    pub upstream_connect_timeout: Option<Duration>,
+    /// Cairn: upstream response-head limit (`upstream_header_timeout`); `None` = no limit.
+    pub upstream_header_timeout: Option<Duration>,
+}
+
+/// A configuration value that cannot be used; the message names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The key exists but its value is wrong.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// Where the value came from: `api.ipfsproxy.<key>` or the environment variable.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The key is not one this section knows.
+    #[error("api.ipfsproxy.{key}: unknown key")]
+    Unknown {
+        /// The unknown key.
+        key: String,
+    },
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![ListenAddr::Tcp(([127, 0, 0, 1], 9095).into())],
+            node: Target::Tcp { host: "127.0.0.1".to_owned(), port: 5001 },
+            log_file: None,
+            read_timeout: None,
+            read_header_timeout: Some(DEFAULT_READ_HEADER_TIMEOUT),
+            write_timeout: None,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            max_header_bytes: MIN_MAX_HEADER_BYTES,
+            extract_headers_extra: Vec::new(),
+            extract_headers_path: DEFAULT_EXTRACT_HEADERS_PATH.to_owned(),
+            extract_headers_ttl: DEFAULT_EXTRACT_HEADERS_TTL,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_headers: DEFAULT_MAX_HEADERS,
+            upstream_connect_timeout: Some(DEFAULT_UPSTREAM_CONNECT_TIMEOUT),
+            upstream_header_timeout: Some(DEFAULT_UPSTREAM_HEADER_TIMEOUT),
+        }
+    }
+}
+
+/// A value as it arrives: from JSON, or as an environment string.
+#[derive(Clone, Copy, Debug)]
+pub enum Raw<'a> {
+    /// A JSON value from `service.json`.
+    Json(&'a Value),
+    /// An environment variable's text.
+    Env(&'a str),
+}
+
+type Setter = fn(&mut ProxyConfig, Raw<'_>) -> Result<(), String>;
+
+/// Every key of the section, in ipfs-cluster's order, with its reader.
+pub const KEYS: &[(&str, Setter)] = &[
+    ("listen_multiaddress", |c, v| Ok(c.listen = strings(v)?.iter().map(|s| listen_addr(s)).collect::<Result<_, _>>()?)),
+    ("node_multiaddress", |c, v| Ok(c.node = Target::from_multiaddr(&string(v)?).map_err(|e| e.reason)?)),
+    ("node_https", |_, v| if boolean(v)? { Err("https upstreams are not supported".into()) } else { Ok(()) }),
+    ("log_file", |c, v| Ok(c.log_file = Some(string(v)?).filter(|s| !s.is_empty()).map(PathBuf::from))),
+    ("read_timeout", |c, v| Ok(c.read_timeout = limit(v)?)),
+    ("read_header_timeout", |c, v| Ok(c.read_header_timeout = limit(v)?)),
+    ("write_timeout", |c, v| Ok(c.write_timeout = limit(v)?)),
+    ("idle_timeout", |c, v| Ok(c.idle_timeout = limit(v)?)),
+    ("max_header_bytes", |c, v| Ok(c.max_header_bytes = header_bytes(v)?)),
+    ("extract_headers_extra", |c, v| Ok(c.extract_headers_extra = strings(v)?)),
+    ("extract_headers_path", |c, v| Ok(c.extract_headers_path = string(v)?)),
+    ("extract_headers_ttl", |c, v| Ok(c.extract_headers_ttl = dur(v)?)),
+    ("max_connections", |c, v| Ok(c.max_connections = count(v)?)),
+    ("max_headers", |c, v| Ok(c.max_headers = count(v)?)),
+    ("upstream_connect_timeout", |c, v| Ok(c.upstream_connect_timeout = limit(v)?)),
+    ("upstream_header_timeout", |c, v| Ok(c.upstream_header_timeout = limit(v)?)),
+];
+
+/// The environment variable that overrides `key`: `CLUSTER_IPFSPROXY_` + KEY without `_`.
+pub fn env_name(key: &str) -> String {
+    format!("CLUSTER_IPFSPROXY_{}", key.replace('_', "").to_uppercase())
+}
+
+impl ProxyConfig {
+    /// Defaults overlaid with the JSON section (`None` when `service.json` has no such section).
+    pub fn from_json(section: Option<&Value>) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        let Some(section) = section else { return Ok(config) };
+        let map = section.as_object().ok_or_else(|| ConfigError::Invalid {
+            key: "api.ipfsproxy".to_owned(),
+            reason: "must be a JSON object".to_owned(),
+        })?;
+        config.apply_json(map)?;
+        Ok(config)
+    }
+
+    fn apply_json(&mut self, map: &Map<String, Value>) -> Result<(), ConfigError> {
+        for (key, value) in map {
+            let setter = setter(key).ok_or_else(|| ConfigError::Unknown { key: key.clone() })?;
+            setter(self, Raw::Json(value))
+                .map_err(|reason| ConfigError::Invalid { key: format!("api.ipfsproxy.{key}"), reason })?;
+        }
+        Ok(())
+    }
+
+    /// Applies `CLUSTER_IPFSPROXY_*` overrides found through `lookup` (e.g. `std::env::var`).
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        for (key, setter) in KEYS {
+            let name = env_name(key);
+            if let Some(text) = lookup(&name) {
+                setter(self, Raw::Env(&text)).map_err(|reason| ConfigError::Invalid {
+                    key: format!("{name} (api.ipfsproxy.{key})"),
+                    reason,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks what single keys cannot: run before any socket is bound.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: &str| ConfigError::Invalid {
+            key: format!("api.ipfsproxy.{key}"),
+            reason: reason.to_owned(),
+        };
+        if self.listen.is_empty() {
+            return Err(invalid("listen_multiaddress", "at least one address is required"));
+        }
+        if self.extract_headers_path.is_empty() {
+            return Err(invalid("extract_headers_path", "must not be empty"));
+        }
+        if self.max_connections == 0 {
+            return Err(invalid("max_connections", "must be at least 1"));
+        }
+        if self.max_headers == 0 {
+            return Err(invalid("max_headers", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The section as `service.json` writes it, durations in Go form.
+    pub fn to_json(&self) -> Value {
+        let opt = |d: Option<Duration>| duration::format(d.unwrap_or(Duration::ZERO));
+        json!({
+            "listen_multiaddress": self.listen.iter().map(listen_multiaddr).collect::<Vec<_>>(),
+            "node_multiaddress": target_multiaddr(&self.node),
+            "log_file": self.log_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            "read_timeout": opt(self.read_timeout),
+            "read_header_timeout": opt(self.read_header_timeout),
+            "write_timeout": opt(self.write_timeout),
+            "idle_timeout": opt(self.idle_timeout),
+            "max_header_bytes": self.max_header_bytes,
+            "extract_headers_extra": self.extract_headers_extra,
+            "extract_headers_path": self.extract_headers_path,
+            "extract_headers_ttl": duration::format(self.extract_headers_ttl),
+            "max_connections": self.max_connections,
+            "max_headers": self.max_headers,
+            "upstream_connect_timeout": opt(self.upstream_connect_timeout),
+            "upstream_header_timeout": opt(self.upstream_header_timeout),
+        })
+    }
+}
+
+fn setter(key: &str) -> Option<Setter> {
+    KEYS.iter().find(|(name, _)| *name == key).map(|(_, setter)| *setter)
+}
+
+/// Writes a listen address back as a multiaddr.
+pub fn listen_multiaddr(addr: &ListenAddr) -> String {
+    match addr {
+        ListenAddr::Tcp(sock) if sock.is_ipv6() => format!("/ip6/{}/tcp/{}", sock.ip(), sock.port()),
+        ListenAddr::Tcp(sock) => format!("/ip4/{}/tcp/{}", sock.ip(), sock.port()),
+        ListenAddr::Unix(path) => format!("/unix{}", path.display()),
+    }
+}
+
+/// Writes an upstream target back as a multiaddr.
+pub fn target_multiaddr(target: &Target) -> String {
+    match target {
+        Target::Tcp { host, port } => match host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => format!("/ip4/{ip}/tcp/{port}"),
+            Ok(std::net::IpAddr::V6(ip)) => format!("/ip6/{ip}/tcp/{port}"),
+            Err(_) => format!("/dns/{host}/tcp/{port}"),
+        },
+        Target::Unix(path) => format!("/unix{}", path.display()),
+    }
+}
+
+/// Reads a listen multiaddr: an IP address with a TCP port, or a unix socket.
+pub fn listen_addr(text: &str) -> Result<ListenAddr, String> {
+    match Target::from_multiaddr(text).map_err(|e| e.reason)? {
+        Target::Unix(path) => Ok(ListenAddr::Unix(path)),
+        Target::Tcp { host, port } => {
+            let ip = host.parse().map_err(|_| format!("{text:?}: listen on an IP address, not a DNS name"))?;
+            Ok(ListenAddr::Tcp(std::net::SocketAddr::new(ip, port)))
+        }
+    }
+}
+
+fn string(raw: Raw<'_>) -> Result<String, String> {
+    match raw {
+        Raw::Json(Value::String(s)) => Ok(s.clone()),
+        Raw::Json(other) => Err(format!("expected a string, found {other}")),
+        Raw::Env(s) => Ok(s.to_owned()),
+    }
+}
+
+fn strings(raw: Raw<'_>) -> Result<Vec<String>, String> {
+    match raw {
+        Raw::Json(Value::Array(items)) => items.iter().map(|v| string(Raw::Json(v))).collect(),
+        Raw::Json(Value::String(s)) => Ok(vec![s.clone()]),
+        Raw::Json(other) => Err(format!("expected a string or an array of strings, found {other}")),
+        Raw::Env(s) => Ok(s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()),
+    }
+}
+
+fn boolean(raw: Raw<'_>) -> Result<bool, String> {
+    match raw {
+        Raw::Json(Value::Bool(b)) => Ok(*b),
+        Raw::Json(other) => Err(format!("expected true or false, found {other}")),
+        Raw::Env(s) => s.parse().map_err(|_| format!("expected true or false, found {s:?}")),
+    }
+}
+
+fn count(raw: Raw<'_>) -> Result<usize, String> {
+    match raw {
+        Raw::Json(Value::Number(n)) => n.as_u64().map(|n| n as usize),
+        Raw::Json(_) => None,
+        Raw::Env(s) => s.trim().parse().ok(),
+    }
+    .ok_or_else(|| format!("expected a non-negative whole number, found {}", shown(raw)))
+}
+
+fn shown(raw: Raw<'_>) -> String {
+    match raw {
+        Raw::Json(v) => v.to_string(),
+        Raw::Env(s) => format!("{s:?}"),
+    }
+}
+
+/// `max_header_bytes`: 0 means the default; below 4096 is refused, as ipfs-cluster does.
+fn header_bytes(raw: Raw<'_>) -> Result<usize, String> {
+    match count(raw)? {
+        0 => Ok(MIN_MAX_HEADER_BYTES),
+        n if n < MIN_MAX_HEADER_BYTES => Err(format!("must be greater or equal to {MIN_MAX_HEADER_BYTES}")),
+        n => Ok(n),
+    }
+}
+
+fn dur(raw: Raw<'_>) -> Result<Duration, String> {
+    let text = string(raw)?;
+    duration::parse(&text).map_err(|e| e.to_string())
+}
+
+/// A duration where zero means "no limit".
+fn limit(raw: Raw<'_>) -> Result<Option<Duration>, String> {
+    Ok(Some(dur(raw)?).filter(|d| !d.is_zero()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,39 @@
+//! The only place that orders the gateway's layers.
+//!
+//! A request travels top to bottom; its answer bottom to top. Each layer says why it sits
+//! where it does. The interception layer (cluster-served endpoints) will slot in between
+//! `RescueLayer` and `Forward`, so its errors are rescued and its bodies bounded too.
+
+use std::convert::Infallible;
+
+use http::{Request, Response};
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::access_log::AccessLogLayer;
+use crate::deadline::DeadlineLayer;
+use crate::forward::Forward;
+use crate::rescue::{self, RescueLayer};
+use crate::{Body, BoxError, ProxyConfig, boxed};
+
+/// The assembled stack: never fails, every error is already an HTTP answer.
+pub type Stack = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
+
+/// Builds the stack for `config` (which `Server::bind` has validated).
+pub fn build(config: &ProxyConfig) -> Stack {
+    let service = ServiceBuilder::new()
+        // Outermost, so the logged status is the one the client got, rescued errors included.
+        .layer(AccessLogLayer)
+        // tower-http boxes bodies in its own type; bring them back to the stack's `Body`.
+        .map_response(|rsp: Response<tower_http::body::UnsyncBoxBody<bytes::Bytes, BoxError>>| rsp.map(boxed))
+        // A panic below becomes a kubo-style 500 instead of a dropped connection.
+        .layer(CatchPanicLayer::custom(rescue::panic_response))
+        // The one place errors turn into kubo-style answers (502, 504, 408, 500).
+        .layer(RescueLayer)
+        // Bounds whole bodies; hyper bounds only the request head.
+        .layer(DeadlineLayer::new(config.read_timeout, config.write_timeout))
+        // Innermost: whatever no layer above answered goes to the upstream daemon.
+        .service(Forward::new(config));
+    BoxCloneSyncService::new(service)
+}

@@ -1,0 +1,1 @@
+//! cairn-node: the embedded IPFS node (arrives with the embedded-node issue).

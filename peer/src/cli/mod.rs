@@ -1,0 +1,94 @@
+//! The `cairn` command line: argument parsing, config loading, logging, signals.
+//!
+//! # Invariants
+//! - Configuration is read and validated before anything binds; a bad value exits with
+//!   code 64 (`EX_USAGE`) and a message naming the key.
+//! - Ctrl-C and SIGTERM shut down gracefully.
+//!
+//! # Not here
+//! What a command does once configured belongs to the library modules it calls.
+
+mod gateway;
+mod logging;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for configuration errors (`EX_USAGE` from sysexits.h).
+pub const EXIT_CONFIG: u8 = 64;
+
+/// Cairn: an IPFS-API-compatible gateway in front of composite IPFS clusters.
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, about)]
+pub struct Cli {
+    /// Configuration directory holding service.json (default: $CAIRN_PATH or ~/.cairn).
+    #[arg(long, global = true, env = "CAIRN_PATH", value_name = "DIR")]
+    pub config: Option<PathBuf>,
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The `cairn` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the IPFS-API gateway alone in front of an upstream IPFS daemon.
+    Gateway(gateway::Args),
+}
+
+/// Why a command could not run: a bad configuration (exit 64) or a failure while running (1).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The configuration is invalid; nothing was started.
+    #[error("config error: {0}")]
+    Config(String),
+    /// The command failed while running.
+    #[error(transparent)]
+    Run(#[from] anyhow::Error),
+}
+
+/// Entry point of the `cairn` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Config(msg)) => {
+            eprintln!("cairn: config error: {msg}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(CliError::Run(err)) => {
+            eprintln!("cairn: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let dir = config_dir(cli.config);
+    match cli.command {
+        Command::Gateway(args) => gateway::run(&dir, args),
+    }
+}
+
+fn config_dir(flag: Option<PathBuf>) -> PathBuf {
+    flag.unwrap_or_else(|| std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cairn"))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot watch SIGTERM; only Ctrl-C stops cairn");
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
