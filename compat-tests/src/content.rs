@@ -1,0 +1,28 @@
+//! Deterministic test content: byte `i` of a file is `i % 251`, as in the CID fixtures
+//! (shared/reference/real-peers.md §3.3), produced in chunks so 256 MiB never sits in memory.
+
+use bytes::Bytes;
+
+/// The first `len` bytes of the pattern.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// The pattern from `offset`, `len` bytes long.
+pub fn pattern_at(offset: u64, len: usize) -> Vec<u8> {
+    (0..len as u64).map(|i| ((offset + i) % 251) as u8).collect()
+}
+
+/// The pattern of total size `len` as a stream of chunks of at most `chunk` bytes.
+pub fn chunks(len: u64, chunk: usize) -> impl Iterator<Item = Bytes> {
+    let mut offset = 0u64;
+    std::iter::from_fn(move || {
+        if offset >= len {
+            return None;
+        }
+        let size = chunk.min((len - offset) as usize);
+        let piece = Bytes::from(pattern_at(offset, size));
+        offset += size as u64;
+        Some(piece)
+    })
+}

@@ -1,0 +1,208 @@
+//! Real processes for tests: js-ipfs 0.66.1 as the upstream daemon and the `cairn` binary.
+//!
+//! Each process gets its own scratch directory and a free 127.0.0.1 port, and is killed when
+//! its handle is dropped, so a failing test never leaves a daemon behind.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::{repo_root, scratch_dir};
+
+/// How long js-ipfs may take to init and start (it needs about 10 s on 2 cores).
+const JSIPFS_READY: Duration = Duration::from_secs(90);
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn jsipfs_cli() -> anyhow::Result<PathBuf> {
+    let cli = repo_root().join("compat-tests/js/node_modules/ipfs/src/cli.js");
+    if !cli.exists() {
+        bail!(
+            "js-ipfs 0.66.1 is not installed ({} is missing): run scripts/test.sh, which runs \
+             `npm install` in compat-tests/js from the committed lock file",
+            cli.display()
+        );
+    }
+    Ok(cli)
+}
+
+/// A running js-ipfs daemon, offline, with its API on 127.0.0.1.
+pub struct JsIpfs {
+    child: Child,
+    /// The RPC API address.
+    pub api: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl JsIpfs {
+    /// Initialises a fresh repo (test profile, empty) and starts the daemon offline.
+    pub fn start(name: &str) -> anyhow::Result<Self> {
+        let cli = jsipfs_cli()?;
+        let dir = scratch_dir(&format!("jsipfs-{name}"))?;
+        let repo = dir.path().join("repo");
+        let status = Command::new("node")
+            .arg(&cli)
+            .args(["init", "--profile", "test", "--emptyRepo"])
+            .env("IPFS_PATH", &repo)
+            .stdout(Stdio::null())
+            .status()
+            .context("running `node` (is Node.js installed?)")?;
+        if !status.success() {
+            bail!("jsipfs init failed: {status}");
+        }
+        let port = free_port()?;
+        configure_offline(&repo.join("config"), port)?;
+        let log = dir.path().join("daemon.log");
+        let child = Command::new("node")
+            .arg(&cli)
+            .args(["daemon", "--offline", "--enable-preload=false"])
+            .env("IPFS_PATH", &repo)
+            .stdout(std::fs::File::create(&log)?)
+            .stderr(std::fs::File::create(dir.path().join("daemon.err"))?)
+            .spawn()?;
+        let mut daemon = Self { child, api: SocketAddr::from(([127, 0, 0, 1], port)), dir };
+        daemon.wait_ready(&log)?;
+        Ok(daemon)
+    }
+
+    fn wait_ready(&mut self, log: &Path) -> anyhow::Result<()> {
+        let until = Instant::now() + JSIPFS_READY;
+        while Instant::now() < until {
+            if std::fs::read_to_string(log).unwrap_or_default().contains("Daemon is ready") {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("js-ipfs exited ({status}) before it was ready:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        bail!("js-ipfs not ready after {JSIPFS_READY:?}")
+    }
+
+    /// The API as a multiaddr, e.g. `/ip4/127.0.0.1/tcp/45001`.
+    pub fn multiaddr(&self) -> String {
+        format!("/ip4/127.0.0.1/tcp/{}", self.api.port())
+    }
+
+    /// The daemon's process id (for SIGSTOP / SIGCONT).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The repo directory (its `IPFS_PATH`).
+    pub fn repo(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+}
+
+/// The edits shared/realpeers/setup-jsipfs.sh makes: API on `port`, no gateway, no swarm, no RPC.
+fn configure_offline(path: &Path, port: u16) -> anyhow::Result<()> {
+    let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    config["Addresses"]["API"] = format!("/ip4/127.0.0.1/tcp/{port}").into();
+    config["Addresses"]["Gateway"] = serde_json::json!([]);
+    config["Addresses"]["RPC"] = "".into();
+    config["Addresses"]["Swarm"] = serde_json::json!([]);
+    std::fs::write(path, serde_json::to_vec_pretty(&config)?)?;
+    Ok(())
+}
+
+impl Drop for JsIpfs {
+    fn drop(&mut self) {
+        let _ = signal(self.child.id(), "CONT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `kill -<sig>` to `pid`.
+pub fn signal(pid: u32, sig: &str) -> anyhow::Result<()> {
+    let status = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status()?;
+    if !status.success() {
+        bail!("kill -{sig} {pid} failed");
+    }
+    Ok(())
+}
+
+/// The `cairn` binary built next to this test executable.
+pub fn cairn_bin() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().and_then(Path::parent).context("test executable has no target dir")?;
+    let bin = dir.join("cairn");
+    if !bin.exists() {
+        bail!("the cairn binary is not built ({} is missing): run `cargo build -p cairn-peer` (scripts/test.sh does)", bin.display());
+    }
+    Ok(bin)
+}
+
+/// A running `cairn gateway` process.
+pub struct Gateway {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// Starts `cairn gateway` on a free port in front of `upstream`, with extra environment.
+    pub fn start(upstream: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let dir = scratch_dir("gateway")?;
+        let mut child = Command::new(cairn_bin()?)
+            .args(["gateway", "--listen", "/ip4/127.0.0.1/tcp/0", "--upstream", upstream])
+            .arg("--config")
+            .arg(dir.path())
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("gateway.log"))?)
+            .spawn()?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut first = String::new();
+        BufReader::new(stdout).read_line(&mut first)?;
+        let addr = parse_listen_line(&first).with_context(|| {
+            let log = std::fs::read_to_string(dir.path().join("gateway.log")).unwrap_or_default();
+            format!("cairn gateway did not start: {first:?}\n{log}")
+        })?;
+        Ok(Self { child, addr, dir })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The gateway's stderr log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("gateway.log")).unwrap_or_default()
+    }
+
+    /// The gateway as an `--api` multiaddr.
+    pub fn multiaddr(&self) -> String {
+        format!("/ip4/127.0.0.1/tcp/{}", self.addr.port())
+    }
+}
+
+fn parse_listen_line(line: &str) -> Option<SocketAddr> {
+    let addr = line.strip_prefix("cairn gateway listening on /ip4/")?.split_whitespace().next()?;
+    let (ip, port) = addr.split_once("/tcp/")?;
+    Some(SocketAddr::new(ip.parse().ok()?, port.parse().ok()?))
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `cairn` with `args` and `env` to completion: (exit code, stdout, stderr).
+pub fn run_cairn(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<(i32, String, String)> {
+    let out = Command::new(cairn_bin()?).args(args).envs(env.iter().copied()).stdin(Stdio::null()).output()?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Ok((out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr)))
+}
