@@ -17,6 +17,8 @@ pub mod content;
 pub mod corpus;
 pub mod http;
 pub mod process;
+pub mod raw;
+pub mod stub;
 pub mod trial;
 
 use std::path::PathBuf;

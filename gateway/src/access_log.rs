@@ -68,16 +68,16 @@ impl HttpBody for Logged {
     type Error = BoxError;
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.project();
-        let frame = std::task::ready!(this.inner.poll_frame(cx));
-        match &frame {
-            Some(Ok(frame)) => this.entry.bytes += frame.data_ref().map_or(0, |d| d.remaining() as u64),
-            Some(Err(_)) => {}
-            None if !*this.done => {
-                *this.done = true;
-                this.entry.emit(true);
-            }
-            None => {}
+        let mut this = self.project();
+        let frame = std::task::ready!(this.inner.as_mut().poll_frame(cx));
+        if let Some(Ok(frame)) = &frame {
+            this.entry.bytes += frame.data_ref().map_or(0, |d| d.remaining() as u64);
+        }
+        // hyper stops polling once `is_end_stream` is true, so the end is seen either way.
+        let ended = frame.is_none() || this.inner.is_end_stream();
+        if ended && !*this.done {
+            *this.done = true;
+            this.entry.emit(true);
         }
         Poll::Ready(frame)
     }

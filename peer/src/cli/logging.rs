@@ -2,6 +2,7 @@
 //! (default `info`), and optionally the gateway's access log appended to `log_file`.
 
 use std::fs::{File, OpenOptions};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -12,6 +13,7 @@ use tracing_subscriber::prelude::*;
 pub(crate) fn init(access_log: Option<&Path>) -> anyhow::Result<()> {
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")));
     let file = access_log.map(open_append).transpose()?.map(|file| {
         tracing_subscriber::fmt::layer()
