@@ -145,12 +145,19 @@ pub fn load_cases(dir: &Path) -> anyhow::Result<Vec<(String, Case)>> {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    files.iter().map(|path| {
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let text = std::fs::read_to_string(path)?;
-        let case = serde_json::from_str(&text).with_context(|| format!("{} is not a valid case", path.display()))?;
-        Ok((name, case))
-    }).collect()
+    files
+        .iter()
+        .map(|path| {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let text = std::fs::read_to_string(path)?;
+            let case = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a valid case", path.display()))?;
+            Ok((name, case))
+        })
+        .collect()
 }
 
 /// Placeholder values: oracle CIDs and values saved by setup steps.
@@ -163,7 +170,9 @@ impl Vars {
         let path = fixtures_dir().join("files/cids.json");
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let cids: BTreeMap<String, String> = serde_json::from_str(&text)?;
-        Ok(Self(cids.into_iter().map(|(k, v)| (format!("cid:{k}"), v)).collect()))
+        Ok(Self(
+            cids.into_iter().map(|(k, v)| (format!("cid:{k}"), v)).collect(),
+        ))
     }
 
     /// `text` with every `{{NAME}}` replaced; an unknown name is an error.
@@ -172,7 +181,10 @@ impl Vars {
         while let Some(start) = out.find("{{") {
             let end = out[start..].find("}}").context("unclosed {{")? + start;
             let name = &out[start + 2..end];
-            let value = self.0.get(name).with_context(|| format!("unknown placeholder {{{{{name}}}}}"))?;
+            let value = self
+                .0
+                .get(name)
+                .with_context(|| format!("unknown placeholder {{{{{name}}}}}"))?;
             out.replace_range(start..end + 2, value);
         }
         Ok(out)
@@ -183,7 +195,11 @@ const BOUNDARY: &str = "cairn-corpus-boundary-7f3a";
 
 fn part_head(part: &Part, vars: &Vars) -> anyhow::Result<String> {
     let name = part.name.as_deref().unwrap_or("file");
-    let kind = if part.directory { "application/x-directory" } else { "application/octet-stream" };
+    let kind = if part.directory {
+        "application/x-directory"
+    } else {
+        "application/octet-stream"
+    };
     let filename = vars.fill(&part.filename)?;
     Ok(format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: {kind}\r\n\r\n"
@@ -195,7 +211,8 @@ fn part_body(content: &Option<Content>) -> anyhow::Result<Box<dyn Iterator<Item 
         None => Box::new(std::iter::empty()),
         Some(Content::Text(text)) => Box::new(std::iter::once(Bytes::from(text.clone()))),
         Some(Content::File(name)) => {
-            let bytes = std::fs::read(fixtures_dir().join("files").join(name)).with_context(|| format!("fixture file {name}"))?;
+            let bytes = std::fs::read(fixtures_dir().join("files").join(name))
+                .with_context(|| format!("fixture file {name}"))?;
             Box::new(std::iter::once(Bytes::from(bytes)))
         }
         Some(Content::Pattern(len)) => Box::new(content::chunks(*len, 256 * 1024)),
@@ -206,7 +223,12 @@ fn multipart_body(form: &Multipart, vars: &Vars) -> anyhow::Result<Payload> {
     let mut pieces: Box<dyn Iterator<Item = Bytes> + Send> = Box::new(std::iter::empty());
     for part in &form.parts {
         let head = Bytes::from(part_head(part, vars)?);
-        pieces = Box::new(pieces.chain(std::iter::once(head)).chain(part_body(&part.content)?).chain(std::iter::once(Bytes::from_static(b"\r\n"))));
+        pieces = Box::new(
+            pieces
+                .chain(std::iter::once(head))
+                .chain(part_body(&part.content)?)
+                .chain(std::iter::once(Bytes::from_static(b"\r\n"))),
+        );
     }
     let end = Bytes::from(format!("--{BOUNDARY}--\r\n"));
     Ok(Payload::Stream(Box::new(pieces.chain(std::iter::once(end)))))
@@ -215,24 +237,50 @@ fn multipart_body(form: &Multipart, vars: &Vars) -> anyhow::Result<Payload> {
 /// Builds the wire request for `request`, filling placeholders.
 pub fn to_call(request: &Request, vars: &Vars) -> anyhow::Result<Call> {
     let query = vars.fill(&request.query)?;
-    let target = if query.is_empty() { request.path.clone() } else { format!("{}?{query}", request.path) };
-    let mut headers = request.headers.iter().map(|(n, v)| Ok((n.clone(), vars.fill(v)?))).collect::<anyhow::Result<Vec<_>>>()?;
+    let target = if query.is_empty() {
+        request.path.clone()
+    } else {
+        format!("{}?{query}", request.path)
+    };
+    let mut headers = request
+        .headers
+        .iter()
+        .map(|(n, v)| Ok((n.clone(), vars.fill(v)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let payload = match &request.multipart {
         None => Payload::Empty,
         Some(form) => {
-            let boundary = if form.quoted_boundary { format!("\"{BOUNDARY}\"") } else { BOUNDARY.to_owned() };
-            headers.push(("content-type".into(), format!("multipart/form-data; boundary={boundary}")));
+            let boundary = if form.quoted_boundary {
+                format!("\"{BOUNDARY}\"")
+            } else {
+                BOUNDARY.to_owned()
+            };
+            headers.push((
+                "content-type".into(),
+                format!("multipart/form-data; boundary={boundary}"),
+            ));
             multipart_body(form, vars)?
         }
     };
-    Ok(Call { method: request.method.clone(), target, headers, payload })
+    Ok(Call {
+        method: request.method.clone(),
+        target,
+        headers,
+        payload,
+    })
 }
 
 /// Runs the setup steps against `addr`, saving values into `vars`.
 pub async fn run_setup(addr: SocketAddr, steps: &[Step], vars: &mut Vars) -> anyhow::Result<()> {
     for step in steps {
         let answer = send(addr, to_call(&step.request, vars)?).await?;
-        ensure!(answer.status < 300, "setup {} answered {}: {}", step.request.path, answer.status, answer.text());
+        ensure!(
+            answer.status < 300,
+            "setup {} answered {}: {}",
+            step.request.path,
+            answer.status,
+            answer.text()
+        );
         if let Some((name, field)) = &step.save {
             vars.0.insert(name.clone(), last_line_field(&answer, field)?);
         }
@@ -242,51 +290,115 @@ pub async fn run_setup(addr: SocketAddr, steps: &[Step], vars: &mut Vars) -> any
 
 fn last_line_field(answer: &Exchange, field: &str) -> anyhow::Result<String> {
     let text = answer.text();
-    let line = text.lines().rev().find(|l| !l.trim().is_empty()).context("empty answer")?;
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .context("empty answer")?;
     let value: serde_json::Value = serde_json::from_str(line)?;
-    value[field].as_str().map(str::to_owned).with_context(|| format!("no string field {field} in {line}"))
+    value[field]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("no string field {field} in {line}"))
 }
 
 /// Runs one case: setup + request direct, setup + request through the gateway, then compares.
-pub async fn run_case(case: &Case, direct: SocketAddr, gateway: SocketAddr, oracle: &Vars) -> anyhow::Result<()> {
+pub async fn run_case(
+    case: &Case,
+    direct: SocketAddr,
+    gateway: SocketAddr,
+    oracle: &Vars,
+) -> anyhow::Result<()> {
     let (mut direct_vars, mut gateway_vars) = (oracle.clone(), oracle.clone());
-    run_setup(direct, &case.setup, &mut direct_vars).await.context("setup (direct)")?;
-    let want = send(direct, to_call(&case.request, &direct_vars)?).await.context("direct request")?;
-    run_setup(gateway, &case.setup, &mut gateway_vars).await.context("setup (through the gateway)")?;
-    let got = send(gateway, to_call(&case.request, &gateway_vars)?).await.context("request through the gateway")?;
-    check_expectations(&case.expect, &want, &direct_vars).context("the direct answer does not meet the case's expectations")?;
+    run_setup(direct, &case.setup, &mut direct_vars)
+        .await
+        .context("setup (direct)")?;
+    let want = send(direct, to_call(&case.request, &direct_vars)?)
+        .await
+        .context("direct request")?;
+    run_setup(gateway, &case.setup, &mut gateway_vars)
+        .await
+        .context("setup (through the gateway)")?;
+    let got = send(gateway, to_call(&case.request, &gateway_vars)?)
+        .await
+        .context("request through the gateway")?;
+    check_expectations(&case.expect, &want, &direct_vars)
+        .context("the direct answer does not meet the case's expectations")?;
     compare(&want, &got)
 }
 
 fn check_expectations(expect: &Expect, answer: &Exchange, vars: &Vars) -> anyhow::Result<()> {
-    ensure!(answer.status == expect.status, "status {} (want {}), body {}", answer.status, expect.status, answer.text());
+    ensure!(
+        answer.status == expect.status,
+        "status {} (want {}), body {}",
+        answer.status,
+        expect.status,
+        answer.text()
+    );
     for (name, value) in &expect.headers {
-        ensure!(answer.header(name) == Some(value.as_str()), "header {name}: {:?} (want {value:?})", answer.header(name));
+        ensure!(
+            answer.header(name) == Some(value.as_str()),
+            "header {name}: {:?} (want {value:?})",
+            answer.header(name)
+        );
     }
     for text in &expect.body_contains {
         let text = vars.fill(text)?;
-        ensure!(answer.text().contains(&text), "body lacks {text:?}: {}", answer.text());
+        ensure!(
+            answer.text().contains(&text),
+            "body lacks {text:?}: {}",
+            answer.text()
+        );
     }
     let trailers = format!("{:?}", answer.trailers);
     for text in &expect.trailers_contain {
-        ensure!(trailers.contains(text.as_str()), "trailers lack {text:?}: {trailers}");
+        ensure!(
+            trailers.contains(text.as_str()),
+            "trailers lack {text:?}: {trailers}"
+        );
     }
     Ok(())
 }
 
 /// The headers compared between the two answers.
 pub fn comparable(answer: &Exchange) -> Vec<(String, String)> {
-    answer.headers.iter().filter(|(n, _)| !PER_CONNECTION.contains(&n.as_str())).cloned().collect()
+    answer
+        .headers
+        .iter()
+        .filter(|(n, _)| !PER_CONNECTION.contains(&n.as_str()))
+        .cloned()
+        .collect()
 }
 
 fn compare(direct: &Exchange, gateway: &Exchange) -> anyhow::Result<()> {
     if direct.status != gateway.status {
-        bail!("status: direct {} vs gateway {} ({})", direct.status, gateway.status, gateway.text());
+        bail!(
+            "status: direct {} vs gateway {} ({})",
+            direct.status,
+            gateway.status,
+            gateway.text()
+        );
     }
-    ensure!(comparable(direct) == comparable(gateway), "headers differ:\n direct  {:?}\n gateway {:?}", comparable(direct), comparable(gateway));
-    ensure!(direct.trailers == gateway.trailers, "trailers differ: {:?} vs {:?}", direct.trailers, gateway.trailers);
+    ensure!(
+        comparable(direct) == comparable(gateway),
+        "headers differ:\n direct  {:?}\n gateway {:?}",
+        comparable(direct),
+        comparable(gateway)
+    );
+    ensure!(
+        direct.trailers == gateway.trailers,
+        "trailers differ: {:?} vs {:?}",
+        direct.trailers,
+        gateway.trailers
+    );
     if direct.body != gateway.body {
-        bail!("bodies differ ({} vs {} bytes):\n direct  {:.400}\n gateway {:.400}", direct.body.len(), gateway.body.len(), direct.text(), gateway.text());
+        bail!(
+            "bodies differ ({} vs {} bytes):\n direct  {:.400}\n gateway {:.400}",
+            direct.body.len(),
+            gateway.body.len(),
+            direct.text(),
+            gateway.text()
+        );
     }
     Ok(())
 }

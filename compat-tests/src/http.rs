@@ -37,7 +37,12 @@ pub struct Call {
 impl Call {
     /// A POST with no body.
     pub fn post(target: &str) -> Self {
-        Self { method: "POST".into(), target: target.into(), headers: vec![], payload: Payload::Empty }
+        Self {
+            method: "POST".into(),
+            target: target.into(),
+            headers: vec![],
+            payload: Payload::Empty,
+        }
     }
 
     /// Adds a header line.
@@ -63,7 +68,10 @@ pub struct Exchange {
 impl Exchange {
     /// The first value of header `name` (lower-case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as text (lossy).
@@ -78,13 +86,24 @@ impl Exchange {
 }
 
 fn lines(map: &http::HeaderMap) -> Vec<(String, String)> {
-    map.iter().map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+    map.iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 fn body_of(payload: Payload) -> BoxBody {
     match payload {
-        Payload::Empty => http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync(),
-        Payload::Bytes(bytes) => http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed_unsync(),
+        Payload::Empty => http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+        Payload::Bytes(bytes) => http_body_util::Full::new(bytes)
+            .map_err(|never| match never {})
+            .boxed_unsync(),
         Payload::Stream(pieces) => {
             let frames = futures::stream::iter(pieces.map(|piece| Ok(Frame::data(piece))));
             StreamBody::new(frames).boxed_unsync()
@@ -93,7 +112,9 @@ fn body_of(payload: Payload) -> BoxBody {
 }
 
 fn build(addr: SocketAddr, call: Call) -> anyhow::Result<http::Request<BoxBody>> {
-    let mut req = http::Request::builder().method(call.method.as_str()).uri(call.target.as_str());
+    let mut req = http::Request::builder()
+        .method(call.method.as_str())
+        .uri(call.target.as_str());
     let has_host = call.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host"));
     if !has_host {
         req = req.header("host", addr.to_string());
@@ -106,7 +127,9 @@ fn build(addr: SocketAddr, call: Call) -> anyhow::Result<http::Request<BoxBody>>
 
 /// Sends `call` on a fresh connection to `addr` and records the whole answer.
 pub async fn send(addr: SocketAddr, call: Call) -> anyhow::Result<Exchange> {
-    let stream = tokio::net::TcpStream::connect(addr).await.with_context(|| format!("connect {addr}"))?;
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connect {addr}"))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     let driver = tokio::spawn(conn);
     let rsp = sender.send_request(build(addr, call)?).await?;
@@ -114,5 +137,10 @@ pub async fn send(addr: SocketAddr, call: Call) -> anyhow::Result<Exchange> {
     let collected = body.collect().await.context("reading the response body")?;
     let trailers = collected.trailers().map(lines).unwrap_or_default();
     driver.abort();
-    Ok(Exchange { status: head.status.as_u16(), headers: lines(&head.headers), body: collected.to_bytes(), trailers })
+    Ok(Exchange {
+        status: head.status.as_u16(),
+        headers: lines(&head.headers),
+        body: collected.to_bytes(),
+        trailers,
+    })
 }

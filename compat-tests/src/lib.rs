@@ -25,7 +25,10 @@ use std::path::PathBuf;
 
 /// The repository root (this crate lives in `compat-tests/`).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
 }
 
 /// `fixtures/` in the repository.
@@ -37,7 +40,9 @@ pub fn fixtures_dir() -> PathBuf {
 pub fn scratch_dir(name: &str) -> anyhow::Result<tempfile::TempDir> {
     let base = repo_root().join("compat-tests").join(".work");
     std::fs::create_dir_all(&base)?;
-    Ok(tempfile::Builder::new().prefix(&format!("{name}-")).tempdir_in(base)?)
+    Ok(tempfile::Builder::new()
+        .prefix(&format!("{name}-"))
+        .tempdir_in(base)?)
 }
 
 /// Polls `check` until it returns `Ok(true)` or `deadline` passes (then the last state is reported).

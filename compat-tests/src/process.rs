@@ -67,7 +67,11 @@ impl JsIpfs {
             .stdout(std::fs::File::create(&log)?)
             .stderr(std::fs::File::create(dir.path().join("daemon.err"))?)
             .spawn()?;
-        let mut daemon = Self { child, api: SocketAddr::from(([127, 0, 0, 1], port)), dir };
+        let mut daemon = Self {
+            child,
+            api: SocketAddr::from(([127, 0, 0, 1], port)),
+            dir,
+        };
         daemon.wait_ready(&log)?;
         Ok(daemon)
     }
@@ -75,11 +79,17 @@ impl JsIpfs {
     fn wait_ready(&mut self, log: &Path) -> anyhow::Result<()> {
         let until = Instant::now() + JSIPFS_READY;
         while Instant::now() < until {
-            if std::fs::read_to_string(log).unwrap_or_default().contains("Daemon is ready") {
+            if std::fs::read_to_string(log)
+                .unwrap_or_default()
+                .contains("Daemon is ready")
+            {
                 return Ok(());
             }
             if let Some(status) = self.child.try_wait()? {
-                bail!("js-ipfs exited ({status}) before it was ready:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+                bail!(
+                    "js-ipfs exited ({status}) before it was ready:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -123,7 +133,10 @@ impl Drop for JsIpfs {
 
 /// Sends `kill -<sig>` to `pid`.
 pub fn signal(pid: u32, sig: &str) -> anyhow::Result<()> {
-    let status = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status()?;
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()?;
     if !status.success() {
         bail!("kill -{sig} {pid} failed");
     }
@@ -133,10 +146,19 @@ pub fn signal(pid: u32, sig: &str) -> anyhow::Result<()> {
 /// The `cairn` binary built next to this test executable.
 pub fn cairn_bin() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let dir = exe.parent().and_then(Path::parent).context("test executable has no target dir")?;
-    let bin = dir.join("cairn");
+    // Tests live in target/<profile>/deps/, benchmark binaries in target/<profile>/.
+    let dirs = [exe.parent(), exe.parent().and_then(Path::parent)];
+    let found = dirs
+        .into_iter()
+        .flatten()
+        .map(|d| d.join("cairn"))
+        .find(|b| b.exists());
+    let bin = found.unwrap_or_else(|| exe.with_file_name("cairn"));
     if !bin.exists() {
-        bail!("the cairn binary is not built ({} is missing): run `cargo build -p cairn-peer` (scripts/test.sh does)", bin.display());
+        bail!(
+            "the cairn binary is not built ({} is missing): run `cargo build -p cairn-peer` (scripts/test.sh does)",
+            bin.display()
+        );
     }
     Ok(bin)
 }
@@ -153,10 +175,27 @@ impl Gateway {
     /// Starts `cairn gateway` on a free port in front of `upstream`, with extra environment.
     pub fn start(upstream: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let dir = scratch_dir("gateway")?;
+        let config = dir.path().to_string_lossy().into_owned();
+        let args = [
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--upstream",
+            upstream,
+            "--config",
+            &config,
+        ];
+        Self::start_in(dir, &args, env)
+    }
+
+    /// Starts `cairn gateway ARGS` with `env` (config, upstream and listen from wherever they say).
+    pub fn start_with_args(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_in(scratch_dir("gateway")?, args, env)
+    }
+
+    fn start_in(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let mut child = Command::new(cairn_bin()?)
-            .args(["gateway", "--listen", "/ip4/127.0.0.1/tcp/0", "--upstream", upstream])
-            .arg("--config")
-            .arg(dir.path())
+            .arg("gateway")
+            .args(args)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.path().join("gateway.log"))?)
@@ -188,7 +227,10 @@ impl Gateway {
 }
 
 fn parse_listen_line(line: &str) -> Option<SocketAddr> {
-    let addr = line.strip_prefix("cairn gateway listening on /ip4/")?.split_whitespace().next()?;
+    let addr = line
+        .strip_prefix("cairn gateway listening on /ip4/")?
+        .split_whitespace()
+        .next()?;
     let (ip, port) = addr.split_once("/tcp/")?;
     Some(SocketAddr::new(ip.parse().ok()?, port.parse().ok()?))
 }
@@ -202,7 +244,15 @@ impl Drop for Gateway {
 
 /// Runs `cairn` with `args` and `env` to completion: (exit code, stdout, stderr).
 pub fn run_cairn(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<(i32, String, String)> {
-    let out = Command::new(cairn_bin()?).args(args).envs(env.iter().copied()).stdin(Stdio::null()).output()?;
+    let out = Command::new(cairn_bin()?)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()?;
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    Ok((out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr)))
+    Ok((
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    ))
 }

@@ -33,7 +33,10 @@ pub struct Seen {
 impl Seen {
     /// The first value of header `name`.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -76,19 +79,36 @@ async fn accept(listener: tokio::net::TcpListener, seen: Arc<Mutex<Vec<Seen>>>) 
     while let Ok((stream, _)) = listener.accept().await {
         let seen = seen.clone();
         let service = hyper::service::service_fn(move |req| answer(req, seen.clone()));
-        tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(
+            hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service),
+        );
     }
 }
 
 fn record(req: &hyper::Request<Incoming>, seen: &Mutex<Vec<Seen>>) {
-    let headers = req.headers().iter().map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
-    let target = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     if let Ok(mut seen) = seen.lock() {
-        seen.push(Seen { method: req.method().to_string(), target, headers });
+        seen.push(Seen {
+            method: req.method().to_string(),
+            target,
+            headers,
+        });
     }
 }
 
-async fn answer(req: hyper::Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Result<hyper::Response<Body>, Infallible> {
+async fn answer(
+    req: hyper::Request<Incoming>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+) -> Result<hyper::Response<Body>, Infallible> {
     record(&req, &seen);
     let rsp = match req.uri().path() {
         "/stream-error" => stream_error(),
@@ -113,7 +133,10 @@ fn full(text: &'static str) -> Body {
 fn stream_error() -> http::Result<hyper::Response<Body>> {
     let mut trailers = http::HeaderMap::new();
     trailers.insert("x-stream-error", http::HeaderValue::from_static("boom"));
-    let frames = vec![Ok(Frame::data(Bytes::from_static(b"{\"Ref\":\"a\"}\n"))), Ok(Frame::trailers(trailers))];
+    let frames = vec![
+        Ok(Frame::data(Bytes::from_static(b"{\"Ref\":\"a\"}\n"))),
+        Ok(Frame::trailers(trailers)),
+    ];
     hyper::Response::builder()
         .header("trailer", "X-Stream-Error")
         .header("x-chunked-output", "1")
@@ -133,6 +156,8 @@ fn duplex(mut upload: Incoming) -> http::Result<hyper::Response<Body>> {
             }
         }
     });
-    let frames = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|d| (Ok(Frame::data(d)), rx)) });
+    let frames = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|d| (Ok(Frame::data(d)), rx))
+    });
     hyper::Response::builder().body(StreamBody::new(frames).boxed_unsync())
 }

@@ -36,8 +36,11 @@ pub fn run(trials: Vec<Trial>, serial: bool) -> std::process::ExitCode {
 /// Trials named `names` that all fail with `reason` (the environment could not be built).
 pub fn all_failing(names: Vec<String>, reason: &anyhow::Error) -> Vec<Trial> {
     let reason = format!("{reason:#}");
-    names.into_iter().map(|name| {
-        let reason = reason.clone();
-        Trial::test(name, move || Err(Failed::from(reason)))
-    }).collect()
+    names
+        .into_iter()
+        .map(|name| {
+            let reason = reason.clone();
+            Trial::test(name, move || Err(Failed::from(reason)))
+        })
+        .collect()
 }

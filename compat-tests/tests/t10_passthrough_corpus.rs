@@ -22,7 +22,11 @@ struct Env {
 fn environment() -> anyhow::Result<Env> {
     let upstream = JsIpfs::start("t10").context("starting js-ipfs")?;
     let gateway = Gateway::start(&upstream.multiaddr(), &[]).context("starting cairn gateway")?;
-    Ok(Env { upstream, gateway, oracle: Vars::with_oracle_cids()? })
+    Ok(Env {
+        upstream,
+        gateway,
+        oracle: Vars::with_oracle_cids()?,
+    })
 }
 
 fn main() -> ExitCode {
@@ -30,7 +34,10 @@ fn main() -> ExitCode {
         Ok(cases) => cases,
         Err(err) => return trial::run(trial::all_failing(vec!["load_corpus".into()], &err), true),
     };
-    let names = cases.iter().map(|(name, _)| format!("passthrough::{name}")).collect();
+    let names = cases
+        .iter()
+        .map(|(name, _)| format!("passthrough::{name}"))
+        .collect();
     let env = match environment() {
         Ok(env) => Arc::new(env),
         Err(err) => return trial::run(trial::all_failing(names, &err), true),

@@ -22,8 +22,14 @@ async fn an_unreachable_upstream_answers_502_with_a_kubo_error() -> anyhow::Resu
     assert_eq!(error["Type"], "error");
     assert_eq!(error["Code"], 0);
     let message = error["Message"].as_str().unwrap_or_default();
-    assert!(message.contains("unreachable") && message.contains(&closed.to_string()), "{message}");
-    assert!(answer.body.ends_with(b"}\n"), "kubo ends error bodies with a newline");
+    assert!(
+        message.contains("unreachable") && message.contains(&closed.to_string()),
+        "{message}"
+    );
+    assert!(
+        answer.body.ends_with(b"}\n"),
+        "kubo ends error bodies with a newline"
+    );
     Ok(())
 }
 
@@ -32,7 +38,10 @@ async fn a_stopped_upstream_answers_504_at_the_configured_time_then_recovers() -
     let daemon = JsIpfs::start("t50-sigstop")?;
     let env = [("CLUSTER_IPFSPROXY_UPSTREAMHEADERTIMEOUT", "2s")];
     let gateway = Gateway::start(&daemon.multiaddr(), &env)?;
-    assert_eq!(send(gateway.addr, Call::post("/api/v0/version")).await?.status, 200);
+    assert_eq!(
+        send(gateway.addr, Call::post("/api/v0/version")).await?.status,
+        200
+    );
 
     signal(daemon.pid(), "STOP")?;
     let started = std::time::Instant::now();
@@ -40,7 +49,10 @@ async fn a_stopped_upstream_answers_504_at_the_configured_time_then_recovers() -
     signal(daemon.pid(), "CONT")?;
     let answer = answer.map_err(|_| anyhow::anyhow!("the gateway hung on a stopped upstream"))??;
     assert_eq!(answer.status, 504, "{}", answer.text());
-    assert!(started.elapsed() >= Duration::from_secs(2), "504 came before the configured 2s");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "504 came before the configured 2s"
+    );
     let message = answer.json()?["Message"].as_str().unwrap_or_default().to_owned();
     assert!(message.contains("no response headers within 2s"), "{message}");
 
@@ -56,7 +68,11 @@ fn connections_to(port: u16) -> anyhow::Result<(usize, usize)> {
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         for line in std::fs::read_to_string(table)?.lines().skip(1) {
             let cols: Vec<&str> = line.split_whitespace().collect();
-            let port_of = |col: &str| col.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+            let port_of = |col: &str| {
+                col.rsplit(':')
+                    .next()
+                    .and_then(|p| u16::from_str_radix(p, 16).ok())
+            };
             if cols.len() > 3 && cols[3] == "01" {
                 outbound += usize::from(port_of(cols[2]) == Some(port));
                 inbound += usize::from(port_of(cols[1]) == Some(port));
@@ -75,7 +91,8 @@ fn multipart_pattern(len: u64) -> Call {
     let pieces = std::iter::once(bytes::Bytes::from(head))
         .chain(content::chunks(len, 1 << 20))
         .chain(std::iter::once(bytes::Bytes::from("\r\n--b--\r\n")));
-    let mut call = Call::post("/api/v0/add?pin=false").header("content-type", "multipart/form-data; boundary=b");
+    let mut call =
+        Call::post("/api/v0/add?pin=false").header("content-type", "multipart/form-data; boundary=b");
     call.payload = Payload::Stream(Box::new(pieces));
     call
 }
@@ -88,14 +105,21 @@ async fn a_client_leaving_mid_stream_cancels_the_upstream_request_and_leaks_noth
     let gateway = Gateway::start(&daemon.multiaddr(), &[])?;
     let port = daemon.api.port();
     let fds_before = open_fds(gateway.pid())?;
-    assert_eq!(connections_to(port)?.0, 0, "no upstream connection before the request");
+    assert_eq!(
+        connections_to(port)?.0,
+        0,
+        "no upstream connection before the request"
+    );
 
     let mut client = tokio::net::TcpStream::connect(gateway.addr).await?;
     let request = format!("POST /api/v0/cat?arg={cid} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
     client.write_all(request.as_bytes()).await?;
     let mut got = vec![0u8; 1 << 20];
     tokio::time::timeout(WAIT, client.read_exact(&mut got)).await??;
-    assert!(connections_to(port)?.0 >= 1, "the cat is being streamed over an upstream connection");
+    assert!(
+        connections_to(port)?.0 >= 1,
+        "the cat is being streamed over an upstream connection"
+    );
     drop(client);
 
     cairn_compat_tests::eventually("upstream connection closed on both ends", WAIT, || async move {

@@ -67,7 +67,10 @@ impl HttpBody for Logged {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let mut this = self.project();
         let frame = std::task::ready!(this.inner.as_mut().poll_frame(cx));
         if let Some(Ok(frame)) = &frame {
@@ -129,8 +132,20 @@ where
         let (method, path, started) = (req.method().clone(), req.uri().path().to_owned(), Instant::now());
         let pending = self.inner.call(req);
         Box::pin(pending.map_ok(move |rsp| {
-            let entry = Entry { method, path, status: rsp.status(), started, bytes: 0 };
-            rsp.map(|inner| boxed(Logged { inner, entry, done: false }))
+            let entry = Entry {
+                method,
+                path,
+                status: rsp.status(),
+                started,
+                bytes: 0,
+            };
+            rsp.map(|inner| {
+                boxed(Logged {
+                    inner,
+                    entry,
+                    done: false,
+                })
+            })
         }))
     }
 }

@@ -63,13 +63,22 @@ impl Shared {
             .max_buf_size((config.max_header_bytes + GO_HEADER_SLACK).max(HYPER_MIN_BUF))
             .max_headers(config.max_headers)
             .keep_alive(true);
-        Self { stack, http, idle_timeout: config.idle_timeout }
+        Self {
+            stack,
+            http,
+            idle_timeout: config.idle_timeout,
+        }
     }
 }
 
 /// Serves one accepted connection until it closes; `_slot` is released when it does.
-pub async fn serve<I>(io: I, client: Option<IpAddr>, shared: Shared, mut stop: watch::Receiver<bool>, _slot: OwnedSemaphorePermit)
-where
+pub async fn serve<I>(
+    io: I,
+    client: Option<IpAddr>,
+    shared: Shared,
+    mut stop: watch::Receiver<bool>,
+    _slot: OwnedSemaphorePermit,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity::new());
@@ -93,10 +102,17 @@ where
     }
 }
 
-fn answer(stack: Stack, req: Request<Incoming>, client: Option<IpAddr>, busy: Busy) -> impl Future<Output = Answer> {
+fn answer(
+    stack: Stack,
+    req: Request<Incoming>,
+    client: Option<IpAddr>,
+    busy: Busy,
+) -> impl Future<Output = Answer> {
     let mut req = req.map(boxed);
     req.extensions_mut().insert(ClientAddr(client));
-    stack.oneshot(req).map_ok(move |rsp| rsp.map(|inner| boxed(Guarded { inner, _busy: busy })))
+    stack
+        .oneshot(req)
+        .map_ok(move |rsp| rsp.map(|inner| boxed(Guarded { inner, _busy: busy })))
 }
 
 type Answer = Result<http::Response<Body>, std::convert::Infallible>;
@@ -114,7 +130,10 @@ struct Busy(Arc<Activity>);
 
 impl Activity {
     fn new() -> Self {
-        Self { in_flight: AtomicUsize::new(0), last: Mutex::new(Instant::now()) }
+        Self {
+            in_flight: AtomicUsize::new(0),
+            last: Mutex::new(Instant::now()),
+        }
     }
 
     fn touch(&self) {
@@ -135,7 +154,9 @@ impl Activity {
 
     /// Resolves once nothing has been in flight for `limit`; never when `limit` is `None`.
     async fn expired(&self, limit: Option<Duration>) {
-        let Some(limit) = limit else { return std::future::pending().await };
+        let Some(limit) = limit else {
+            return std::future::pending().await;
+        };
         loop {
             let idle = self.idle_for();
             if self.in_flight.load(Ordering::SeqCst) == 0 && idle >= limit {
@@ -166,7 +187,10 @@ impl HttpBody for Guarded {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.project().inner.poll_frame(cx)
     }
 

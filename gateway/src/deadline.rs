@@ -43,7 +43,12 @@ pin_project_lite::pin_project! {
 impl Deadline {
     /// Bounds `inner` to finish within `limit` from now.
     pub fn new(inner: Body, limit: Duration) -> Self {
-        Self { inner, sleep: tokio::time::sleep_until(Instant::now() + limit), limit, expired: false }
+        Self {
+            inner,
+            sleep: tokio::time::sleep_until(Instant::now() + limit),
+            limit,
+            expired: false,
+        }
     }
 }
 
@@ -51,7 +56,10 @@ impl HttpBody for Deadline {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.project();
         if *this.expired {
             return Poll::Ready(None);
@@ -61,7 +69,9 @@ impl HttpBody for Deadline {
         }
         std::task::ready!(this.sleep.poll(cx));
         *this.expired = true;
-        Poll::Ready(Some(Err(DeadlineExceeded(crate::duration::format(*this.limit)).into())))
+        Poll::Ready(Some(Err(
+            DeadlineExceeded(crate::duration::format(*this.limit)).into()
+        )))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -147,7 +157,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_prompt_body_is_untouched() {
-        let body = Deadline::new(boxed(http_body_util::Full::new(Bytes::from_static(b"ok"))), Duration::from_secs(3));
-        assert_eq!(body.collect().await.unwrap().to_bytes(), Bytes::from_static(b"ok"));
+        let body = Deadline::new(
+            boxed(http_body_util::Full::new(Bytes::from_static(b"ok"))),
+            Duration::from_secs(3),
+        );
+        assert_eq!(
+            body.collect().await.unwrap().to_bytes(),
+            Bytes::from_static(b"ok")
+        );
     }
 }

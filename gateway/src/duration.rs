@@ -32,7 +32,10 @@ const UNITS: &[(&str, f64)] = &[
 
 /// Parses a Go duration string such as `"1m30s"` or `"0"`.
 pub fn parse(input: &str) -> Result<Duration, ParseError> {
-    let fail = |reason| ParseError { input: input.to_owned(), reason };
+    let fail = |reason| ParseError {
+        input: input.to_owned(),
+        reason,
+    };
     let text = input.trim();
     if text == "0" {
         return Ok(Duration::ZERO);
@@ -55,7 +58,9 @@ pub fn parse(input: &str) -> Result<Duration, ParseError> {
 }
 
 fn split_number(text: &str) -> Option<(f64, &str)> {
-    let end = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let number = &text[..end];
     if number.is_empty() || number == "." {
         return None;
@@ -64,7 +69,9 @@ fn split_number(text: &str) -> Option<(f64, &str)> {
 }
 
 fn split_unit(text: &str) -> Option<(f64, &str)> {
-    let end = text.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(text.len());
+    let end = text
+        .find(|c: char| c.is_ascii_digit() || c == '.')
+        .unwrap_or(text.len());
     let unit = &text[..end];
     let factor = UNITS.iter().find(|(name, _)| *name == unit)?.1;
     Some((factor, &text[end..]))

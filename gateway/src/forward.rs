@@ -83,10 +83,19 @@ impl Forward {
 
     fn rewrite(&self, mut req: Request<Body>) -> Result<(Request<Body>, bool), BoxError> {
         let accepts_trailers = hop::accepts_trailers(req.headers());
-        let path = req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
-        *req.uri_mut() = Uri::builder().scheme("http").authority(&*self.authority).path_and_query(path).build()?;
+        let path = req
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        *req.uri_mut() = Uri::builder()
+            .scheme("http")
+            .authority(&*self.authority)
+            .path_and_query(path)
+            .build()?;
         hop::strip(req.headers_mut());
-        req.headers_mut().insert(http::header::TE, http::HeaderValue::from_static("trailers"));
+        req.headers_mut()
+            .insert(http::header::TE, http::HeaderValue::from_static("trailers"));
         if let Some(ClientAddr(Some(ip))) = req.extensions().get::<ClientAddr>().copied() {
             hop::append_forwarded_for(req.headers_mut(), ip);
         }
@@ -97,7 +106,9 @@ impl Forward {
         let (req, accepts_trailers) = self.rewrite(req)?;
         let pending = self.client.request(req);
         let answer = match self.header_timeout {
-            Some(limit) => tokio::time::timeout(limit, pending).await.map_err(|_| self.timed_out(limit))?,
+            Some(limit) => tokio::time::timeout(limit, pending)
+                .await
+                .map_err(|_| self.timed_out(limit))?,
             None => pending.await,
         };
         let mut rsp = answer.map_err(|e| self.unreachable(&e))?;
@@ -109,12 +120,20 @@ impl Forward {
     }
 
     fn unreachable(&self, err: &hyper_util::client::legacy::Error) -> BoxError {
-        ForwardError::Unreachable { target: self.target.to_string(), reason: innermost(err) }.into()
+        ForwardError::Unreachable {
+            target: self.target.to_string(),
+            reason: innermost(err),
+        }
+        .into()
     }
 
     fn timed_out(&self, limit: Duration) -> BoxError {
         let after = crate::duration::format(limit);
-        ForwardError::HeaderTimeout { target: self.target.to_string(), after }.into()
+        ForwardError::HeaderTimeout {
+            target: self.target.to_string(),
+            after,
+        }
+        .into()
     }
 }
 

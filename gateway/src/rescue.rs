@@ -46,7 +46,11 @@ struct KuboError<'a> {
 
 /// The kubo error body for `message`, with its trailing newline.
 pub fn error_body(message: &str, code: u8) -> Bytes {
-    let error = KuboError { message, code, r#type: "error" };
+    let error = KuboError {
+        message,
+        code,
+        r#type: "error",
+    };
     let mut body = serde_json::to_vec(&error).unwrap_or_default();
     body.push(b'\n');
     Bytes::from(body)
@@ -54,10 +58,15 @@ pub fn error_body(message: &str, code: u8) -> Bytes {
 
 /// A complete kubo-style error answer.
 pub fn error_response(status: StatusCode, message: &str) -> Response<Body> {
-    let code = if status.is_client_error() { CODE_CLIENT } else { CODE_NORMAL };
+    let code = if status.is_client_error() {
+        CODE_CLIENT
+    } else {
+        CODE_NORMAL
+    };
     let mut rsp = Response::new(boxed(Full::new(error_body(message, code))));
     *rsp.status_mut() = status;
-    rsp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    rsp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     rsp
 }
 
@@ -102,7 +111,10 @@ pub struct Rescue<S> {
 
 impl<S: Clone> Clone for Rescue<S> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), not_ready: None }
+        Self {
+            inner: self.inner.clone(),
+            not_ready: None,
+        }
     }
 }
 
@@ -111,7 +123,10 @@ impl<S: Clone> Clone for Rescue<S> {
 impl<S> tower::Layer<S> for RescueLayer {
     type Service = Rescue<S>;
     fn layer(&self, inner: S) -> Rescue<S> {
-        Rescue { inner, not_ready: None }
+        Rescue {
+            inner,
+            not_ready: None,
+        }
     }
 }
 
@@ -149,15 +164,27 @@ mod tests {
 
     #[test]
     fn error_body_is_kubo_shaped_with_newline() {
-        assert_eq!(&error_body("boom", 0)[..], b"{\"Message\":\"boom\",\"Code\":0,\"Type\":\"error\"}\n");
+        assert_eq!(
+            &error_body("boom", 0)[..],
+            b"{\"Message\":\"boom\",\"Code\":0,\"Type\":\"error\"}\n"
+        );
     }
 
     #[test]
     fn forward_errors_map_to_gateway_statuses() {
-        let down = ForwardError::Unreachable { target: "x".into(), reason: "refused".into() };
-        let slow = ForwardError::HeaderTimeout { target: "x".into(), after: "1s".into() };
+        let down = ForwardError::Unreachable {
+            target: "x".into(),
+            reason: "refused".into(),
+        };
+        let slow = ForwardError::HeaderTimeout {
+            target: "x".into(),
+            after: "1s".into(),
+        };
         assert_eq!(status_of(&down), StatusCode::BAD_GATEWAY);
         assert_eq!(status_of(&slow), StatusCode::GATEWAY_TIMEOUT);
-        assert_eq!(status_of(&std::io::Error::other("x")), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            status_of(&std::io::Error::other("x")),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

@@ -79,7 +79,11 @@ impl Server {
             })?);
         }
         let shared = Shared::new(config, stack);
-        Ok(Self { listeners, shared, max_connections: config.max_connections })
+        Ok(Self {
+            listeners,
+            shared,
+            max_connections: config.max_connections,
+        })
     }
 
     /// The addresses actually bound (with the real port where 0 was asked for).
@@ -93,14 +97,22 @@ impl Server {
         let slots = Arc::new(Semaphore::new(self.max_connections));
         let mut accepting = JoinSet::new();
         for listener in self.listeners {
-            accepting.spawn(accept_loop(listener, self.shared.clone(), slots.clone(), stop_rx.clone()));
+            accepting.spawn(accept_loop(
+                listener,
+                self.shared.clone(),
+                slots.clone(),
+                stop_rx.clone(),
+            ));
         }
         shutdown.await;
         tracing::info!("gateway shutting down");
         let _ = stop_tx.send(true);
         accepting.shutdown().await;
         let all = u32::try_from(self.max_connections).unwrap_or(u32::MAX);
-        if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all)).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
+            .await
+            .is_err()
+        {
             tracing::warn!("connections still open after the shutdown grace period");
         }
     }
@@ -120,7 +132,9 @@ async fn bind_one(addr: &ListenAddr) -> io::Result<Listener> {
 fn remove_stale_socket(path: &PathBuf) -> io::Result<()> {
     use std::os::unix::fs::FileTypeExt;
     match std::fs::metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() && std::os::unix::net::UnixStream::connect(path).is_err() => {
+        Ok(meta)
+            if meta.file_type().is_socket() && std::os::unix::net::UnixStream::connect(path).is_err() =>
+        {
             std::fs::remove_file(path)
         }
         _ => Ok(()),
@@ -141,10 +155,18 @@ async fn accept_loop(listener: Listener, shared: Shared, slots: Arc<Semaphore>, 
         tracing::info!(addr = %listen_multiaddr(&addr), "gateway listening");
     }
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let accepted = match &listener {
-            Listener::Tcp(l) => l.accept().await.map(|(s, peer)| spawn(s, Some(peer.ip()), &shared, &stop, slot)),
-            Listener::Unix(l, _) => l.accept().await.map(|(s, _)| spawn(s, None, &shared, &stop, slot)),
+            Listener::Tcp(l) => l
+                .accept()
+                .await
+                .map(|(s, peer)| spawn(s, Some(peer.ip()), &shared, &stop, slot)),
+            Listener::Unix(l, _) => l
+                .accept()
+                .await
+                .map(|(s, _)| spawn(s, None, &shared, &stop, slot)),
         };
         if let Err(err) = accepted {
             tracing::warn!(error = %err, "accept failed");
@@ -153,8 +175,13 @@ async fn accept_loop(listener: Listener, shared: Shared, slots: Arc<Semaphore>, 
     }
 }
 
-fn spawn<I>(io: I, client: Option<std::net::IpAddr>, shared: &Shared, stop: &watch::Receiver<bool>, slot: tokio::sync::OwnedSemaphorePermit)
-where
+fn spawn<I>(
+    io: I,
+    client: Option<std::net::IpAddr>,
+    shared: &Shared,
+    stop: &watch::Receiver<bool>,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     tokio::spawn(connection::serve(io, client, shared.clone(), stop.clone(), slot));

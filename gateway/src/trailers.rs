@@ -40,7 +40,10 @@ impl StreamErrorGuard {
 }
 
 fn stream_error(trailers: &HeaderMap) -> Option<String> {
-    let value = trailers.get(X_STREAM_ERROR)?.to_str().unwrap_or("unreadable stream error");
+    let value = trailers
+        .get(X_STREAM_ERROR)?
+        .to_str()
+        .unwrap_or("unreadable stream error");
     (!value.trim().is_empty()).then(|| value.to_owned())
 }
 
@@ -48,7 +51,10 @@ impl HttpBody for StreamErrorGuard {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let frame = std::task::ready!(self.project().inner.poll_frame(cx));
         if let Some(Ok(frame)) = &frame
             && let Some(message) = frame.trailers_ref().and_then(stream_error)
@@ -75,19 +81,28 @@ mod tests {
     fn body_with_trailer(value: &str) -> Body {
         let mut trailers = HeaderMap::new();
         trailers.insert(X_STREAM_ERROR, value.parse().unwrap());
-        let frames = vec![Ok::<_, BoxError>(Frame::data(Bytes::from_static(b"{}\n"))), Ok(Frame::trailers(trailers))];
+        let frames = vec![
+            Ok::<_, BoxError>(Frame::data(Bytes::from_static(b"{}\n"))),
+            Ok(Frame::trailers(trailers)),
+        ];
         crate::boxed(StreamBody::new(futures::stream::iter(frames)))
     }
 
     #[tokio::test]
     async fn a_non_empty_stream_error_breaks_the_body() {
-        let err = StreamErrorGuard::new(body_with_trailer("boom")).collect().await.unwrap_err();
+        let err = StreamErrorGuard::new(body_with_trailer("boom"))
+            .collect()
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("boom"));
     }
 
     #[tokio::test]
     async fn an_empty_stream_error_passes() {
-        let collected = StreamErrorGuard::new(body_with_trailer("")).collect().await.unwrap();
+        let collected = StreamErrorGuard::new(body_with_trailer(""))
+            .collect()
+            .await
+            .unwrap();
         assert_eq!(collected.to_bytes(), Bytes::from_static(b"{}\n"));
     }
 }

@@ -55,7 +55,10 @@ pub struct AddrError {
 impl Target {
     /// Reads an upstream multiaddr (see the module docs for the accepted forms).
     pub fn from_multiaddr(input: &str) -> Result<Self, AddrError> {
-        let fail = |reason: String| AddrError { input: input.to_owned(), reason };
+        let fail = |reason: String| AddrError {
+            input: input.to_owned(),
+            reason,
+        };
         if let Some(path) = input.strip_prefix("/unix/") {
             return unix_target(path).map_err(|r| fail(r.to_owned()));
         }
@@ -120,7 +123,10 @@ pub struct Connector {
 impl Connector {
     /// A connector for `target`; `connect_timeout` of `None` waits as long as the OS does.
     pub fn new(target: Target, connect_timeout: Option<Duration>) -> Self {
-        Self { target: Arc::new(target), connect_timeout }
+        Self {
+            target: Arc::new(target),
+            connect_timeout,
+        }
     }
 }
 
@@ -210,15 +216,30 @@ mod tests {
     use super::*;
 
     fn tcp(host: &str, port: u16) -> Target {
-        Target::Tcp { host: host.to_owned(), port }
+        Target::Tcp {
+            host: host.to_owned(),
+            port,
+        }
     }
 
     #[test]
     fn reads_the_node_multiaddress_forms() {
-        assert_eq!(Target::from_multiaddr("/ip4/127.0.0.1/tcp/5001").unwrap(), tcp("127.0.0.1", 5001));
-        assert_eq!(Target::from_multiaddr("/ip4/127.0.0.1/tcp/5001/http").unwrap(), tcp("127.0.0.1", 5001));
-        assert_eq!(Target::from_multiaddr("/ip6/::1/tcp/5001").unwrap(), tcp("::1", 5001));
-        assert_eq!(Target::from_multiaddr("/dns4/ipfs.local/tcp/80").unwrap(), tcp("ipfs.local", 80));
+        assert_eq!(
+            Target::from_multiaddr("/ip4/127.0.0.1/tcp/5001").unwrap(),
+            tcp("127.0.0.1", 5001)
+        );
+        assert_eq!(
+            Target::from_multiaddr("/ip4/127.0.0.1/tcp/5001/http").unwrap(),
+            tcp("127.0.0.1", 5001)
+        );
+        assert_eq!(
+            Target::from_multiaddr("/ip6/::1/tcp/5001").unwrap(),
+            tcp("::1", 5001)
+        );
+        assert_eq!(
+            Target::from_multiaddr("/dns4/ipfs.local/tcp/80").unwrap(),
+            tcp("ipfs.local", 80)
+        );
         assert_eq!(
             Target::from_multiaddr("/unix/run/ipfs/api.sock").unwrap(),
             Target::Unix(PathBuf::from("/run/ipfs/api.sock"))
@@ -227,7 +248,14 @@ mod tests {
 
     #[test]
     fn refuses_what_cannot_be_dialled() {
-        for bad in ["", "127.0.0.1:5001", "/ip4/127.0.0.1", "/ip4/127.0.0.1/udp/5001", "/unix/", "/ip4/1.2.3.4/tcp/1/tls"] {
+        for bad in [
+            "",
+            "127.0.0.1:5001",
+            "/ip4/127.0.0.1",
+            "/ip4/127.0.0.1/udp/5001",
+            "/unix/",
+            "/ip4/1.2.3.4/tcp/1/tls",
+        ] {
             assert!(Target::from_multiaddr(bad).is_err(), "{bad:?} should be refused");
         }
     }

@@ -109,7 +109,10 @@ impl Default for ProxyConfig {
     fn default() -> Self {
         Self {
             listen: vec![ListenAddr::Tcp(([127, 0, 0, 1], 9095).into())],
-            node: Target::Tcp { host: "127.0.0.1".to_owned(), port: 5001 },
+            node: Target::Tcp {
+                host: "127.0.0.1".to_owned(),
+                port: 5001,
+            },
             log_file: None,
             read_timeout: None,
             read_header_timeout: Some(DEFAULT_READ_HEADER_TIMEOUT),
@@ -140,23 +143,58 @@ type Setter = fn(&mut ProxyConfig, Raw<'_>) -> Result<(), String>;
 
 /// Every key of the section, in ipfs-cluster's order, with its reader.
 pub const KEYS: &[(&str, Setter)] = &[
-    ("listen_multiaddress", |c, v| Ok(c.listen = strings(v)?.iter().map(|s| listen_addr(s)).collect::<Result<_, _>>()?)),
-    ("node_multiaddress", |c, v| Ok(c.node = Target::from_multiaddr(&string(v)?).map_err(|e| e.reason)?)),
-    ("node_https", |_, v| if boolean(v)? { Err("https upstreams are not supported".into()) } else { Ok(()) }),
-    ("log_file", |c, v| Ok(c.log_file = Some(string(v)?).filter(|s| !s.is_empty()).map(PathBuf::from))),
-    ("read_timeout", |c, v| Ok(c.read_timeout = limit(v)?)),
-    ("read_header_timeout", |c, v| Ok(c.read_header_timeout = limit(v)?)),
-    ("write_timeout", |c, v| Ok(c.write_timeout = limit(v)?)),
-    ("idle_timeout", |c, v| Ok(c.idle_timeout = limit(v)?)),
-    ("max_header_bytes", |c, v| Ok(c.max_header_bytes = header_bytes(v)?)),
-    ("extract_headers_extra", |c, v| Ok(c.extract_headers_extra = strings(v)?)),
-    ("extract_headers_path", |c, v| Ok(c.extract_headers_path = string(v)?)),
-    ("extract_headers_ttl", |c, v| Ok(c.extract_headers_ttl = dur(v)?)),
-    ("max_connections", |c, v| Ok(c.max_connections = count(v)?)),
-    ("max_headers", |c, v| Ok(c.max_headers = count(v)?)),
-    ("upstream_connect_timeout", |c, v| Ok(c.upstream_connect_timeout = limit(v)?)),
-    ("upstream_header_timeout", |c, v| Ok(c.upstream_header_timeout = limit(v)?)),
+    ("listen_multiaddress", |c, v| {
+        c.listen = strings(v)?
+            .iter()
+            .map(|s| listen_addr(s))
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }),
+    ("node_multiaddress", |c, v| {
+        c.node = Target::from_multiaddr(&string(v)?).map_err(|e| e.reason)?;
+        Ok(())
+    }),
+    ("node_https", |_, v| match boolean(v)? {
+        true => Err("https upstreams are not supported".into()),
+        false => Ok(()),
+    }),
+    ("log_file", |c, v| {
+        c.log_file = Some(string(v)?).filter(|s| !s.is_empty()).map(PathBuf::from);
+        Ok(())
+    }),
+    ("read_timeout", |c, v| set(&mut c.read_timeout, limit(v))),
+    ("read_header_timeout", |c, v| {
+        set(&mut c.read_header_timeout, limit(v))
+    }),
+    ("write_timeout", |c, v| set(&mut c.write_timeout, limit(v))),
+    ("idle_timeout", |c, v| set(&mut c.idle_timeout, limit(v))),
+    ("max_header_bytes", |c, v| {
+        set(&mut c.max_header_bytes, header_bytes(v))
+    }),
+    ("extract_headers_extra", |c, v| {
+        set(&mut c.extract_headers_extra, strings(v))
+    }),
+    ("extract_headers_path", |c, v| {
+        set(&mut c.extract_headers_path, string(v))
+    }),
+    ("extract_headers_ttl", |c, v| {
+        set(&mut c.extract_headers_ttl, dur(v))
+    }),
+    ("max_connections", |c, v| set(&mut c.max_connections, count(v))),
+    ("max_headers", |c, v| set(&mut c.max_headers, count(v))),
+    ("upstream_connect_timeout", |c, v| {
+        set(&mut c.upstream_connect_timeout, limit(v))
+    }),
+    ("upstream_header_timeout", |c, v| {
+        set(&mut c.upstream_header_timeout, limit(v))
+    }),
 ];
+
+/// Stores a successfully read value.
+fn set<T>(field: &mut T, value: Result<T, String>) -> Result<(), String> {
+    *field = value?;
+    Ok(())
+}
 
 /// The environment variable that overrides `key`: `CLUSTER_IPFSPROXY_` + KEY without `_`.
 pub fn env_name(key: &str) -> String {
@@ -179,8 +217,10 @@ impl ProxyConfig {
     fn apply_json(&mut self, map: &Map<String, Value>) -> Result<(), ConfigError> {
         for (key, value) in map {
             let setter = setter(key).ok_or_else(|| ConfigError::Unknown { key: key.clone() })?;
-            setter(self, Raw::Json(value))
-                .map_err(|reason| ConfigError::Invalid { key: format!("api.ipfsproxy.{key}"), reason })?;
+            setter(self, Raw::Json(value)).map_err(|reason| ConfigError::Invalid {
+                key: format!("api.ipfsproxy.{key}"),
+                reason,
+            })?;
         }
         Ok(())
     }
@@ -244,7 +284,9 @@ impl ProxyConfig {
 }
 
 fn setter(key: &str) -> Option<Setter> {
-    KEYS.iter().find(|(name, _)| *name == key).map(|(_, setter)| *setter)
+    KEYS.iter()
+        .find(|(name, _)| *name == key)
+        .map(|(_, setter)| *setter)
 }
 
 /// Writes a listen address back as a multiaddr.
@@ -273,7 +315,9 @@ pub fn listen_addr(text: &str) -> Result<ListenAddr, String> {
     match Target::from_multiaddr(text).map_err(|e| e.reason)? {
         Target::Unix(path) => Ok(ListenAddr::Unix(path)),
         Target::Tcp { host, port } => {
-            let ip = host.parse().map_err(|_| format!("{text:?}: listen on an IP address, not a DNS name"))?;
+            let ip = host
+                .parse()
+                .map_err(|_| format!("{text:?}: listen on an IP address, not a DNS name"))?;
             Ok(ListenAddr::Tcp(std::net::SocketAddr::new(ip, port)))
         }
     }
@@ -292,7 +336,12 @@ fn strings(raw: Raw<'_>) -> Result<Vec<String>, String> {
         Raw::Json(Value::Array(items)) => items.iter().map(|v| string(Raw::Json(v))).collect(),
         Raw::Json(Value::String(s)) => Ok(vec![s.clone()]),
         Raw::Json(other) => Err(format!("expected a string or an array of strings, found {other}")),
-        Raw::Env(s) => Ok(s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()),
+        Raw::Env(s) => Ok(s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()),
     }
 }
 
@@ -300,7 +349,9 @@ fn boolean(raw: Raw<'_>) -> Result<bool, String> {
     match raw {
         Raw::Json(Value::Bool(b)) => Ok(*b),
         Raw::Json(other) => Err(format!("expected true or false, found {other}")),
-        Raw::Env(s) => s.parse().map_err(|_| format!("expected true or false, found {s:?}")),
+        Raw::Env(s) => s
+            .parse()
+            .map_err(|_| format!("expected true or false, found {s:?}")),
     }
 }
 

@@ -39,7 +39,13 @@ fn load(dir: &Path, args: Args) -> anyhow::Result<ProxyConfig> {
         config.node = Target::from_multiaddr(&upstream).context("--upstream")?;
     }
     if !args.listen.is_empty() {
-        config.listen = args.listen.iter().map(|a| config::listen_addr(a)).collect::<Result<Vec<ListenAddr>, _>>().map_err(anyhow::Error::msg).context("--listen")?;
+        config.listen = args
+            .listen
+            .iter()
+            .map(|a| config::listen_addr(a))
+            .collect::<Result<Vec<ListenAddr>, _>>()
+            .map_err(anyhow::Error::msg)
+            .context("--listen")?;
     }
     config.validate()?;
     Ok(config)
@@ -52,15 +58,25 @@ fn read_section(dir: &Path) -> anyhow::Result<Option<serde_json::Value>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let mut json: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
-    Ok(json.get_mut("api").and_then(|api| api.get_mut("ipfsproxy")).map(serde_json::Value::take))
+    let mut json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
+    Ok(json
+        .get_mut("api")
+        .and_then(|api| api.get_mut("ipfsproxy"))
+        .map(serde_json::Value::take))
 }
 
 async fn serve(config: ProxyConfig) -> Result<(), CliError> {
-    let server = cairn_gateway::Server::bind(config.clone()).await.map_err(|e| CliError::Run(e.into()))?;
+    let server = cairn_gateway::Server::bind(config.clone())
+        .await
+        .map_err(|e| CliError::Run(e.into()))?;
     for addr in server.local_addrs() {
         // One machine-readable line per listener, for scripts and the test harness.
-        println!("cairn gateway listening on {} upstream {}", config::listen_multiaddr(&addr), config::target_multiaddr(&config.node));
+        println!(
+            "cairn gateway listening on {} upstream {}",
+            config::listen_multiaddr(&addr),
+            config::target_multiaddr(&config.node)
+        );
     }
     server.serve(shutdown_signal()).await;
     Ok(())

@@ -21,11 +21,18 @@ pub(crate) fn init(access_log: Option<&Path>) -> anyhow::Result<()> {
             .with_writer(Mutex::new(file))
             .with_filter(Targets::new().with_target(cairn_gateway::access_log::TARGET, tracing::Level::INFO))
     });
-    tracing_subscriber::registry().with(stderr).with(file).try_init()?;
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(file)
+        .try_init()?;
     Ok(())
 }
 
 fn open_append(path: &Path) -> anyhow::Result<File> {
     use anyhow::Context;
-    OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("cannot open log_file {}", path.display()))
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open log_file {}", path.display()))
 }

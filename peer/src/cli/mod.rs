@@ -73,7 +73,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn config_dir(flag: Option<PathBuf>) -> PathBuf {
-    flag.unwrap_or_else(|| std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cairn"))
+    flag.unwrap_or_else(|| {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".cairn")
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

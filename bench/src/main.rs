@@ -1,0 +1,136 @@
+//! `cairn-bench`: runs P1–P3 (shared/reference/anchors.md A.5) and prints gateway ÷ direct
+//! ratios measured in this run. Build everything in release first:
+//! `cargo build --release -p cairn-peer -p cairn-bench && target/release/cairn-bench`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use cairn_bench::load::{self, median};
+use cairn_bench::null_upstream;
+use cairn_compat_tests::http::{Call, Payload, send};
+use cairn_compat_tests::process::{Gateway, JsIpfs};
+
+/// Interleaved repetitions per side (gateway, direct, gateway, direct, …).
+const ROUNDS: usize = 3;
+/// Length of one load run.
+const RUN: Duration = Duration::from_secs(3);
+const CAT_BYTES: u64 = 256 * 1024 * 1024;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let which: Vec<String> = std::env::args().skip(1).collect();
+    let wants = |p: &str| which.is_empty() || which.iter().any(|w| w == p);
+    println!(
+        "cairn-bench: {ROUNDS} interleaved rounds per side, {RUN:?} per load run, medians; 2 shared cores"
+    );
+    if wants("p2") {
+        p2().await?;
+    }
+    if wants("p1") || wants("p3") {
+        let daemon = JsIpfs::start("bench").context("starting js-ipfs")?;
+        let gateway = Gateway::start(&daemon.multiaddr(), &[])?;
+        if wants("p1") {
+            p1(&daemon, &gateway).await?;
+        }
+        if wants("p3") {
+            p3(&daemon, &gateway).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn compare(
+    gateway: SocketAddr,
+    direct: SocketAddr,
+    path: &'static str,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    load::run(gateway, path, concurrency, Duration::from_secs(1)).await?;
+    load::run(direct, path, concurrency, Duration::from_secs(1)).await?;
+    let (mut g, mut d) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        g.push(load::run(gateway, path, concurrency, RUN).await?);
+        d.push(load::run(direct, path, concurrency, RUN).await?);
+    }
+    let m = |runs: &[load::Run], f: fn(&load::Run) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+    let (g_rps, d_rps) = (m(&g, |r| r.rps), m(&d, |r| r.rps));
+    let (g50, d50, g99, d99) = (
+        m(&g, |r| r.p50_us),
+        m(&d, |r| r.p50_us),
+        m(&g, |r| r.p99_us),
+        m(&d, |r| r.p99_us),
+    );
+    println!(
+        "  {path:<16} c={concurrency:<3} req/s gateway {g_rps:>8.0} direct {d_rps:>8.0} ratio {:.2} | p50 µs {g50:>7.0} vs {d50:>7.0} (+{:.0}) | p99 µs {g99:>7.0} vs {d99:>7.0} (+{:.0})",
+        g_rps / d_rps,
+        g50 - d50,
+        g99 - d99
+    );
+    Ok(())
+}
+
+async fn p1(daemon: &JsIpfs, gateway: &Gateway) -> anyhow::Result<()> {
+    println!("P1 passthrough against js-ipfs 0.66.1 (gateway ÷ direct)");
+    for path in ["/api/v0/version", "/api/v0/id"] {
+        for concurrency in [1, 16] {
+            compare(gateway.addr, daemon.api, path, concurrency).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn p2() -> anyhow::Result<()> {
+    let upstream = null_upstream::start()?;
+    let gateway = Gateway::start(&format!("/ip4/127.0.0.1/tcp/{}", upstream.port()), &[])?;
+    println!("P2 proxy ceiling against a null hyper upstream (gateway ÷ direct)");
+    for concurrency in [1, 16] {
+        compare(gateway.addr, upstream, "/api/v0/version", concurrency).await?;
+    }
+    Ok(())
+}
+
+fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .context("no VmHWM")?;
+    Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
+}
+
+async fn p3(daemon: &JsIpfs, gateway: &Gateway) -> anyhow::Result<()> {
+    println!("P3 cat of a 256 MiB object (gateway ÷ direct MB/s), gateway peak RSS");
+    let head = "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+    let pieces = std::iter::once(bytes::Bytes::from(head))
+        .chain(cairn_compat_tests::content::chunks(CAT_BYTES, 1 << 20))
+        .chain(std::iter::once(bytes::Bytes::from("\r\n--b--\r\n")));
+    let mut call = Call::post("/api/v0/add?pin=false&progress=false")
+        .header("content-type", "multipart/form-data; boundary=b");
+    call.payload = Payload::Stream(Box::new(pieces));
+    let added = send(daemon.api, call).await?;
+    let cid = added.json()?["Hash"].as_str().context("no Hash")?.to_owned();
+    let target = format!("/api/v0/cat?arg={cid}");
+    let rss_before = peak_rss_kib(gateway.pid())?;
+    let (mut g, mut d) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let (bytes, secs) = load::stream_read(gateway.addr, &target).await?;
+        anyhow::ensure!(bytes == CAT_BYTES, "gateway cat returned {bytes} bytes");
+        g.push(bytes as f64 / secs / 1e6);
+        let (bytes, secs) = load::stream_read(daemon.api, &target).await?;
+        anyhow::ensure!(bytes == CAT_BYTES, "direct cat returned {bytes} bytes");
+        d.push(bytes as f64 / secs / 1e6);
+    }
+    let (gm, dm) = (median(&g), median(&d));
+    let rss = peak_rss_kib(gateway.pid())?;
+    println!(
+        "  cat 256 MiB      MB/s gateway {gm:>7.1} direct {dm:>7.1} ratio {:.2}",
+        gm / dm
+    );
+    println!(
+        "  gateway peak RSS {:.1} MiB (before the cats: {:.1} MiB)",
+        rss as f64 / 1024.0,
+        rss_before as f64 / 1024.0
+    );
+    Ok(())
+}

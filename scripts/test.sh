@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs everything the tests need and runs all of them. CI runs exactly this (.ci/run).
+#   - js-ipfs 0.66.1 (the real upstream daemon) from compat-tests/js's committed lock file
+#   - kubo-rpc-client 7.1.0 (npm) and ipfshttpclient 0.7.0 (PyPI), the real clients
+#   - rustfmt, clippy -D warnings, the dependency-direction check, then every test
+# A missing tool stops here with a message; tests never skip for a missing daemon or client.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "scripts/test.sh: '$1' is required: $2" >&2; exit 1; }; }
+need cargo "install Rust (rustup)"
+need node "install Node.js 20 or newer"
+need npm "install npm"
+need python3 "install Python 3.11 or newer with venv"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "js-ipfs 0.66.1 (compat-tests/js, pinned lock file)"
+if [ ! -f compat-tests/js/node_modules/ipfs/src/cli.js ]; then
+  (cd compat-tests/js && npm install --no-audit --no-fund --loglevel=error)
+fi
+
+step "kubo-rpc-client 7.1.0 (compat-tests/js/clients)"
+if [ ! -d compat-tests/js/clients/node_modules/kubo-rpc-client ]; then
+  (cd compat-tests/js/clients && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+step "ipfshttpclient 0.7.0 (compat-tests/py/.venv)"
+if ! compat-tests/py/.venv/bin/python -c 'import ipfshttpclient' >/dev/null 2>&1; then
+  python3 -m venv compat-tests/py/.venv
+  compat-tests/py/.venv/bin/pip install -q --disable-pip-version-check -r compat-tests/py/requirements.txt
+fi
+
+step "rustfmt and clippy"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "dependency direction: cairn-gateway and cairn-node depend on no workspace crate"
+cargo metadata --format-version=1 --no-deps --locked | python3 -c '
+import json, sys
+meta = json.load(sys.stdin)
+bad = [f"{p['"'"'name'"'"']} -> {d['"'"'name'"'"']}" for p in meta["packages"] if p["name"] in ("cairn-gateway", "cairn-node")
+       for d in p["dependencies"] if d.get("path")]
+sys.exit(f"forbidden workspace dependencies: {bad}" if bad else 0)'
+
+step "build the cairn binary, then every test"
+cargo build --locked -p cairn-peer
+cargo test --workspace --locked
