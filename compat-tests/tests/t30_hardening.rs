@@ -261,3 +261,43 @@ async fn every_request_gets_one_access_log_line() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gateway_on_a_unix_socket_serves_and_a_unix_upstream_is_dialled() -> anyhow::Result<()> {
+    let stub = Stub::start().await?;
+    let dir = cairn_compat_tests::scratch_dir("unix")?;
+    let socket = dir.path().join("gw.sock");
+    let listen = format!("/unix{}", socket.display());
+    let mut inner = std::process::Command::new(cairn_compat_tests::process::cairn_bin()?)
+        .args([
+            "gateway",
+            "--upstream",
+            &stub.multiaddr(),
+            "--listen",
+            &listen,
+            "--config",
+        ])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let ready = cairn_compat_tests::eventually("unix socket bound", WAIT, || {
+        std::future::ready(Ok(socket.exists()))
+    })
+    .await;
+    let outer = ready.and_then(|()| Gateway::start(&listen, &[]));
+    let answer = match outer {
+        Ok(outer) => send(outer.addr, Call::post("/api/v0/version")).await,
+        Err(err) => Err(err),
+    };
+    cairn_compat_tests::process::signal(inner.id(), "TERM")?;
+    let status = inner.wait()?;
+    assert!(status.success(), "SIGTERM is a clean shutdown: {status}");
+    assert_eq!(
+        answer?.body, "ok",
+        "tcp client → gateway → unix socket → gateway → stub"
+    );
+    assert_eq!(stub.seen().len(), 1);
+    assert!(!socket.exists(), "the socket file is removed on exit");
+    Ok(())
+}

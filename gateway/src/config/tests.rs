@@ -146,12 +146,21 @@ fn docs_config_md_lists_every_key_with_its_real_default_and_variable() {
     let doc = include_str!("../../../docs/config.md");
     let defaults = ProxyConfig::default().to_json();
     for (key, _) in KEYS {
-        let row = doc.lines().find(|l| l.starts_with(&format!("| `{key}` |"))).unwrap_or_else(|| panic!("docs/config.md has no row for {key}"));
-        assert!(row.contains(&format!("`{}`", env_name(key))), "{key}: wrong variable in {row}");
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{key}` |")))
+            .unwrap_or_else(|| panic!("docs/config.md has no row for {key}"));
+        assert!(
+            row.contains(&format!("`{}`", env_name(key))),
+            "{key}: wrong variable in {row}"
+        );
         let default = match key {
             &"node_https" => json!(false),
             other => defaults[other].clone(),
         };
-        assert!(row.contains(&format!("`{default}`")), "{key}: docs say {row:?}, default is {default}");
+        assert!(
+            row.contains(&format!("`{default}`")),
+            "{key}: docs say {row:?}, default is {default}"
+        );
     }
 }
