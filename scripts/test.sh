@@ -45,4 +45,12 @@ sys.exit(f"forbidden workspace dependencies: {bad}" if bad else 0)'
 
 step "build the cairn binary, then every test"
 cargo build --locked -p cairn-peer
-cargo test --workspace --locked
+LOG=$(mktemp); trap 'rm -f "$LOG"' EXIT
+set +e
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOG"
+STATUS=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary (cargo's last line is a doctest run with 0 tests).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "\ncairn: %d passed, %d failed\n", p, f }' "$LOG"
+exit "$STATUS"
