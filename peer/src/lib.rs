@@ -6,4 +6,5 @@
 //! The cluster components (net, consensus, state, tracker, allocator, monitor, rest) arrive
 //! with the cluster issue; today the binary runs the gateway alone in front of an upstream.
 
+pub mod api;
 pub mod cli;
