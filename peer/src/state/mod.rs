@@ -1,0 +1,217 @@
+//! The shared pinset as stored on this peer: a redb table of [`Pin`]s keyed by CID bytes.
+//!
+//! # Where it sits
+//! Consensus applies committed [`PinOp`]s with [`apply`] inside its own write transaction, so
+//! the pinset and the applied log index change together (`consensus::state_machine`). Reads
+//! (`pin ls`, REST, export) open their own read transactions and never block writers.
+//!
+//! # Invariants
+//! - The database carries [`FORMAT_VERSION`]; [`open`] refuses a newer one with a clear message
+//!   instead of misreading it.
+//! - Listing streams from a read transaction ([`Pins`]): a million pins are never collected.
+//!
+//! # Not here
+//! Whether a pin is allowed (api::validate) and who holds it (allocator, tracker).
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use cid::Cid;
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use crate::api::Pin;
+
+/// The on-disk format this build reads and writes.
+pub const FORMAT_VERSION: u64 = 1;
+
+pub(crate) const PINS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pins");
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("state_meta");
+const VERSION_KEY: &str = "format_version";
+
+/// A change to the pinset, as carried in the Raft log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PinOp {
+    /// Adds or replaces a pin.
+    Pin(Pin),
+    /// Removes a pin.
+    Unpin(#[serde(with = "cid_bytes")] Cid),
+}
+
+/// What applying a [`PinOp`] did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Applied {
+    /// The pin is stored.
+    Pinned,
+    /// The pin was removed.
+    Unpinned,
+    /// Unpin of a CID that was not in the pinset; nothing changed.
+    NotPinned,
+}
+
+/// Why the pinset could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The database is in a format from a newer Cairn.
+    #[error("the state in {path} has format version {found}, newer than this cairn supports ({FORMAT_VERSION}); upgrade cairn")]
+    FutureVersion {
+        /// The database file.
+        path: String,
+        /// The version found.
+        found: u64,
+    },
+    /// redb failed.
+    #[error("state database: {0}")]
+    Db(String),
+    /// A stored or imported pin does not decode.
+    #[error("invalid pin record: {0}")]
+    Decode(String),
+    /// Reading or writing an export failed.
+    #[error("state export/import: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Converts any redb error into [`StateError::Db`].
+pub(crate) fn db<E: std::fmt::Display>(err: E) -> StateError {
+    StateError::Db(err.to_string())
+}
+
+/// Opens (or creates) the database at `path` and checks its format version.
+pub fn open(path: &Path) -> Result<Arc<Database>, StateError> {
+    let database = Database::create(path).map_err(db)?;
+    let txn = database.begin_write().map_err(db)?;
+    {
+        let mut meta = txn.open_table(META).map_err(db)?;
+        let found = meta.get(VERSION_KEY).map_err(db)?.map(|v| decode_u64(v.value()));
+        match found {
+            Some(found) if found > FORMAT_VERSION => {
+                return Err(StateError::FutureVersion { path: path.display().to_string(), found });
+            }
+            Some(_) => {}
+            None => {
+                meta.insert(VERSION_KEY, FORMAT_VERSION.to_be_bytes().as_slice()).map_err(db)?;
+            }
+        }
+        txn.open_table(PINS).map_err(db)?;
+    }
+    txn.commit().map_err(db)?;
+    Ok(Arc::new(database))
+}
+
+fn decode_u64(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX)
+}
+
+/// Applies one operation inside `txn`.
+pub fn apply(txn: &WriteTransaction, op: &PinOp) -> Result<Applied, StateError> {
+    let mut pins = txn.open_table(PINS).map_err(db)?;
+    match op {
+        PinOp::Pin(pin) => {
+            let value = serde_json::to_vec(pin).map_err(|e| StateError::Decode(e.to_string()))?;
+            pins.insert(pin.cid.to_bytes().as_slice(), value.as_slice()).map_err(db)?;
+            Ok(Applied::Pinned)
+        }
+        PinOp::Unpin(cid) => match pins.remove(cid.to_bytes().as_slice()).map_err(db)? {
+            Some(_) => Ok(Applied::Unpinned),
+            None => Ok(Applied::NotPinned),
+        },
+    }
+}
+
+/// Removes every pin inside `txn`.
+pub fn clear(txn: &WriteTransaction) -> Result<(), StateError> {
+    let mut pins = txn.open_table(PINS).map_err(db)?;
+    pins.retain(|_, _| false).map_err(db)?;
+    Ok(())
+}
+
+fn decode(bytes: &[u8]) -> Result<Pin, StateError> {
+    serde_json::from_slice(bytes).map_err(|e| StateError::Decode(e.to_string()))
+}
+
+/// Read access to the pinset.
+#[derive(Clone, Debug)]
+pub struct PinStore {
+    db: Arc<Database>,
+}
+
+impl PinStore {
+    /// Reads the pinset in `db` (opened with [`open`]).
+    pub fn new(db: Arc<Database>) -> Self {
+        Self { db }
+    }
+
+    /// The pin of `cid`, if any.
+    pub fn get(&self, cid: &Cid) -> Result<Option<Pin>, StateError> {
+        let txn = self.db.begin_read().map_err(db)?;
+        let pins = txn.open_table(PINS).map_err(db)?;
+        let found = pins.get(cid.to_bytes().as_slice()).map_err(db)?;
+        found.map(|v| decode(v.value())).transpose()
+    }
+
+    /// How many pins there are.
+    pub fn len(&self) -> Result<u64, StateError> {
+        let txn = self.db.begin_read().map_err(db)?;
+        txn.open_table(PINS).map_err(db)?.len().map_err(db)
+    }
+
+    /// True when there are no pins.
+    pub fn is_empty(&self) -> Result<bool, StateError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Every pin, in CID-byte order, streamed from one read transaction.
+    pub fn iter(&self) -> Result<Pins, StateError> {
+        let txn = self.db.begin_read().map_err(db)?;
+        let range = txn.open_table(PINS).map_err(db)?.range::<&[u8]>(..).map_err(db)?;
+        Ok(Pins { range })
+    }
+
+    /// Writes every pin as one JSON line; returns how many.
+    pub fn export(&self, mut out: impl Write) -> Result<u64, StateError> {
+        let mut count = 0;
+        for pin in self.iter()? {
+            serde_json::to_writer(&mut out, &pin?).map_err(|e| StateError::Decode(e.to_string()))?;
+            out.write_all(b"\n")?;
+            count += 1;
+        }
+        out.flush()?;
+        Ok(count)
+    }
+}
+
+/// Reads an ndjson export into pin operations, one line at a time.
+pub fn read_export(input: impl BufRead) -> impl Iterator<Item = Result<Pin, StateError>> {
+    input.lines().filter(|l| l.as_ref().map_or(true, |l| !l.trim().is_empty())).map(|line| decode(line?.as_bytes()))
+}
+
+/// A streaming iterator over stored pins.
+pub struct Pins {
+    range: redb::Range<'static, &'static [u8], &'static [u8]>,
+}
+
+impl Iterator for Pins {
+    type Item = Result<Pin, StateError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let entry = self.range.next()?;
+        Some(entry.map_err(db).and_then(|(_, v)| decode(v.value())))
+    }
+}
+
+mod cid_bytes {
+    use cid::Cid;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(cid: &Cid, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(cid)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Cid, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests;
