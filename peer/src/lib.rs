@@ -8,4 +8,5 @@
 
 pub mod api;
 pub mod cli;
+pub mod consensus;
 pub mod state;

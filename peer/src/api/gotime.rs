@@ -35,7 +35,9 @@ impl GoTime {
         if text.starts_with("0001-01-01T00:00:00") {
             return Ok(Self::ZERO);
         }
-        humantime::parse_rfc3339_weak(text).map(|t| Self(Some(t))).map_err(|e| format!("{text:?}: {e}"))
+        humantime::parse_rfc3339_weak(text)
+            .map(|t| Self(Some(t)))
+            .map_err(|e| format!("{text:?}: {e}"))
     }
 }
 

@@ -152,7 +152,9 @@ impl Pin {
 
 /// Parses a CID as the REST API does, with ipfs-cluster's message.
 pub fn parse_cid(text: &str) -> Result<Cid, PinError> {
-    text.trim().parse().map_err(|e: cid::Error| PinError::BadCid(format!("{text}: {e}")))
+    text.trim()
+        .parse()
+        .map_err(|e: cid::Error| PinError::BadCid(format!("{text}: {e}")))
 }
 
 #[cfg(test)]

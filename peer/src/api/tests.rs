@@ -25,7 +25,11 @@ fn replication_factors_follow_ipfs_cluster() {
         (3, 2, Some("cluster.replication_factor_min is larger than max")),
         (-2, 2, Some("cluster.replication_factor_min is wrong")),
         (1, -2, Some("cluster.replication_factor_min is larger than max")),
-        (-1, 3, Some("cluster.replication_factor_min and max must be -1 when one of them is")),
+        (
+            -1,
+            3,
+            Some("cluster.replication_factor_min and max must be -1 when one of them is"),
+        ),
         (2, -1, Some("cluster.replication_factor_min is larger than max")),
         (-1, -1, None),
         (1, 3, None),
@@ -42,23 +46,48 @@ fn zero_means_the_cluster_default_and_everywhere_clears_allocations() {
     let mut pin = Pin::new(hello(), PinOptions::default());
     pin.allocations = vec!["peer".into()];
     let pin = pin.validated(Replication::default(), None).unwrap();
-    assert_eq!((pin.options.replication_factor_min, pin.options.replication_factor_max), (-1, -1));
+    assert_eq!(
+        (
+            pin.options.replication_factor_min,
+            pin.options.replication_factor_max
+        ),
+        (-1, -1)
+    );
     assert!(pin.allocations.is_empty());
 }
 
 #[test]
 fn expired_and_downgraded_pins_are_refused() {
-    let past = PinOptions { expire_at: GoTime::parse("2001-01-01T00:00:00Z").unwrap(), ..PinOptions::default() };
-    assert_eq!(Pin::new(hello(), past).validated(Replication::default(), None), Err(PinError::Expired));
+    let past = PinOptions {
+        expire_at: GoTime::parse("2001-01-01T00:00:00Z").unwrap(),
+        ..PinOptions::default()
+    };
+    assert_eq!(
+        Pin::new(hello(), past).validated(Replication::default(), None),
+        Err(PinError::Expired)
+    );
     let existing = Pin::new(hello(), PinOptions::default());
-    let direct = PinOptions { mode: PinMode::Direct, ..PinOptions::default() };
-    let err = Pin::new(hello(), direct).validated(Replication::default(), Some(&existing)).unwrap_err();
-    assert!(err.to_string().starts_with("cannot repin a CID which is already pinned in recursive mode"));
+    let direct = PinOptions {
+        mode: PinMode::Direct,
+        ..PinOptions::default()
+    };
+    let err = Pin::new(hello(), direct)
+        .validated(Replication::default(), Some(&existing))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("cannot repin a CID which is already pinned in recursive mode")
+    );
 }
 
 #[test]
 fn bad_cids_get_ipfs_clusters_message() {
-    assert!(parse_cid("notacid").unwrap_err().to_string().starts_with("error decoding Cid: notacid"));
+    assert!(
+        parse_cid("notacid")
+            .unwrap_err()
+            .to_string()
+            .starts_with("error decoding Cid: notacid")
+    );
 }
 
 #[test]

@@ -16,7 +16,9 @@ pub enum PinError {
     #[error("pin.ExpireAt set before current time")]
     Expired,
     /// A recursive pin cannot be downgraded in place.
-    #[error("cannot repin a CID which is already pinned in recursive mode (new pin is pinned as {0}). Unpin it first.")]
+    #[error(
+        "cannot repin a CID which is already pinned in recursive mode (new pin is pinned as {0}). Unpin it first."
+    )]
     Downgrade(&'static str),
     /// A query parameter has a value that cannot be used.
     #[error("invalid value for {key}: {reason}")]
@@ -83,7 +85,9 @@ impl Pin {
         {
             return Err(PinError::Expired);
         }
-        if existing.is_some_and(|old| old.options.mode == PinMode::Recursive) && self.options.mode == PinMode::Direct {
+        if existing.is_some_and(|old| old.options.mode == PinMode::Recursive)
+            && self.options.mode == PinMode::Direct
+        {
             return Err(PinError::Downgrade("direct"));
         }
         self.max_depth = self.options.mode.max_depth();

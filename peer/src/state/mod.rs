@@ -18,7 +18,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use cid::Cid;
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::api::Pin;
@@ -33,8 +35,8 @@ const VERSION_KEY: &str = "format_version";
 /// A change to the pinset, as carried in the Raft log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PinOp {
-    /// Adds or replaces a pin.
-    Pin(Pin),
+    /// Adds or replaces a pin (boxed: a pin is large next to an unpin).
+    Pin(Box<Pin>),
     /// Removes a pin.
     Unpin(#[serde(with = "cid_bytes")] Cid),
 }
@@ -54,7 +56,9 @@ pub enum Applied {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// The database is in a format from a newer Cairn.
-    #[error("the state in {path} has format version {found}, newer than this cairn supports ({FORMAT_VERSION}); upgrade cairn")]
+    #[error(
+        "the state in {path} has format version {found}, newer than this cairn supports ({FORMAT_VERSION}); upgrade cairn"
+    )]
     FutureVersion {
         /// The database file.
         path: String,
@@ -86,11 +90,15 @@ pub fn open(path: &Path) -> Result<Arc<Database>, StateError> {
         let found = meta.get(VERSION_KEY).map_err(db)?.map(|v| decode_u64(v.value()));
         match found {
             Some(found) if found > FORMAT_VERSION => {
-                return Err(StateError::FutureVersion { path: path.display().to_string(), found });
+                return Err(StateError::FutureVersion {
+                    path: path.display().to_string(),
+                    found,
+                });
             }
             Some(_) => {}
             None => {
-                meta.insert(VERSION_KEY, FORMAT_VERSION.to_be_bytes().as_slice()).map_err(db)?;
+                meta.insert(VERSION_KEY, FORMAT_VERSION.to_be_bytes().as_slice())
+                    .map_err(db)?;
             }
         }
         txn.open_table(PINS).map_err(db)?;
@@ -108,8 +116,9 @@ pub fn apply(txn: &WriteTransaction, op: &PinOp) -> Result<Applied, StateError> 
     let mut pins = txn.open_table(PINS).map_err(db)?;
     match op {
         PinOp::Pin(pin) => {
-            let value = serde_json::to_vec(pin).map_err(|e| StateError::Decode(e.to_string()))?;
-            pins.insert(pin.cid.to_bytes().as_slice(), value.as_slice()).map_err(db)?;
+            let value = serde_json::to_vec(pin.as_ref()).map_err(|e| StateError::Decode(e.to_string()))?;
+            pins.insert(pin.cid.to_bytes().as_slice(), value.as_slice())
+                .map_err(db)?;
             Ok(Applied::Pinned)
         }
         PinOp::Unpin(cid) => match pins.remove(cid.to_bytes().as_slice()).map_err(db)? {
@@ -183,7 +192,10 @@ impl PinStore {
 
 /// Reads an ndjson export into pin operations, one line at a time.
 pub fn read_export(input: impl BufRead) -> impl Iterator<Item = Result<Pin, StateError>> {
-    input.lines().filter(|l| l.as_ref().map_or(true, |l| !l.trim().is_empty())).map(|line| decode(line?.as_bytes()))
+    input
+        .lines()
+        .filter(|l| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
+        .map(|line| decode(line?.as_bytes()))
 }
 
 /// A streaming iterator over stored pins.

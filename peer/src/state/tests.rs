@@ -20,13 +20,19 @@ fn pins_unpins_and_lists_in_one_stream() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir.path().join("state.redb")).unwrap();
     let store = PinStore::new(db.clone());
-    let ops: Vec<_> = (0..100).map(|n| PinOp::Pin(pin_of(n))).collect();
+    let ops: Vec<_> = (0..100).map(|n| PinOp::Pin(Box::new(pin_of(n)))).collect();
     assert!(apply_all(&db, &ops).iter().all(|a| *a == Applied::Pinned));
     assert_eq!(store.len().unwrap(), 100);
     let gone = pin_of(7).cid;
-    assert_eq!(apply_all(&db, &[PinOp::Unpin(gone), PinOp::Unpin(gone)]), vec![Applied::Unpinned, Applied::NotPinned]);
+    assert_eq!(
+        apply_all(&db, &[PinOp::Unpin(gone), PinOp::Unpin(gone)]),
+        vec![Applied::Unpinned, Applied::NotPinned]
+    );
     assert_eq!(store.get(&gone).unwrap(), None);
-    assert_eq!(store.get(&pin_of(8).cid).unwrap().map(|p| p.cid), Some(pin_of(8).cid));
+    assert_eq!(
+        store.get(&pin_of(8).cid).unwrap().map(|p| p.cid),
+        Some(pin_of(8).cid)
+    );
     assert_eq!(store.iter().unwrap().count(), 99);
 }
 
@@ -34,12 +40,19 @@ fn pins_unpins_and_lists_in_one_stream() {
 fn export_then_import_restores_the_same_pinset() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir.path().join("a.redb")).unwrap();
-    apply_all(&db, &(0..20).map(|n| PinOp::Pin(pin_of(n))).collect::<Vec<_>>());
+    apply_all(
+        &db,
+        &(0..20)
+            .map(|n| PinOp::Pin(Box::new(pin_of(n))))
+            .collect::<Vec<_>>(),
+    );
     let mut out = Vec::new();
     assert_eq!(PinStore::new(db).export(&mut out).unwrap(), 20);
 
     let other = open(&dir.path().join("b.redb")).unwrap();
-    let ops: Vec<_> = read_export(out.as_slice()).map(|p| PinOp::Pin(p.unwrap())).collect();
+    let ops: Vec<_> = read_export(out.as_slice())
+        .map(|p| PinOp::Pin(Box::new(p.unwrap())))
+        .collect();
     apply_all(&other, &ops);
     let mut again = Vec::new();
     PinStore::new(other).export(&mut again).unwrap();
@@ -52,7 +65,10 @@ fn a_newer_format_version_is_refused() {
     let path = dir.path().join("state.redb");
     let db = open(&path).unwrap();
     let txn = db.begin_write().unwrap();
-    txn.open_table(META).unwrap().insert(VERSION_KEY, (FORMAT_VERSION + 1).to_be_bytes().as_slice()).unwrap();
+    txn.open_table(META)
+        .unwrap()
+        .insert(VERSION_KEY, (FORMAT_VERSION + 1).to_be_bytes().as_slice())
+        .unwrap();
     txn.commit().unwrap();
     drop(db);
     let err = open(&path).unwrap_err().to_string();
@@ -63,7 +79,7 @@ fn a_newer_format_version_is_refused() {
 fn clear_empties_the_pinset_and_bad_lines_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir.path().join("state.redb")).unwrap();
-    apply_all(&db, &[PinOp::Pin(pin_of(1))]);
+    apply_all(&db, &[PinOp::Pin(Box::new(pin_of(1)))]);
     let txn = db.begin_write().unwrap();
     clear(&txn).unwrap();
     txn.commit().unwrap();

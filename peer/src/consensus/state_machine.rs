@@ -1,0 +1,283 @@
+//! The Raft state machine: applies committed [`PinOp`]s to the redb pinset and keeps
+//! snapshots as files.
+//!
+//! A snapshot file holds one pin per JSON line, written from a single read transaction.
+//! `current.json` in the snapshot directory names the latest snapshot and its metadata, so a
+//! restarted peer serves it without rebuilding. Installing a snapshot streams the file back
+//! into the pinset in one write transaction (old pins cleared first).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine, Snapshot, SnapshotMeta};
+use openraft::{Entry, EntryPayload, LogId, OptionalSend, StoredMembership};
+use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncSeekExt;
+
+use super::{NodeId, PeerNode, StorageError, TypeConfig, any_error, blocking};
+use crate::state::{self, Applied, PinStore};
+
+const SM_META: TableDefinition<&str, &[u8]> = TableDefinition::new("sm_meta");
+const APPLIED: &str = "last_applied";
+const MEMBERSHIP: &str = "membership";
+const CURRENT: &str = "current.json";
+
+type Membership = StoredMembership<NodeId, PeerNode>;
+type Meta = SnapshotMeta<NodeId, PeerNode>;
+
+/// The state machine; clones share the database and snapshot directory.
+#[derive(Clone, Debug)]
+pub struct StateMachine {
+    db: Arc<Database>,
+    snapshots: PathBuf,
+    counter: Arc<AtomicU64>,
+}
+
+/// What `current.json` records about the latest snapshot.
+#[derive(Debug, Serialize, Deserialize)]
+struct Current {
+    meta: Meta,
+    file: String,
+}
+
+fn sm_err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::from(openraft::StorageIOError::write_state_machine(any_error(e)))
+}
+
+fn snap_err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::from(openraft::StorageIOError::write_snapshot(None, any_error(e)))
+}
+
+impl StateMachine {
+    /// Over the pinset database `db` (from `state::open`), with snapshots in `snapshots`.
+    pub fn new(db: Arc<Database>, snapshots: &Path) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(snapshots).map_err(snap_err)?;
+        Ok(Self {
+            db,
+            snapshots: snapshots.to_path_buf(),
+            counter: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Read access to the pinset this machine maintains.
+    pub fn pins(&self) -> PinStore {
+        PinStore::new(self.db.clone())
+    }
+
+    fn read_meta<T: for<'de> Deserialize<'de>>(db: &Database, key: &str) -> Result<Option<T>, StorageError> {
+        let txn = db.begin_read().map_err(sm_err)?;
+        let table = match txn.open_table(SM_META) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(sm_err(e)),
+        };
+        let value = table.get(key).map_err(sm_err)?;
+        value
+            .map(|v| serde_json::from_slice(v.value()).map_err(sm_err))
+            .transpose()
+    }
+
+    fn write_meta(
+        txn: &WriteTransaction,
+        applied: &Option<LogId<NodeId>>,
+        membership: &Membership,
+    ) -> Result<(), StorageError> {
+        let mut table = txn.open_table(SM_META).map_err(sm_err)?;
+        table
+            .insert(APPLIED, serde_json::to_vec(applied).map_err(sm_err)?.as_slice())
+            .map_err(sm_err)?;
+        table
+            .insert(
+                MEMBERSHIP,
+                serde_json::to_vec(membership).map_err(sm_err)?.as_slice(),
+            )
+            .map_err(sm_err)?;
+        Ok(())
+    }
+
+    fn state(db: &Database) -> Result<(Option<LogId<NodeId>>, Membership), StorageError> {
+        let applied = Self::read_meta::<Option<LogId<NodeId>>>(db, APPLIED)?.flatten();
+        Ok((applied, Self::read_meta(db, MEMBERSHIP)?.unwrap_or_default()))
+    }
+
+    fn apply_batch(
+        db: &Database,
+        entries: Vec<Entry<TypeConfig>>,
+    ) -> Result<Vec<Option<Applied>>, StorageError> {
+        let (mut applied, mut membership) = Self::state(db)?;
+        let txn = db.begin_write().map_err(sm_err)?;
+        let mut results = Vec::with_capacity(entries.len());
+        for entry in entries {
+            applied = Some(entry.log_id);
+            results.push(match entry.payload {
+                EntryPayload::Blank => None,
+                EntryPayload::Normal(op) => Some(state::apply(&txn, &op).map_err(sm_err)?),
+                EntryPayload::Membership(m) => {
+                    membership = StoredMembership::new(Some(entry.log_id), m);
+                    None
+                }
+            });
+        }
+        Self::write_meta(&txn, &applied, &membership)?;
+        txn.commit().map_err(sm_err)?;
+        Ok(results)
+    }
+
+    fn current(&self) -> Result<Option<Current>, StorageError> {
+        match std::fs::read(self.snapshots.join(CURRENT)) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(snap_err),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(snap_err(e)),
+        }
+    }
+
+    /// Makes `file` (already complete and synced) the current snapshot described by `meta`.
+    fn publish(&self, meta: &Meta, file: &Path) -> Result<(), StorageError> {
+        let name = format!("{}.snap", meta.snapshot_id);
+        std::fs::rename(file, self.snapshots.join(&name)).map_err(snap_err)?;
+        let previous = self.current()?;
+        let record = serde_json::to_vec(&Current {
+            meta: meta.clone(),
+            file: name.clone(),
+        })
+        .map_err(snap_err)?;
+        write_synced(&self.snapshots.join("current.json.tmp"), &record)?;
+        std::fs::rename(
+            self.snapshots.join("current.json.tmp"),
+            self.snapshots.join(CURRENT),
+        )
+        .map_err(snap_err)?;
+        if let Some(old) = previous.filter(|old| old.file != name) {
+            let _ = std::fs::remove_file(self.snapshots.join(old.file));
+        }
+        Ok(())
+    }
+
+    fn temp_file(&self) -> PathBuf {
+        let n = self.counter.fetch_add(1, Ordering::SeqCst);
+        self.snapshots
+            .join(format!("incoming-{}-{n}.tmp", std::process::id()))
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let mut file = std::fs::File::create(path).map_err(snap_err)?;
+    file.write_all(bytes).map_err(snap_err)?;
+    file.sync_all().map_err(snap_err)
+}
+
+async fn open_read(path: PathBuf) -> Result<Box<tokio::fs::File>, StorageError> {
+    Ok(Box::new(tokio::fs::File::open(path).await.map_err(snap_err)?))
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let (this, temp) = (self.clone(), self.temp_file());
+        let meta = blocking(move || {
+            let txn = this.db.begin_read().map_err(sm_err)?;
+            let (applied, membership) = StateMachine::state(&this.db)?;
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&temp).map_err(snap_err)?);
+            let pins = txn.open_table(state::PINS).map_err(sm_err)?;
+            for row in redb::ReadableTable::iter(&pins).map_err(sm_err)? {
+                let (_, value) = row.map_err(sm_err)?;
+                out.write_all(value.value())
+                    .and_then(|()| out.write_all(b"\n"))
+                    .map_err(snap_err)?;
+            }
+            let file = out.into_inner().map_err(snap_err)?;
+            file.sync_all().map_err(snap_err)?;
+            let index = applied.map_or(0, |l| l.index);
+            let snapshot_id = format!("{index}-{}", this.counter.fetch_add(1, Ordering::SeqCst));
+            let meta = Meta {
+                last_log_id: applied,
+                last_membership: membership,
+                snapshot_id,
+            };
+            this.publish(&meta, &temp)?;
+            Ok(meta)
+        })
+        .await?;
+        let snapshot = open_read(self.snapshots.join(format!("{}.snap", meta.snapshot_id))).await?;
+        Ok(Snapshot { meta, snapshot })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId<NodeId>>, Membership), StorageError> {
+        let db = self.db.clone();
+        blocking(move || StateMachine::state(&db)).await
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Option<Applied>>, StorageError>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let (db, entries) = (self.db.clone(), entries.into_iter().collect::<Vec<_>>());
+        blocking(move || StateMachine::apply_batch(&db, entries)).await
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError> {
+        let path = self.temp_file();
+        let file = tokio::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await;
+        Ok(Box::new(file.map_err(snap_err)?))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &Meta,
+        snapshot: Box<tokio::fs::File>,
+    ) -> Result<(), StorageError> {
+        let mut file = *snapshot;
+        file.sync_all().await.map_err(snap_err)?;
+        file.rewind().await.map_err(snap_err)?;
+        let (this, meta, file) = (self.clone(), meta.clone(), file.into_std().await);
+        blocking(move || {
+            let txn = this.db.begin_write().map_err(sm_err)?;
+            state::clear(&txn).map_err(sm_err)?;
+            for line in BufReader::new(&file).lines() {
+                let line = line.map_err(snap_err)?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let pin = serde_json::from_str(&line).map_err(snap_err)?;
+                state::apply(&txn, &state::PinOp::Pin(Box::new(pin))).map_err(sm_err)?;
+            }
+            StateMachine::write_meta(&txn, &meta.last_log_id, &meta.last_membership)?;
+            txn.commit().map_err(sm_err)?;
+            let temp = this.temp_file();
+            let mut copy = std::fs::File::create(&temp).map_err(snap_err)?;
+            let mut source = file;
+            std::io::Seek::rewind(&mut source).map_err(snap_err)?;
+            std::io::copy(&mut source, &mut copy).map_err(snap_err)?;
+            copy.sync_all().map_err(snap_err)?;
+            this.publish(&meta, &temp)
+        })
+        .await
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        let Some(current) = self.current()? else {
+            return Ok(None);
+        };
+        let snapshot = open_read(self.snapshots.join(&current.file)).await?;
+        Ok(Some(Snapshot {
+            meta: current.meta,
+            snapshot,
+        }))
+    }
+}
