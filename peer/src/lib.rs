@@ -8,5 +8,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod config;
 pub mod consensus;
+pub mod identity;
 pub mod state;
