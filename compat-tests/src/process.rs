@@ -256,3 +256,122 @@ pub fn run_cairn(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<(i32, St
         text(&out.stderr),
     ))
 }
+
+/// A `cairn daemon` process over its own config directory.
+pub struct Peer {
+    child: Child,
+    /// The peer's id.
+    pub peer_id: String,
+    /// Its REST API.
+    pub rest: SocketAddr,
+    /// Its gateway.
+    pub gateway: SocketAddr,
+    /// Its config directory (`cairn init` output).
+    pub dir: PathBuf,
+}
+
+/// Environment that puts every listener of a peer on a free 127.0.0.1 port.
+pub const LOCAL_PORTS: [(&str, &str); 3] = [
+    ("CLUSTER_RESTAPI_HTTPLISTENMULTIADDRESS", "/ip4/127.0.0.1/tcp/0"),
+    ("CLUSTER_IPFSPROXY_LISTENMULTIADDRESS", "/ip4/127.0.0.1/tcp/0"),
+    ("CLUSTER_LISTENMULTIADDRESS", "/ip4/127.0.0.1/tcp/0"),
+];
+
+/// Runs `cairn init` into `dir`.
+pub fn init_peer(dir: &Path, name: &str) -> anyhow::Result<()> {
+    let config = dir.to_string_lossy().into_owned();
+    let (code, out, err) = run_cairn(&["--config", &config, "init", "--peername", name], &[])?;
+    anyhow::ensure!(code == 0, "cairn init failed ({code}): {out}{err}");
+    Ok(())
+}
+
+impl Peer {
+    /// Starts `cairn daemon` on `dir` with its listeners on free ports plus `env`.
+    pub fn start(dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("daemon.log"))?;
+        let mut child = Command::new(cairn_bin()?)
+            .arg("--config")
+            .arg(dir)
+            .arg("daemon")
+            .envs(LOCAL_PORTS)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let ready = parse_ready(&line).with_context(|| {
+            format!(
+                "cairn daemon did not start: {line:?}\n{}",
+                std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
+            )
+        });
+        let (peer_id, rest, gateway) = match ready {
+            Ok(ready) => ready,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+        };
+        Ok(Self {
+            child,
+            peer_id,
+            rest,
+            gateway,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// SIGTERM, then waits for a clean exit; returns the exit code.
+    pub fn stop(mut self) -> anyhow::Result<i32> {
+        signal(self.child.id(), "TERM")?;
+        Ok(self.child.wait()?.code().unwrap_or(-1))
+    }
+
+    /// SIGKILL: the process dies without any shutdown work.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// The REST API as a `--host` multiaddr.
+    pub fn rest_multiaddr(&self) -> String {
+        format!("/ip4/127.0.0.1/tcp/{}", self.rest.port())
+    }
+}
+
+fn parse_ready(line: &str) -> Option<(String, SocketAddr, SocketAddr)> {
+    let words: Vec<&str> = line
+        .strip_prefix("cairn daemon ready: ")?
+        .split_whitespace()
+        .collect();
+    let field = |name: &str| {
+        words
+            .iter()
+            .position(|w| *w == name)
+            .and_then(|i| words.get(i + 1))
+            .copied()
+    };
+    let addr = |text: &str| -> Option<SocketAddr> {
+        let (ip, port) = text.strip_prefix("/ip4/")?.split_once("/tcp/")?;
+        Some(SocketAddr::new(ip.parse().ok()?, port.parse().ok()?))
+    };
+    Some((
+        field("peer")?.to_owned(),
+        addr(field("rest")?)?,
+        addr(field("gateway")?)?,
+    ))
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -8,7 +8,9 @@
 
 pub mod api;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod consensus;
 pub mod identity;
+pub mod rest;
 pub mod state;

@@ -8,7 +8,10 @@
 //! # Not here
 //! What a command does once configured belongs to the library modules it calls.
 
-mod gateway;
+pub mod client;
+pub mod daemon;
+pub mod gateway;
+pub mod init;
 mod logging;
 
 use std::path::PathBuf;
@@ -34,8 +37,36 @@ pub struct Cli {
 /// The `cairn` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write service.json and identity.json into the config directory.
+    Init(init::Args),
+    /// Run a cluster peer: consensus, the REST API and the gateway.
+    Daemon(daemon::Args),
     /// Run the IPFS-API gateway alone in front of an upstream IPFS daemon.
     Gateway(gateway::Args),
+    /// Show the peer's identity (through its REST API).
+    Id {
+        /// REST API address and output encoding.
+        #[command(flatten)]
+        global: client::Global,
+    },
+    /// Pin, unpin and list pins in the cluster (through a peer's REST API).
+    Pin {
+        /// What to do.
+        #[command(subcommand)]
+        command: client::PinCommand,
+        /// REST API address and output encoding.
+        #[command(flatten)]
+        global: client::Global,
+    },
+    /// List the cluster's peers (through a peer's REST API).
+    Peers {
+        /// What to do.
+        #[command(subcommand)]
+        command: client::PeersCommand,
+        /// REST API address and output encoding.
+        #[command(flatten)]
+        global: client::Global,
+    },
 }
 
 /// Why a command could not run: a bad configuration (exit 64) or a failure while running (1).
@@ -68,7 +99,12 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), CliError> {
     let dir = config_dir(cli.config);
     match cli.command {
+        Command::Init(args) => init::run(&dir, args),
+        Command::Daemon(args) => daemon::run(&dir, args),
         Command::Gateway(args) => gateway::run(&dir, args),
+        Command::Id { global } => client::id(&global),
+        Command::Pin { command, global } => client::pin(&global, &command),
+        Command::Peers { command, global } => client::peers(&global, &command),
     }
 }
 

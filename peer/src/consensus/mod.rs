@@ -21,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod log_store;
+pub mod network;
 pub mod state_machine;
 
 use std::fmt;

@@ -1,0 +1,236 @@
+//! Client commands that talk to a running peer's REST API (`--host`, default
+//! `/ip4/127.0.0.1/tcp/9094`): `id`, `peers ls`, `pin add|rm|ls`. `--enc json` prints the API's
+//! JSON as it came; text output is one readable line per item.
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use cairn_gateway::upstream::{Connector, Target};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+use super::CliError;
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
+pub enum Encoding {
+    /// Readable text.
+    #[default]
+    Text,
+    /// The REST API's JSON.
+    Json,
+}
+
+/// Options every client command shares.
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// The peer's REST API as a multiaddr.
+    #[arg(
+        long,
+        global = true,
+        default_value = "/ip4/127.0.0.1/tcp/9094",
+        value_name = "MULTIADDR"
+    )]
+    host: String,
+    /// Output encoding.
+    #[arg(long, global = true, value_enum, default_value_t)]
+    enc: Encoding,
+}
+
+/// `cairn pin …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum PinCommand {
+    /// Pin a CID in the cluster.
+    Add {
+        /// The CID.
+        cid: String,
+        /// A name for the pin.
+        #[arg(long)]
+        name: Option<String>,
+        /// Both replication factors.
+        #[arg(long, short = 'r')]
+        replication: Option<i32>,
+        /// Minimum replication factor.
+        #[arg(long)]
+        replication_min: Option<i32>,
+        /// Maximum replication factor.
+        #[arg(long)]
+        replication_max: Option<i32>,
+    },
+    /// Remove a pin from the cluster.
+    Rm {
+        /// The CID.
+        cid: String,
+    },
+    /// List the pinset, or one pin.
+    Ls {
+        /// Only this CID.
+        cid: Option<String>,
+    },
+}
+
+/// `cairn peers …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum PeersCommand {
+    /// List the cluster's peers.
+    Ls,
+}
+
+struct Rest {
+    client: Client<Connector, Empty<Bytes>>,
+    authority: String,
+}
+
+impl Rest {
+    fn new(host: &str) -> anyhow::Result<Self> {
+        let target = Target::from_multiaddr(host).context("--host")?;
+        let authority = target.authority();
+        let client = Client::builder(TokioExecutor::new())
+            .build(Connector::new(target, Some(std::time::Duration::from_secs(5))));
+        Ok(Self { client, authority })
+    }
+
+    async fn call(&self, method: http::Method, path: &str) -> anyhow::Result<Vec<Value>> {
+        let uri = format!("http://{}{path}", self.authority);
+        let req = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Empty::new())?;
+        let rsp = self
+            .client
+            .request(req)
+            .await
+            .context("cannot reach the peer's REST API")?;
+        let status = rsp.status();
+        let body = rsp.into_body().collect().await?.to_bytes();
+        let values = serde_json::Deserializer::from_slice(&body)
+            .into_iter::<Value>()
+            .collect::<Result<Vec<_>, _>>()?;
+        if !status.is_success() {
+            let message = values
+                .first()
+                .and_then(|v| v["message"].as_str())
+                .unwrap_or("")
+                .to_owned();
+            bail!("{message} ({})", status.as_u16());
+        }
+        Ok(values)
+    }
+}
+
+fn print(values: &[Value], enc: Encoding, text: impl Fn(&Value) -> String) {
+    for value in values {
+        match enc {
+            Encoding::Json => println!("{value}"),
+            Encoding::Text => println!("{}", text(value)),
+        }
+    }
+}
+
+fn pin_line(pin: &Value) -> String {
+    let (min, max) = (&pin["replication_factor_min"], &pin["replication_factor_max"]);
+    let factor = if min == max {
+        min.to_string()
+    } else {
+        format!("{min}--{max}")
+    };
+    let allocations = match pin["allocations"].as_array() {
+        Some(a) if !a.is_empty() => format!("{a:?}"),
+        _ => "[everywhere]".to_owned(),
+    };
+    let mode = if pin["mode"] == "direct" {
+        "Direct"
+    } else {
+        "Recursive"
+    };
+    let name = pin["name"].as_str().unwrap_or("");
+    format!(
+        "{} | {name} | PIN | Repl. Factor: {factor} | Allocations: {allocations} | {mode} | Added: {}",
+        pin["cid"].as_str().unwrap_or(""),
+        pin["timestamp"].as_str().unwrap_or("")
+    )
+}
+
+fn query(name: &Option<String>, r: Option<i32>, min: Option<i32>, max: Option<i32>) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    if let Some(name) = name {
+        q.append_pair("name", name);
+    }
+    for (key, value) in [
+        ("replication", r),
+        ("replication-min", min),
+        ("replication-max", max),
+    ] {
+        if let Some(value) = value {
+            q.append_pair(key, &value.to_string());
+        }
+    }
+    q.finish()
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("runtime")?;
+    Ok(runtime.block_on(future)?)
+}
+
+/// `cairn id`.
+pub(super) fn id(global: &Global) -> Result<(), CliError> {
+    block_on(async {
+        let values = Rest::new(&global.host)?.call(http::Method::GET, "/id").await?;
+        print(&values, global.enc, |v| {
+            let others = v["cluster_peers"]
+                .as_array()
+                .map_or(0, |p| p.len().saturating_sub(1));
+            format!(
+                "{} | {} | Sees {others} other peers",
+                v["id"].as_str().unwrap_or(""),
+                v["peername"].as_str().unwrap_or("")
+            )
+        });
+        Ok(())
+    })
+}
+
+/// `cairn peers ls`.
+pub(super) fn peers(global: &Global, _command: &PeersCommand) -> Result<(), CliError> {
+    block_on(async {
+        let values = Rest::new(&global.host)?.call(http::Method::GET, "/peers").await?;
+        print(&values, global.enc, |v| {
+            format!(
+                "{} | {}",
+                v["id"].as_str().unwrap_or(""),
+                v["peername"].as_str().unwrap_or("")
+            )
+        });
+        Ok(())
+    })
+}
+
+/// `cairn pin add|rm|ls`.
+pub(super) fn pin(global: &Global, command: &PinCommand) -> Result<(), CliError> {
+    block_on(async {
+        let rest = Rest::new(&global.host)?;
+        let (method, path) = match command {
+            PinCommand::Add {
+                cid,
+                name,
+                replication,
+                replication_min,
+                replication_max,
+            } => {
+                let q = query(name, *replication, *replication_min, *replication_max);
+                (http::Method::POST, format!("/pins/{cid}?{q}"))
+            }
+            PinCommand::Rm { cid } => (http::Method::DELETE, format!("/pins/{cid}")),
+            PinCommand::Ls { cid: Some(cid) } => (http::Method::GET, format!("/allocations/{cid}")),
+            PinCommand::Ls { cid: None } => (http::Method::GET, "/allocations".to_owned()),
+        };
+        let values = rest.call(method, &path).await?;
+        print(&values, global.enc, pin_line);
+        Ok(())
+    })
+}

@@ -1,0 +1,41 @@
+//! `cairn init`: writes `service.json` and `identity.json` into the config directory.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::CliError;
+use crate::config::ServiceConfig;
+use crate::identity::Identity;
+
+/// Arguments of `cairn init`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Overwrite an existing configuration and identity.
+    #[arg(long)]
+    force: bool,
+    /// This peer's name (default: the host name).
+    #[arg(long)]
+    peername: Option<String>,
+}
+
+/// Writes a fresh configuration with a generated secret, and a new identity.
+pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
+    let (service, identity) = (dir.join("service.json"), dir.join("identity.json"));
+    for existing in [&service, &identity] {
+        if existing.exists() && !args.force {
+            return Err(CliError::Config(format!(
+                "{} exists; use --force to overwrite it",
+                existing.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let json = ServiceConfig::generated(args.peername);
+    let text = serde_json::to_string_pretty(&json).context("serialising service.json")? + "\n";
+    std::fs::write(&service, text).with_context(|| format!("cannot write {}", service.display()))?;
+    let me = Identity::generate();
+    me.save(&identity).context("writing identity.json")?;
+    println!("cairn initialised in {}: peer {}", dir.display(), me.peer_id);
+    Ok(())
+}

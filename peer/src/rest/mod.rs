@@ -1,0 +1,194 @@
+//! The REST API in ipfs-cluster's shapes, served on `api.restapi.http_listen_multiaddress`.
+//!
+//! Routes: `GET /id`, `GET /version`, `GET /health` (204), `GET /peers` (ndjson),
+//! `POST /pins/{cid}` (PinOptions in the query), `DELETE /pins/{cid}`, `GET /allocations`
+//! (ndjson, streamed from the store; 204 when empty), `GET /allocations/{cid}`.
+//! Errors are `{"code":<status>,"message":"…"}` plus a newline; values end with a newline.
+//!
+//! # Not here
+//! Pin status across peers (`GET /pins`, recover) arrives with the tracker.
+
+mod options;
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{Full, StreamBody};
+use hyper::body::Frame;
+use serde::Serialize;
+
+use cairn_gateway::{Body, BoxError, boxed};
+
+use crate::api::parse_cid;
+use crate::cluster::{Cluster, ClusterError};
+
+/// Cairn's version, as `/version` reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Builds the REST service for `cluster` as a gateway-server stack.
+pub fn stack(cluster: Cluster) -> cairn_gateway::stack::Stack {
+    let service = tower::service_fn(move |req: Request<Body>| {
+        let cluster = cluster.clone();
+        async move { Ok::<_, Infallible>(route(&cluster, req).await) }
+    });
+    tower::util::BoxCloneSyncService::new(service)
+}
+
+async fn route(cluster: &Cluster, req: Request<Body>) -> Response<Body> {
+    let path = req.uri().path().trim_end_matches('/').to_owned();
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    match (req.method(), segments.as_slice()) {
+        (&Method::GET, ["id"]) => json(StatusCode::OK, &id(cluster)),
+        (&Method::GET, ["version"]) => json(StatusCode::OK, &serde_json::json!({ "version": VERSION })),
+        (&Method::GET, ["health"]) => empty(StatusCode::NO_CONTENT),
+        (&Method::GET, ["peers"]) => ndjson_of(vec![Ok(id(cluster))]),
+        (&Method::POST, ["pins", cid]) => pin(cluster, cid, &query).await,
+        (&Method::DELETE, ["pins", cid]) => unpin(cluster, cid).await,
+        (&Method::GET, ["allocations"]) => allocations(cluster),
+        (&Method::GET, ["allocations", cid]) => allocation(cluster, cid),
+        _ => error(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// ipfs-cluster's `ID` object for this peer.
+pub fn id(cluster: &Cluster) -> serde_json::Value {
+    serde_json::json!({
+        "id": cluster.peer_id,
+        "addresses": [],
+        "cluster_peers": cluster.members(),
+        "cluster_peers_addresses": [],
+        "version": VERSION,
+        "commit": "",
+        "rpc_protocol_version": "/cairn/0.1/rpc",
+        "error": "",
+        "ipfs": { "addresses": [], "error": "" },
+        "peername": cluster.peername,
+    })
+}
+
+async fn pin(cluster: &Cluster, cid: &str, query: &str) -> Response<Body> {
+    let result = async {
+        let cid = parse_cid(cid)?;
+        let options = options::from_query(query)?;
+        cluster.pin(cid, options).await
+    };
+    answer(result.await)
+}
+
+async fn unpin(cluster: &Cluster, cid: &str) -> Response<Body> {
+    let result = async { cluster.unpin(parse_cid(cid)?).await };
+    answer(result.await)
+}
+
+fn allocation(cluster: &Cluster, cid: &str) -> Response<Body> {
+    let found = parse_cid(cid)
+        .map_err(ClusterError::from)
+        .and_then(|cid| Ok(cluster.pins().get(&cid)?));
+    match found {
+        Ok(Some(pin)) => json(StatusCode::OK, &pin),
+        Ok(None) => error(StatusCode::NOT_FOUND, "cid is not part of the global state"),
+        Err(e) => failure(&e),
+    }
+}
+
+/// Streams every pin as ndjson from a blocking reader through a bounded channel.
+fn allocations(cluster: &Cluster) -> Response<Body> {
+    match cluster.pins().is_empty() {
+        Ok(true) => return empty(StatusCode::NO_CONTENT),
+        Err(e) => return failure(&e.into()),
+        Ok(false) => {}
+    }
+    let store = cluster.pins().clone();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(64);
+    tokio::task::spawn_blocking(move || {
+        let pins = match store.iter() {
+            Ok(pins) => pins,
+            Err(e) => return drop(tx.blocking_send(Err(e.into()))),
+        };
+        for pin in pins {
+            let frame = pin
+                .map_err(BoxError::from)
+                .and_then(|p| Ok(Frame::data(line(&p)?)));
+            if tx.blocking_send(frame).is_err() {
+                return; // the client went away
+            }
+        }
+    });
+    let frames = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
+    let mut rsp = Response::new(boxed(StreamBody::new(frames)));
+    rsp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    rsp
+}
+
+fn line<T: Serialize>(value: &T) -> Result<Bytes, serde_json::Error> {
+    let mut bytes = serde_json::to_vec(value)?;
+    bytes.push(b'\n');
+    Ok(Bytes::from(bytes))
+}
+
+fn ndjson_of<T: Serialize>(items: Vec<Result<T, ClusterError>>) -> Response<Body> {
+    let mut body = Vec::new();
+    for item in items {
+        match item.map(|v| line(&v)) {
+            Ok(Ok(bytes)) => body.extend_from_slice(&bytes),
+            Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            Err(e) => return failure(&e),
+        }
+    }
+    with_json_type(Response::new(boxed(Full::new(Bytes::from(body)))))
+}
+
+fn answer<T: Serialize>(result: Result<T, ClusterError>) -> Response<Body> {
+    match result {
+        Ok(value) => json(StatusCode::OK, &value),
+        Err(e) => failure(&e),
+    }
+}
+
+/// The status ipfs-cluster gives each failure.
+fn failure(err: &ClusterError) -> Response<Body> {
+    let status = match err {
+        ClusterError::Invalid(_) => StatusCode::BAD_REQUEST,
+        ClusterError::NotPinned => StatusCode::NOT_FOUND,
+        ClusterError::NoLeader(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error(status, &err.to_string())
+}
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    match line(value) {
+        Ok(bytes) => {
+            let mut rsp = with_json_type(Response::new(boxed(Full::new(bytes))));
+            *rsp.status_mut() = status;
+            rsp
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response<Body> {
+    let body = serde_json::json!({ "code": status.as_u16(), "message": message });
+    let mut rsp = with_json_type(Response::new(boxed(Full::new(Bytes::from(format!("{body}\n"))))));
+    *rsp.status_mut() = status;
+    rsp
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    let mut rsp = Response::new(boxed(http_body_util::Empty::<Bytes>::new()));
+    *rsp.status_mut() = status;
+    rsp
+}
+
+fn with_json_type(mut rsp: Response<Body>) -> Response<Body> {
+    rsp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    rsp
+}
