@@ -13,6 +13,7 @@
 //! A missing daemon or client is an error with a message that says how to install it; no
 //! test is ever skipped for it.
 
+pub mod cluster;
 pub mod content;
 pub mod corpus;
 pub mod http;

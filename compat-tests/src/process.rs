@@ -262,6 +262,8 @@ pub struct Peer {
     child: Child,
     /// The peer's id.
     pub peer_id: String,
+    /// Its cluster swarm address (`…/p2p/<id>`), for `--bootstrap`.
+    pub cluster: String,
     /// Its REST API.
     pub rest: SocketAddr,
     /// Its gateway.
@@ -288,6 +290,11 @@ pub fn init_peer(dir: &Path, name: &str) -> anyhow::Result<()> {
 impl Peer {
     /// Starts `cairn daemon` on `dir` with its listeners on free ports plus `env`.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_with(dir, &[], env)
+    }
+
+    /// Starts `cairn daemon ARGS` (e.g. `--bootstrap <addr>`) on `dir`.
+    pub fn start_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -296,6 +303,7 @@ impl Peer {
             .arg("--config")
             .arg(dir)
             .arg("daemon")
+            .args(args)
             .envs(LOCAL_PORTS)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
@@ -310,7 +318,7 @@ impl Peer {
                 std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
             )
         });
-        let (peer_id, rest, gateway) = match ready {
+        let (peer_id, cluster, rest, gateway) = match ready {
             Ok(ready) => ready,
             Err(e) => {
                 let _ = child.kill();
@@ -321,10 +329,16 @@ impl Peer {
         Ok(Self {
             child,
             peer_id,
+            cluster,
             rest,
             gateway,
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGTERM, then waits for a clean exit; returns the exit code.
@@ -346,7 +360,7 @@ impl Peer {
     }
 }
 
-fn parse_ready(line: &str) -> Option<(String, SocketAddr, SocketAddr)> {
+fn parse_ready(line: &str) -> Option<(String, String, SocketAddr, SocketAddr)> {
     let words: Vec<&str> = line
         .strip_prefix("cairn daemon ready: ")?
         .split_whitespace()
@@ -362,8 +376,10 @@ fn parse_ready(line: &str) -> Option<(String, SocketAddr, SocketAddr)> {
         let (ip, port) = text.strip_prefix("/ip4/")?.split_once("/tcp/")?;
         Some(SocketAddr::new(ip.parse().ok()?, port.parse().ok()?))
     };
+    let cluster = field("cluster")?.split(',').next()?.to_owned();
     Some((
         field("peer")?.to_owned(),
+        cluster,
         addr(field("rest")?)?,
         addr(field("gateway")?)?,
     ))

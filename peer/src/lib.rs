@@ -12,5 +12,6 @@ pub mod cluster;
 pub mod config;
 pub mod consensus;
 pub mod identity;
+pub mod net;
 pub mod rest;
 pub mod state;

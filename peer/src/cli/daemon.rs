@@ -12,17 +12,42 @@ use crate::identity::Identity;
 
 /// Arguments of `cairn daemon`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Join an existing cluster through this peer (`/ip4/…/tcp/…/p2p/<id>`; repeatable).
+    #[arg(long, value_name = "MULTIADDR")]
+    bootstrap: Vec<String>,
+}
 
 /// Loads and validates everything, starts the peer, serves until Ctrl-C or SIGTERM.
-pub(super) fn run(dir: &Path, _args: Args) -> Result<(), CliError> {
+pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
     let config = ServiceConfig::load(dir, |name| std::env::var(name).ok())
         .map_err(|e| CliError::Config(e.to_string()))?;
+    let bootstrap = bootstrap_addrs(&args.bootstrap, &config.cluster.peer_addresses)?;
     let identity = Identity::load(&dir.join("identity.json")).map_err(|e| CliError::Config(e.to_string()))?;
     let log_file = config.ipfsproxy.log_file.as_ref().map(|p| dir.join(p));
     logging::init(log_file.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(serve(dir, config, identity))
+    runtime.block_on(serve(dir, config, identity, bootstrap))
+}
+
+/// `--bootstrap` flags, else `cluster.peer_addresses`; each must end in `/p2p/<peer id>`.
+fn bootstrap_addrs(flags: &[String], configured: &[String]) -> Result<Vec<libp2p::Multiaddr>, CliError> {
+    let (source, addrs) = if flags.is_empty() {
+        ("cluster.peer_addresses", configured)
+    } else {
+        ("--bootstrap", flags)
+    };
+    addrs
+        .iter()
+        .map(|text| {
+            let addr: libp2p::Multiaddr = text
+                .parse()
+                .map_err(|e| CliError::Config(format!("{source}: {text}: {e}")))?;
+            crate::net::split_p2p(&addr)
+                .ok_or_else(|| CliError::Config(format!("{source}: {text}: must end in /p2p/<peer id>")))?;
+            Ok(addr)
+        })
+        .collect()
 }
 
 fn rest_server_config(config: &ServiceConfig) -> Result<ProxyConfig, CliError> {
@@ -37,9 +62,14 @@ fn shown(addrs: &[ListenAddr]) -> String {
     addrs.iter().map(listen_multiaddr).collect::<Vec<_>>().join(",")
 }
 
-async fn serve(dir: &Path, config: ServiceConfig, identity: Identity) -> Result<(), CliError> {
+async fn serve(
+    dir: &Path,
+    config: ServiceConfig,
+    identity: Identity,
+    bootstrap: Vec<libp2p::Multiaddr>,
+) -> Result<(), CliError> {
     let rest_config = rest_server_config(&config)?;
-    let cluster = Cluster::start(dir, &config, &identity)
+    let cluster = Cluster::start(dir, &config, &identity, &bootstrap)
         .await
         .context("starting the cluster peer")?;
     let rest = cairn_gateway::Server::bind_with(&rest_config, crate::rest::stack(cluster.clone()))
@@ -50,8 +80,9 @@ async fn serve(dir: &Path, config: ServiceConfig, identity: Identity) -> Result<
         .context("binding the gateway")?;
     // One machine-readable line for scripts and the test harness.
     println!(
-        "cairn daemon ready: peer {} rest {} gateway {}",
+        "cairn daemon ready: peer {} cluster {} rest {} gateway {}",
         cluster.peer_id,
+        cluster.addresses().join(","),
         shown(&rest.local_addrs()),
         shown(&gateway.local_addrs())
     );
@@ -65,6 +96,12 @@ async fn serve(dir: &Path, config: ServiceConfig, identity: Identity) -> Result<
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = tokio::join!(rest_task, gateway_task);
+    if config.cluster.leave_on_shutdown {
+        match cluster.remove_member(&cluster.peer_id).await {
+            Ok(()) => tracing::info!("left the cluster"),
+            Err(e) => tracing::warn!(error = %e, "could not leave the cluster"),
+        }
+    }
     cluster.shutdown().await;
     Ok(())
 }

@@ -1,31 +1,38 @@
-//! The cluster peer's core: Raft over the redb stores, and the pin operations the REST API,
-//! the CLI and (later) the gateway call.
+//! The cluster peer's core: the libp2p network, Raft over the redb stores, and the pin and
+//! membership operations the REST API, the CLI and (later) the gateway call.
 //!
 //! # Where it sits
-//! `cli::daemon` starts a [`Cluster`]; `rest` and the gateway's `Cluster` trait implementation
-//! call [`Cluster::pin`] / [`Cluster::unpin`]; reads come from [`Cluster::pins`].
+//! `cli::daemon` starts a [`Cluster`]; `rest` calls [`Cluster::pin`] / [`Cluster::unpin`];
+//! reads come from [`Cluster::pins`] (this peer's applied state). Requests from other peers
+//! arrive through `net` and are served by [`inbound`].
 //!
 //! # Invariants
-//! - A pin is validated (api::validate) against the current state before it is proposed; an
-//!   invalid one changes nothing.
-//! - `pin`/`unpin` return only after the operation is committed and applied.
+//! - A pin is validated against the current state before it is proposed; an invalid one
+//!   changes nothing.
+//! - `pin`/`unpin` return only after the operation is committed (on a majority) and applied
+//!   here or on the leader; a follower forwards writes to the leader.
+//! - A fresh peer with nothing to bootstrap from initialises a one-member cluster; a fresh peer
+//!   with bootstrap addresses joins through them (learner, then voter) and never initialises.
 
-use std::collections::BTreeMap;
+mod inbound;
+mod membership;
+mod ops;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cid::Cid;
-use openraft::error::{ClientWriteError, RaftError};
+use libp2p::Multiaddr;
 
-use crate::api::{Pin, PinError, PinOptions, Replication};
+use crate::api::{PinError, Replication};
 use crate::config::ServiceConfig;
 use crate::consensus::log_store::LogStore;
-use crate::consensus::network::LocalOnly;
+use crate::consensus::network::Network;
 use crate::consensus::state_machine::StateMachine;
 use crate::consensus::{NodeId, PeerNode, Raft, node_id};
 use crate::identity::Identity;
-use crate::state::{self, PinOp, PinStore, StateError};
+use crate::net::{Net, Settings};
+use crate::state::{self, PinStore, StateError};
 
 /// ipfs-cluster's message for an unpin of a CID that is not in the pinset.
 pub const NOT_IN_PINSET: &str = "pin is not part of the pinset";
@@ -39,17 +46,17 @@ pub enum ClusterError {
     /// Unpin of a CID that is not pinned.
     #[error("{NOT_IN_PINSET}")]
     NotPinned,
-    /// No leader within `wait_for_leader_timeout`; the operation may not have been applied.
+    /// No leader within `wait_for_leader_timeout`; the operation was not applied.
     #[error("no Raft leader: {0}")]
     NoLeader(String),
-    /// Consensus failed; the operation's outcome is unknown.
+    /// Consensus or the leader failed; the operation's outcome is unknown.
     #[error("consensus: {0}")]
     Consensus(String),
     /// The local state could not be read.
     #[error(transparent)]
     State(#[from] StateError),
-    /// Stores could not be opened.
-    #[error("cannot start consensus: {0}")]
+    /// The peer could not start or join.
+    #[error("{0}")]
     Start(String),
 }
 
@@ -57,6 +64,7 @@ pub enum ClusterError {
 #[derive(Clone)]
 pub struct Cluster {
     raft: Raft,
+    net: Net,
     pins: PinStore,
     defaults: Replication,
     /// This peer's libp2p id.
@@ -67,26 +75,57 @@ pub struct Cluster {
     leader_timeout: Duration,
 }
 
+fn start_err(e: impl std::fmt::Display) -> ClusterError {
+    ClusterError::Start(e.to_string())
+}
+
+fn listen_addrs(config: &ServiceConfig) -> Result<Vec<Multiaddr>, ClusterError> {
+    config
+        .cluster
+        .listen_multiaddress
+        .iter()
+        .map(|a| {
+            a.parse()
+                .map_err(|e| start_err(format!("cluster.listen_multiaddress {a}: {e}")))
+        })
+        .collect()
+}
+
 impl Cluster {
-    /// Opens the stores under `dir` and starts Raft; a fresh peer initialises itself.
+    /// Starts the network and Raft over the stores under `dir`, then initialises a new
+    /// one-member cluster or joins through `bootstrap` (unless this peer already has state).
     pub async fn start(
         dir: &Path,
         config: &ServiceConfig,
         identity: &Identity,
+        bootstrap: &[Multiaddr],
     ) -> Result<Self, ClusterError> {
-        let start = |e: &dyn std::fmt::Display| ClusterError::Start(e.to_string());
-        let log = LogStore::open(&dir.join("raft-log.redb")).map_err(|e| start(&e))?;
-        let db = state::open(&dir.join("state.redb"))?;
-        let machine = StateMachine::new(db, &dir.join("snapshots")).map_err(|e| start(&e))?;
+        let network_timeout = config.raft.duration(&config.raft.network_timeout);
+        let settings = Settings {
+            keypair: identity.keypair.clone(),
+            secret: config.secret(),
+            listen: listen_addrs(config)?,
+            request_timeout: network_timeout,
+        };
+        let (net, inbound) = Net::start(settings).await.map_err(start_err)?;
+        let log = LogStore::open(&dir.join("raft-log.redb")).map_err(start_err)?;
+        let machine = StateMachine::new(state::open(&dir.join("state.redb"))?, &dir.join("snapshots"))
+            .map_err(start_err)?;
         let pins = machine.pins();
         let peer_id = identity.peer_id.to_base58();
         let node = node_id(&peer_id);
-        let raft_config = raft_config(config).map_err(|e| start(&e))?;
-        let raft = Raft::new(node, raft_config, LocalOnly, log, machine)
-            .await
-            .map_err(|e| start(&e))?;
+        let raft = Raft::new(
+            node,
+            raft_config(config).map_err(start_err)?,
+            Network::new(net.clone()),
+            log,
+            machine,
+        )
+        .await
+        .map_err(start_err)?;
         let cluster = Self {
             raft,
+            net,
             pins,
             defaults: Replication {
                 min: config.cluster.replication_factor_min,
@@ -97,23 +136,22 @@ impl Cluster {
             leader_timeout: config.raft.duration(&config.raft.wait_for_leader_timeout),
             peer_id,
         };
-        cluster
-            .initialise_if_new(&config.cluster.listen_multiaddress)
-            .await?;
+        tokio::spawn(inbound::serve(cluster.clone(), inbound));
+        cluster.initialise_or_join(bootstrap).await?;
         Ok(cluster)
     }
 
-    async fn initialise_if_new(&self, addrs: &[String]) -> Result<(), ClusterError> {
-        let fatal = |e: &dyn std::fmt::Display| ClusterError::Consensus(e.to_string());
-        if self.raft.is_initialized().await.map_err(|e| fatal(&e))? {
-            return Ok(());
-        }
-        let me = PeerNode {
+    /// This peer as Raft knows it.
+    pub fn me(&self) -> PeerNode {
+        PeerNode {
             peer_id: self.peer_id.clone(),
-            addrs: addrs.to_vec(),
-        };
-        let members = BTreeMap::from([(self.node, me)]);
-        self.raft.initialize(members).await.map_err(|e| fatal(&e))
+            addrs: self.net.addrs.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    /// The cluster swarm's addresses (with `/p2p/<id>`).
+    pub fn addresses(&self) -> Vec<String> {
+        self.me().addrs
     }
 
     /// The pinset as this peer has applied it.
@@ -121,48 +159,32 @@ impl Cluster {
         &self.pins
     }
 
-    /// Members of the cluster (peer ids).
-    pub fn members(&self) -> Vec<String> {
+    /// Members of the cluster: (peer id, addresses).
+    pub fn members(&self) -> Vec<PeerNode> {
         let metrics = self.raft.metrics().borrow().clone();
         metrics
             .membership_config
             .nodes()
-            .map(|(_, node)| node.peer_id.clone())
+            .map(|(_, node)| node.clone())
             .collect()
     }
 
-    /// Validates and commits a pin of `cid`; returns it as stored.
-    pub async fn pin(&self, cid: Cid, options: PinOptions) -> Result<Pin, ClusterError> {
-        let existing = self.pins.get(&cid)?;
-        let pin = Pin::new(cid, options).validated(self.defaults, existing.as_ref())?;
-        self.commit(PinOp::Pin(Box::new(pin.clone()))).await?;
-        Ok(pin)
-    }
-
-    /// Commits the removal of `cid`; returns the pin that was removed.
-    pub async fn unpin(&self, cid: Cid) -> Result<Pin, ClusterError> {
-        let existing = self.pins.get(&cid)?.ok_or(ClusterError::NotPinned)?;
-        self.commit(PinOp::Unpin(cid)).await?;
-        Ok(existing)
-    }
-
-    async fn commit(&self, op: PinOp) -> Result<(), ClusterError> {
-        self.wait_for_leader().await?;
-        match self.raft.client_write(op).await {
-            Ok(_) => Ok(()),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(ClusterError::NoLeader(
-                format!("this peer is not the leader (leader: {:?})", f.leader_id),
-            )),
-            Err(e) => Err(ClusterError::Consensus(e.to_string())),
-        }
-    }
-
-    async fn wait_for_leader(&self) -> Result<(), ClusterError> {
-        let wait = self.raft.wait(Some(self.leader_timeout));
-        wait.metrics(|m| m.current_leader.is_some(), "a leader")
-            .await
-            .map_err(|e| ClusterError::NoLeader(e.to_string()))?;
-        Ok(())
+    /// Raft's view from this peer: leader, term, last applied index, members (Cairn-only).
+    pub fn raft_status(&self) -> serde_json::Value {
+        let m = self.raft.metrics().borrow().clone();
+        let leader = m.current_leader.and_then(|id| {
+            m.membership_config
+                .nodes()
+                .find(|(n, _)| **n == id)
+                .map(|(_, node)| node.peer_id.clone())
+        });
+        serde_json::json!({
+            "peer": self.peer_id,
+            "leader": leader,
+            "term": m.current_term,
+            "last_applied": m.last_applied.map(|l| l.index),
+            "members": self.members().iter().map(|m| m.peer_id.clone()).collect::<Vec<_>>(),
+        })
     }
 
     /// Stops Raft (the stores stay consistent; nothing acknowledged is lost).
@@ -182,7 +204,8 @@ fn raft_config(config: &ServiceConfig) -> Result<Arc<openraft::Config>, String> 
         election_timeout_min: election,
         election_timeout_max: election * 2,
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.raft.snapshot_threshold.max(1)),
-        max_in_snapshot_log_to_keep: 1000,
+        max_in_snapshot_log_to_keep: 0,
+        snapshot_max_chunk_size: 1024 * 1024,
         ..openraft::Config::default()
     };
     Ok(Arc::new(raft.validate().map_err(|e| e.to_string())?))

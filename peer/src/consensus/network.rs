@@ -1,11 +1,14 @@
-//! Raft's outbound network while a peer runs alone.
+//! Raft's RPCs over the cluster's libp2p network (`net`).
 //!
-//! The libp2p transport (pnet + noise + yamux, request-response for Raft RPCs) is the next
-//! part of the cluster issue. Until it lands a peer forms a one-member cluster, and every
-//! RPC to another member reports `Unreachable`, which openraft treats as a peer that is down
-//! (it backs off and retries); nothing is silently dropped or faked.
+//! A member is reached at the peer id and addresses in its [`PeerNode`]. Failures map as
+//! openraft expects: a peer that cannot be dialled is `Unreachable` (openraft backs off), a
+//! timeout or refused request is a `Network` error, and an error the remote Raft returned is a
+//! `RemoteError`.
 
-use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
+use std::error::Error;
+
+use libp2p::{Multiaddr, PeerId};
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -13,58 +16,122 @@ use openraft::raft::{
 };
 
 use super::{NodeId, PeerNode, TypeConfig};
+use crate::net::{Net, NetError, RaftRequest, Request, Response};
 
-/// Hands out [`Unconnected`] clients.
-#[derive(Clone, Debug, Default)]
-pub struct LocalOnly;
-
-/// A client for a member this peer cannot reach yet.
-#[derive(Debug)]
-pub struct Unconnected {
-    target: NodeId,
+/// Hands out [`Connection`]s over one [`Net`].
+#[derive(Clone, Debug)]
+pub struct Network {
+    net: Net,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("no cluster network yet: member {0} is unreachable")]
-struct NoNetwork(NodeId);
-
-fn unreachable<E: std::error::Error>(target: NodeId) -> RPCError<NodeId, PeerNode, E> {
-    RPCError::Unreachable(Unreachable::new(&NoNetwork(target)))
-}
-
-impl RaftNetworkFactory<TypeConfig> for LocalOnly {
-    type Network = Unconnected;
-
-    async fn new_client(&mut self, target: NodeId, _node: &PeerNode) -> Unconnected {
-        Unconnected { target }
+impl Network {
+    /// Raft's network over `net`.
+    pub fn new(net: Net) -> Self {
+        Self { net }
     }
 }
 
-impl RaftNetwork<TypeConfig> for Unconnected {
+/// Raft's client for one member.
+#[derive(Debug)]
+pub struct Connection {
+    net: Net,
+    target: NodeId,
+    peer: Option<PeerId>,
+    addrs: Vec<Multiaddr>,
+}
+
+/// The member's peer id and dialable addresses (without their `/p2p` suffix).
+pub fn address_of(node: &PeerNode) -> (Option<PeerId>, Vec<Multiaddr>) {
+    let addrs = node.addrs.iter().filter_map(|a| a.parse::<Multiaddr>().ok());
+    let addrs = addrs
+        .map(|a| crate::net::split_p2p(&a).map(|(_, base)| base).unwrap_or(a))
+        .collect();
+    (node.peer_id.parse().ok(), addrs)
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = Connection;
+
+    async fn new_client(&mut self, target: NodeId, node: &PeerNode) -> Connection {
+        let (peer, addrs) = address_of(node);
+        Connection {
+            net: self.net.clone(),
+            target,
+            peer,
+            addrs,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Failed(String);
+
+impl Connection {
+    async fn call<E: Error>(&self, request: RaftRequest) -> Result<Response, RPCError<NodeId, PeerNode, E>> {
+        let Some(peer) = self.peer else {
+            return Err(RPCError::Unreachable(Unreachable::new(&Failed(format!(
+                "member {} has no valid peer id",
+                self.target
+            )))));
+        };
+        match self
+            .net
+            .request(peer, self.addrs.clone(), Request::Raft(request))
+            .await
+        {
+            Ok(Response::Refused(reason)) => Err(RPCError::Network(NetworkError::new(&Failed(reason)))),
+            Ok(response) => Ok(response),
+            Err(e @ NetError::Unreachable { .. }) => Err(RPCError::Unreachable(Unreachable::new(&e))),
+            Err(e) => Err(RPCError::Network(NetworkError::new(&e))),
+        }
+    }
+
+    fn remote<E: Error>(&self, err: E) -> RPCError<NodeId, PeerNode, E> {
+        RPCError::RemoteError(RemoteError::new(self.target, err))
+    }
+}
+
+fn unexpected<E: Error>(response: Response) -> RPCError<NodeId, PeerNode, E> {
+    RPCError::Network(NetworkError::new(&Failed(format!(
+        "unexpected answer {response:?}"
+    ))))
+}
+
+impl RaftNetwork<TypeConfig> for Connection {
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
+        rpc: AppendEntriesRequest<TypeConfig>,
         _option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, PeerNode, RaftError<NodeId>>> {
-        Err(unreachable(self.target))
+        match self.call(RaftRequest::Append(rpc)).await? {
+            Response::Append(answer) => answer.map_err(|e| self.remote(e)),
+            other => Err(unexpected(other)),
+        }
     }
 
     async fn install_snapshot(
         &mut self,
-        _rpc: InstallSnapshotRequest<TypeConfig>,
+        rpc: InstallSnapshotRequest<TypeConfig>,
         _option: RPCOption,
     ) -> Result<
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, PeerNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        Err(unreachable(self.target))
+        match self.call(RaftRequest::Snapshot(rpc)).await? {
+            Response::Snapshot(answer) => answer.map_err(|e| self.remote(e)),
+            other => Err(unexpected(other)),
+        }
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<NodeId>,
+        rpc: VoteRequest<NodeId>,
         _option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, PeerNode, RaftError<NodeId>>> {
-        Err(unreachable(self.target))
+        match self.call(RaftRequest::Vote(rpc)).await? {
+            Response::Vote(answer) => answer.map_err(|e| self.remote(e)),
+            other => Err(unexpected(other)),
+        }
     }
 }

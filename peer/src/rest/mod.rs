@@ -1,6 +1,7 @@
 //! The REST API in ipfs-cluster's shapes, served on `api.restapi.http_listen_multiaddress`.
 //!
 //! Routes: `GET /id`, `GET /version`, `GET /health` (204), `GET /peers` (ndjson),
+//! `DELETE /peers/{id}`, `GET /raft` (Cairn-only: leader, term, last applied, members),
 //! `POST /pins/{cid}` (PinOptions in the query), `DELETE /pins/{cid}`, `GET /allocations`
 //! (ndjson, streamed from the store; 204 when empty), `GET /allocations/{cid}`.
 //! Errors are `{"code":<status>,"message":"…"}` plus a newline; values end with a newline.
@@ -43,7 +44,12 @@ async fn route(cluster: &Cluster, req: Request<Body>) -> Response<Body> {
         (&Method::GET, ["id"]) => json(StatusCode::OK, &id(cluster)),
         (&Method::GET, ["version"]) => json(StatusCode::OK, &serde_json::json!({ "version": VERSION })),
         (&Method::GET, ["health"]) => empty(StatusCode::NO_CONTENT),
-        (&Method::GET, ["peers"]) => ndjson_of(vec![Ok(id(cluster))]),
+        (&Method::GET, ["raft"]) => json(StatusCode::OK, &cluster.raft_status()),
+        (&Method::GET, ["peers"]) => ndjson_of(peers(cluster)),
+        (&Method::DELETE, ["peers", peer]) => match cluster.remove_member(peer).await {
+            Ok(()) => empty(StatusCode::NO_CONTENT),
+            Err(e) => failure(&e),
+        },
         (&Method::POST, ["pins", cid]) => pin(cluster, cid, &query).await,
         (&Method::DELETE, ["pins", cid]) => unpin(cluster, cid).await,
         (&Method::GET, ["allocations"]) => allocations(cluster),
@@ -52,13 +58,30 @@ async fn route(cluster: &Cluster, req: Request<Body>) -> Response<Body> {
     }
 }
 
+/// ipfs-cluster's `ID` object for every member (this peer's own is complete; others carry
+/// what Raft knows of them: id and addresses).
+fn peers(cluster: &Cluster) -> Vec<Result<serde_json::Value, ClusterError>> {
+    let mut all = vec![Ok(id(cluster))];
+    for member in cluster
+        .members()
+        .into_iter()
+        .filter(|m| m.peer_id != cluster.peer_id)
+    {
+        all.push(Ok(
+            serde_json::json!({ "id": member.peer_id, "addresses": member.addrs, "error": "" }),
+        ));
+    }
+    all
+}
+
 /// ipfs-cluster's `ID` object for this peer.
 pub fn id(cluster: &Cluster) -> serde_json::Value {
+    let members = cluster.members();
     serde_json::json!({
         "id": cluster.peer_id,
-        "addresses": [],
-        "cluster_peers": cluster.members(),
-        "cluster_peers_addresses": [],
+        "addresses": cluster.addresses(),
+        "cluster_peers": members.iter().map(|m| m.peer_id.clone()).collect::<Vec<_>>(),
+        "cluster_peers_addresses": members.iter().flat_map(|m| m.addrs.clone()).collect::<Vec<_>>(),
         "version": VERSION,
         "commit": "",
         "rpc_protocol_version": "/cairn/0.1/rpc",

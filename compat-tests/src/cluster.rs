@@ -1,0 +1,110 @@
+//! Helpers for tests of `cairn daemon` clusters: REST calls, the pinset a peer lists, Raft
+//! status, and starting N peers that share one secret.
+
+use std::time::Duration;
+
+use crate::http::{Call, Exchange, send};
+use crate::process::{Peer, init_peer};
+use crate::scratch_dir;
+
+/// Sends `METHOD target` to the peer's REST API.
+pub async fn rest(peer: &Peer, method: &str, target: &str) -> anyhow::Result<Exchange> {
+    let mut call = Call::post(target);
+    call.method = method.to_owned();
+    send(peer.rest, call).await
+}
+
+/// The CIDs the peer's `/allocations` lists, sorted.
+pub async fn listed(peer: &Peer) -> anyhow::Result<Vec<String>> {
+    let answer = rest(peer, "GET", "/allocations").await?;
+    if answer.status == 204 {
+        return Ok(vec![]);
+    }
+    anyhow::ensure!(answer.status == 200, "{}", answer.text());
+    let mut cids: Vec<String> = answer
+        .text()
+        .lines()
+        .map(|l| {
+            Ok(serde_json::from_str::<serde_json::Value>(l)?["cid"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned())
+        })
+        .collect::<anyhow::Result<_>>()?;
+    cids.sort();
+    Ok(cids)
+}
+
+/// The peer's `/raft` status.
+pub async fn raft(peer: &Peer) -> anyhow::Result<serde_json::Value> {
+    rest(peer, "GET", "/raft").await?.json()
+}
+
+/// The cluster secret in a config directory's `service.json`.
+pub fn secret_of(dir: &std::path::Path) -> anyhow::Result<String> {
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("service.json"))?)?;
+    Ok(json["cluster"]["secret"].as_str().unwrap_or_default().to_owned())
+}
+
+/// N peers' config directories, the secret they share, and a fixed swarm port each (a
+/// restarted peer must be found where the cluster's membership says it is, as with
+/// ipfs-cluster's fixed 9096).
+pub struct Dirs {
+    /// One config directory per peer.
+    pub dirs: Vec<tempfile::TempDir>,
+    /// The first peer's secret.
+    pub secret: String,
+    ports: Vec<u16>,
+}
+
+impl Dirs {
+    /// Runs `cairn init` for `n` peers named p0, p1, ….
+    pub fn init(n: usize) -> anyhow::Result<Self> {
+        let dirs = (0..n)
+            .map(|_| scratch_dir("cluster"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for (i, dir) in dirs.iter().enumerate() {
+            init_peer(dir.path(), &format!("p{i}"))?;
+        }
+        let secret = secret_of(dirs[0].path())?;
+        let ports = (0..n)
+            .map(|_| crate::process::free_port())
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self { dirs, secret, ports })
+    }
+
+    /// Starts peer `i`: the first initialises the cluster, the others join through `via`.
+    pub fn start(&self, i: usize, via: Option<&Peer>, env: &[(&str, &str)]) -> anyhow::Result<Peer> {
+        let listen = format!("/ip4/127.0.0.1/tcp/{}", self.ports[i]);
+        let mut all: Vec<(&str, &str)> = vec![
+            ("CLUSTER_SECRET", &self.secret),
+            ("CLUSTER_LISTENMULTIADDRESS", &listen),
+        ];
+        all.extend_from_slice(env);
+        match via {
+            Some(via) => Peer::start_with(self.dirs[i].path(), &["--bootstrap", &via.cluster], &all),
+            None => Peer::start(self.dirs[i].path(), &all),
+        }
+    }
+}
+
+/// Polls until `peer` lists exactly `want` (sorted) or `within` passes.
+pub async fn lists_eventually(peer: &Peer, want: &[String], within: Duration) -> anyhow::Result<()> {
+    let mut want = want.to_vec();
+    want.sort();
+    let mut last = Vec::new();
+    let until = std::time::Instant::now() + within;
+    while std::time::Instant::now() < until {
+        last = listed(peer).await.unwrap_or_default();
+        if last == want {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    anyhow::bail!(
+        "peer {} lists {} pins, want {}",
+        peer.peer_id,
+        last.len(),
+        want.len()
+    )
+}

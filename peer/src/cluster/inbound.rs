@@ -1,0 +1,52 @@
+//! Serves requests from other peers: Raft RPCs into this peer's Raft, cluster RPCs into
+//! [`Cluster`]. At most [`CONCURRENCY`] requests are served at once.
+
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc};
+
+use super::Cluster;
+use crate::net::{ClusterRequest, Inbound, RaftRequest, Request, Response};
+
+/// Requests from other peers served at once.
+const CONCURRENCY: usize = 64;
+
+/// Runs until the network stops.
+pub(super) async fn serve(cluster: Cluster, mut inbound: mpsc::Receiver<Inbound>) {
+    let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    while let Some(Inbound { request, reply, .. }) = inbound.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let cluster = cluster.clone();
+        tokio::spawn(async move {
+            let response = answer(&cluster, request).await;
+            let _ = reply.send(response);
+            drop(slot);
+        });
+    }
+}
+
+async fn answer(cluster: &Cluster, request: Request) -> Response {
+    match request {
+        Request::Raft(RaftRequest::Append(rpc)) => Response::Append(cluster.raft.append_entries(rpc).await),
+        Request::Raft(RaftRequest::Vote(rpc)) => Response::Vote(cluster.raft.vote(rpc).await),
+        Request::Raft(RaftRequest::Snapshot(rpc)) => {
+            Response::Snapshot(cluster.raft.install_snapshot(rpc).await)
+        }
+        Request::Cluster(request) => {
+            Response::Cluster(serve_cluster(cluster, request).await.map_err(|e| e.to_string()))
+        }
+    }
+}
+
+async fn serve_cluster(
+    cluster: &Cluster,
+    request: ClusterRequest,
+) -> Result<crate::net::ClusterReply, super::ClusterError> {
+    match request {
+        ClusterRequest::Join(node) => cluster.add_member(node).await,
+        ClusterRequest::Write(op) => cluster.commit(op).await.map(crate::net::ClusterReply::Written),
+        ClusterRequest::Remove(id) => cluster.remove_node(id).await,
+    }
+}

@@ -1,0 +1,177 @@
+//! Membership: initialising, joining through a bootstrap peer, adding and removing members.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use openraft::ChangeMembers;
+
+use super::{Cluster, ClusterError};
+use crate::consensus::{PeerNode, node_id};
+use crate::net::{ClusterReply, ClusterRequest, Request, Response, split_p2p};
+
+/// How many times a joining peer asks its bootstrap peers before giving up.
+const JOIN_ATTEMPTS: u32 = 10;
+/// Pause between join attempts.
+const JOIN_PAUSE: Duration = Duration::from_secs(1);
+/// How long a joining peer may take to catch up and become a voter.
+const CATCH_UP: Duration = Duration::from_secs(600);
+/// How often a joining peer that is not a voter yet asks again.
+const VOTER_RECHECK: Duration = Duration::from_secs(30);
+
+impl Cluster {
+    pub(super) async fn initialise_or_join(&self, bootstrap: &[Multiaddr]) -> Result<(), ClusterError> {
+        let fatal = |e: &dyn std::fmt::Display| ClusterError::Consensus(e.to_string());
+        if self.raft.is_initialized().await.map_err(|e| fatal(&e))? {
+            return Ok(());
+        }
+        if bootstrap.is_empty() {
+            let members = BTreeMap::from([(self.node, self.me())]);
+            return self.raft.initialize(members).await.map_err(|e| fatal(&e));
+        }
+        self.join_through(bootstrap).await
+    }
+
+    async fn join_through(&self, bootstrap: &[Multiaddr]) -> Result<(), ClusterError> {
+        let until = tokio::time::Instant::now() + CATCH_UP;
+        loop {
+            self.ask_to_join(bootstrap).await?;
+            // The leader promotes this peer once it has caught up (log or snapshot).
+            if self.became_voter(VOTER_RECHECK).await {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > until {
+                return Err(ClusterError::Start(
+                    "joined as a learner but was not made a voter in time".into(),
+                ));
+            }
+        }
+    }
+
+    async fn ask_to_join(&self, bootstrap: &[Multiaddr]) -> Result<(), ClusterError> {
+        let mut last = String::from("no bootstrap address ends in /p2p/<peer id>");
+        for attempt in 1..=JOIN_ATTEMPTS {
+            for addr in bootstrap {
+                let Some((peer, base)) = split_p2p(addr) else {
+                    continue;
+                };
+                match self
+                    .net
+                    .request(
+                        peer,
+                        vec![base],
+                        Request::Cluster(ClusterRequest::Join(self.me())),
+                    )
+                    .await
+                {
+                    Ok(Response::Cluster(Ok(ClusterReply::Joined))) => return Ok(()),
+                    Ok(other) => last = format!("{addr}: {other:?}"),
+                    Err(e) => last = format!("{addr}: {e}"),
+                }
+            }
+            tracing::info!(attempt, error = %last, "join failed; retrying");
+            tokio::time::sleep(JOIN_PAUSE).await;
+        }
+        Err(ClusterError::Start(format!("cannot join the cluster: {last}")))
+    }
+
+    async fn became_voter(&self, within: Duration) -> bool {
+        let me = self.node;
+        let wait = self.raft.wait(Some(within));
+        wait.metrics(
+            |m| m.membership_config.membership().voter_ids().any(|id| id == me),
+            "voter",
+        )
+        .await
+        .is_ok()
+    }
+
+    /// Adds `node` as a learner and, once it has caught up, promotes it to voter (in the
+    /// background, so a join never waits for a long catch-up inside one request).
+    pub(super) async fn add_member(&self, node: PeerNode) -> Result<ClusterReply, ClusterError> {
+        let id = node_id(&node.peer_id);
+        if let Some(reply) = self
+            .forward_unless_leader(ClusterRequest::Join(node.clone()))
+            .await?
+        {
+            return Ok(reply);
+        }
+        let metrics = self.raft.metrics().borrow().clone();
+        if metrics
+            .membership_config
+            .membership()
+            .voter_ids()
+            .any(|v| v == id)
+        {
+            return Ok(ClusterReply::Joined);
+        }
+        let fail = |e: &dyn std::fmt::Display| ClusterError::Consensus(e.to_string());
+        self.raft
+            .add_learner(id, node, false)
+            .await
+            .map_err(|e| fail(&e))?;
+        tokio::spawn(self.clone().promote(id));
+        Ok(ClusterReply::Joined)
+    }
+
+    async fn promote(self, id: u64) {
+        let caught_up = |m: &openraft::RaftMetrics<u64, PeerNode>| {
+            let matched = m
+                .replication
+                .as_ref()
+                .and_then(|r| r.get(&id).cloned().flatten())
+                .map(|l| l.index);
+            matched.is_some() && matched >= m.last_log_index
+        };
+        if let Err(e) = self
+            .raft
+            .wait(Some(CATCH_UP))
+            .metrics(caught_up, "learner caught up")
+            .await
+        {
+            tracing::warn!(node = id, error = %e, "learner did not catch up; it stays a learner");
+            return;
+        }
+        let change = ChangeMembers::AddVoterIds(BTreeSet::from([id]));
+        match self.raft.change_membership(change, false).await {
+            Ok(_) => tracing::info!(node = id, "learner promoted to voter"),
+            Err(e) => tracing::warn!(node = id, error = %e, "promotion failed"),
+        }
+    }
+
+    /// Removes the member with peer id `peer_id` from the cluster.
+    pub async fn remove_member(&self, peer_id: &str) -> Result<(), ClusterError> {
+        let id = node_id(peer_id);
+        if !self.members().iter().any(|m| m.peer_id == peer_id) {
+            return Err(ClusterError::Consensus(format!(
+                "{peer_id} is not a cluster peer"
+            )));
+        }
+        self.remove_node(id).await.map(|_| ())
+    }
+
+    pub(super) async fn remove_node(&self, id: u64) -> Result<ClusterReply, ClusterError> {
+        if let Some(reply) = self.forward_unless_leader(ClusterRequest::Remove(id)).await? {
+            return Ok(reply);
+        }
+        let change = ChangeMembers::RemoveVoters(BTreeSet::from([id]));
+        self.raft
+            .change_membership(change, false)
+            .await
+            .map_err(|e| ClusterError::Consensus(e.to_string()))?;
+        Ok(ClusterReply::Removed)
+    }
+
+    /// `Some(reply)` from the leader when this peer is not it; `None` when it is.
+    async fn forward_unless_leader(
+        &self,
+        request: ClusterRequest,
+    ) -> Result<Option<ClusterReply>, ClusterError> {
+        self.wait_for_leader().await?;
+        match self.leader().await {
+            Some((id, _)) if id == self.node => Ok(None),
+            Some((_, node)) => self.ask_leader(node, request).await.map(Some),
+            None => Err(ClusterError::NoLeader("no leader known".into())),
+        }
+    }
+}

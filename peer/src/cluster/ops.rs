@@ -1,0 +1,81 @@
+//! Pin operations: validate locally, commit through the leader.
+
+use cid::Cid;
+use openraft::error::{ClientWriteError, RaftError};
+
+use super::{Cluster, ClusterError};
+use crate::api::{Pin, PinOptions};
+use crate::consensus::PeerNode;
+use crate::net::{ClusterReply, ClusterRequest, Request, Response};
+use crate::state::{Applied, PinOp};
+
+impl Cluster {
+    /// Validates and commits a pin of `cid`; returns it as stored.
+    pub async fn pin(&self, cid: Cid, options: PinOptions) -> Result<Pin, ClusterError> {
+        let existing = self.pins.get(&cid)?;
+        let pin = Pin::new(cid, options).validated(self.defaults, existing.as_ref())?;
+        self.commit(PinOp::Pin(Box::new(pin.clone()))).await?;
+        Ok(pin)
+    }
+
+    /// Commits the removal of `cid`; returns the pin that was removed.
+    pub async fn unpin(&self, cid: Cid) -> Result<Pin, ClusterError> {
+        let existing = self.pins.get(&cid)?.ok_or(ClusterError::NotPinned)?;
+        self.commit(PinOp::Unpin(cid)).await?;
+        Ok(existing)
+    }
+
+    /// Commits `op` here when leader, else on the leader; returns once applied.
+    pub(super) async fn commit(&self, op: PinOp) -> Result<Option<Applied>, ClusterError> {
+        self.wait_for_leader().await?;
+        match self.raft.client_write(op.clone()).await {
+            Ok(written) => Ok(written.data),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(to))) => {
+                match self.ask_leader(to.leader_node, ClusterRequest::Write(op)).await? {
+                    ClusterReply::Written(applied) => Ok(applied),
+                    other => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
+                }
+            }
+            Err(e) => Err(ClusterError::Consensus(e.to_string())),
+        }
+    }
+
+    /// Sends `request` to the leader `leader` (as reported by Raft).
+    pub(super) async fn ask_leader(
+        &self,
+        leader: Option<PeerNode>,
+        request: ClusterRequest,
+    ) -> Result<ClusterReply, ClusterError> {
+        let leader = leader.ok_or_else(|| ClusterError::NoLeader("no leader known".into()))?;
+        let (peer, addrs) = crate::consensus::network::address_of(&leader);
+        let peer = peer.ok_or_else(|| {
+            ClusterError::Consensus(format!("leader {} has no valid peer id", leader.peer_id))
+        })?;
+        match self.net.request(peer, addrs, Request::Cluster(request)).await {
+            Ok(Response::Cluster(Ok(reply))) => Ok(reply),
+            Ok(Response::Cluster(Err(message))) => Err(ClusterError::Consensus(message)),
+            Ok(other) => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
+            Err(e) => Err(ClusterError::Consensus(format!("leader {}: {e}", leader.peer_id))),
+        }
+    }
+
+    pub(super) async fn wait_for_leader(&self) -> Result<(), ClusterError> {
+        let wait = self.raft.wait(Some(self.leader_timeout));
+        let found = wait.metrics(|m| m.current_leader.is_some(), "a leader").await;
+        found
+            .map(|_| ())
+            .map_err(|e| ClusterError::NoLeader(e.to_string()))
+    }
+
+    /// The current leader's node, if this peer knows one.
+    pub(super) async fn leader(&self) -> Option<(u64, Option<PeerNode>)> {
+        let metrics = self.raft.metrics().borrow().clone();
+        let id = metrics.current_leader?;
+        let node = metrics
+            .membership_config
+            .nodes()
+            .find(|(n, _)| **n == id)
+            .map(|(_, node)| node.clone());
+        Some((id, node))
+    }
+}

@@ -1,0 +1,233 @@
+//! The swarm's owner: turns [`Command`]s into requests, completes them with answers, and hands
+//! inbound requests to the peer.
+
+use std::collections::HashMap;
+
+use futures::StreamExt;
+use libp2p::core::{muxing::StreamMuxerBox, transport::Transport, upgrade::Version};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identify, noise, pnet, tcp, yamux};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Command, Inbound, MAX_MESSAGE, NetError, PROTOCOL, Request, Response, Settings};
+
+type Rpc = request_response::cbor::Behaviour<Request, Response>;
+type Pending = oneshot::Sender<Result<Response, NetError>>;
+type Answered = (u64, Response);
+
+/// The composed behaviour: the RPC protocol and identify.
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    rpc: Rpc,
+    identify: identify::Behaviour,
+}
+
+/// Owns the swarm; see the module docs.
+pub(crate) struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    inbound: mpsc::Sender<Inbound>,
+    pending: HashMap<OutboundRequestId, Pending>,
+    channels: HashMap<u64, ResponseChannel<Response>>,
+    next_channel: u64,
+    answered_tx: mpsc::Sender<Answered>,
+    answered_rx: mpsc::Receiver<Answered>,
+}
+
+fn build_swarm(settings: &Settings) -> Result<Swarm<Behaviour>, String> {
+    let psk = pnet::PreSharedKey::new(settings.secret);
+    let timeout = settings.request_timeout;
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(settings.keypair.clone())
+        .with_tokio()
+        .with_other_transport(
+            move |key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+                let noise = noise::Config::new(key)?;
+                Ok(tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+                    .and_then(move |socket, _| pnet::PnetConfig::new(psk).handshake(socket))
+                    .upgrade(Version::V1Lazy)
+                    .authenticate(noise)
+                    .multiplex(yamux::Config::default())
+                    .timeout(timeout)
+                    .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer))))
+            },
+        )
+        .map_err(|e| e.to_string())?
+        .with_behaviour(|key| {
+            let codec = request_response::cbor::codec::Codec::default()
+                .set_request_size_maximum(MAX_MESSAGE)
+                .set_response_size_maximum(MAX_MESSAGE);
+            let config = request_response::Config::default().with_request_timeout(timeout);
+            let rpc = request_response::Behaviour::with_codec(
+                codec,
+                [(StreamProtocol::new(PROTOCOL), ProtocolSupport::Full)],
+                config,
+            );
+            let identify =
+                identify::Behaviour::new(identify::Config::new("/cairn/0.1.0".into(), key.public()));
+            Behaviour { rpc, identify }
+        })
+        .map_err(|e| e.to_string())?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(std::time::Duration::from_secs(60)))
+        .build();
+    Ok(swarm)
+}
+
+impl EventLoop {
+    /// Builds the swarm and waits until every listen address is bound.
+    pub(super) async fn new(
+        settings: &Settings,
+        commands: mpsc::Receiver<Command>,
+        inbound: mpsc::Sender<Inbound>,
+    ) -> Result<(Self, Vec<Multiaddr>), String> {
+        let mut swarm = build_swarm(settings)?;
+        for addr in &settings.listen {
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        }
+        let addrs = wait_for_listeners(&mut swarm, settings.listen.len()).await?;
+        let (answered_tx, answered_rx) = mpsc::channel(super::INBOUND_QUEUE);
+        let event_loop = Self {
+            swarm,
+            commands,
+            inbound,
+            pending: HashMap::new(),
+            channels: HashMap::new(),
+            next_channel: 0,
+            answered_tx,
+            answered_rx,
+        };
+        Ok((event_loop, addrs))
+    }
+
+    /// Runs until every [`super::Net`] handle is dropped.
+    pub(crate) async fn run(mut self) {
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_event(event),
+                command = self.commands.recv() => match command {
+                    Some(command) => self.on_command(command),
+                    None => return,
+                },
+                Some((key, response)) = self.answered_rx.recv() => self.send_answer(key, response),
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        let Command::Request {
+            peer,
+            addrs,
+            request,
+            reply,
+        } = command;
+        let rpc = &mut self.swarm.behaviour_mut().rpc;
+        let id = rpc.send_request_with_addresses(&peer, request, addrs);
+        self.pending.insert(id, reply);
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Rpc(event)) => self.on_rpc(event),
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(peer = ?peer_id, %error, "dial failed");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_rpc(&mut self, event: request_response::Event<Request, Response>) {
+        use request_response::{Event, Message};
+        match event {
+            Event::Message {
+                peer,
+                message: Message::Request { request, channel, .. },
+                ..
+            } => {
+                self.on_request(peer, request, channel);
+            }
+            Event::Message {
+                message: Message::Response { request_id, response },
+                ..
+            } => {
+                self.complete(request_id, Ok(response));
+            }
+            Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                let failure = match error {
+                    request_response::OutboundFailure::Timeout => NetError::Timeout { peer },
+                    other => NetError::Unreachable {
+                        peer,
+                        reason: other.to_string(),
+                    },
+                };
+                self.complete(request_id, Err(failure));
+            }
+            Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "inbound request failed")
+            }
+            Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn complete(&mut self, id: OutboundRequestId, result: Result<Response, NetError>) {
+        if let Some(reply) = self.pending.remove(&id) {
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Hands the request to the peer and arranges for its answer to come back here.
+    fn on_request(&mut self, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
+        let key = self.next_channel;
+        self.next_channel += 1;
+        let (reply, answer) = oneshot::channel();
+        if self.inbound.try_send(Inbound { peer, request, reply }).is_err() {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .rpc
+                .send_response(channel, Response::Refused("peer busy".into()));
+            return;
+        }
+        self.channels.insert(key, channel);
+        let answered = self.answered_tx.clone();
+        tokio::spawn(async move {
+            let response = answer
+                .await
+                .unwrap_or_else(|_| Response::Refused("request dropped".into()));
+            let _ = answered.send((key, response)).await;
+        });
+    }
+
+    fn send_answer(&mut self, key: u64, response: Response) {
+        if let Some(channel) = self.channels.remove(&key) {
+            let _ = self.swarm.behaviour_mut().rpc.send_response(channel, response);
+        }
+    }
+}
+
+async fn wait_for_listeners(swarm: &mut Swarm<Behaviour>, count: usize) -> Result<Vec<Multiaddr>, String> {
+    let mut addrs = Vec::new();
+    let mut ready = 0;
+    while ready < count {
+        match swarm.select_next_some().await {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                addrs.push(address);
+                ready = addrs.len().min(count);
+            }
+            SwarmEvent::ListenerError { error, .. }
+            | SwarmEvent::ListenerClosed {
+                reason: Err(error), ..
+            } => {
+                return Err(format!("cluster listener failed: {error}"));
+            }
+            _ => {}
+        }
+    }
+    Ok(addrs)
+}

@@ -1,0 +1,159 @@
+//! The cluster's private libp2p network.
+//!
+//! # Where it sits
+//! [`Net::start`] builds the swarm and spawns its [`EventLoop`]; [`Net`] is the cheap, cloneable
+//! handle the rest of the peer uses to send [`Request`]s, and [`Inbound`] requests from other
+//! peers arrive on the receiver it returns. Raft RPCs (`consensus::network`) and cluster RPCs
+//! (join, forwarded writes, removal) share one request-response protocol.
+//!
+//! # Transport
+//! TCP → private network (pnet, XSalsa20 keyed by the 32-byte cluster secret) → noise →
+//! yamux, as rust-libp2p's `ipfs-private` example builds it. A peer with another secret fails
+//! the pnet handshake and never gets a connection. No QUIC: pnet cannot wrap it.
+//!
+//! # Invariants
+//! - Every channel is bounded; a full inbound queue answers the request with an error
+//!   instead of growing.
+//! - Every outbound request has a timeout (request-response's) and always gets an answer.
+
+mod event_loop;
+mod protocol;
+
+use std::time::Duration;
+
+use libp2p::{Multiaddr, PeerId, identity::Keypair};
+use tokio::sync::{mpsc, oneshot};
+
+pub(crate) use event_loop::EventLoop;
+pub use protocol::{ClusterReply, ClusterRequest, RaftRequest, Request, Response};
+
+/// Commands from [`Net`] handles to the event loop.
+const COMMAND_QUEUE: usize = 256;
+/// Inbound requests waiting for the peer to handle them.
+pub const INBOUND_QUEUE: usize = 256;
+/// The request-response protocol name.
+pub const PROTOCOL: &str = "/cairn/rpc/0.1.0";
+/// The largest request or response accepted (Raft appends and snapshot chunks fit well below).
+pub const MAX_MESSAGE: u64 = 16 * 1024 * 1024;
+
+/// Why a request did not get an answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NetError {
+    /// The peer could not be dialled or the connection failed (wrong secret, down, …).
+    #[error("peer {peer} unreachable: {reason}")]
+    Unreachable {
+        /// The peer.
+        peer: PeerId,
+        /// What failed.
+        reason: String,
+    },
+    /// The request was sent but no answer came in time; it may still have been acted on.
+    #[error("peer {peer} did not answer in time")]
+    Timeout {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// The event loop has stopped.
+    #[error("the cluster network has stopped")]
+    Stopped,
+}
+
+/// A request from another peer, and where its answer goes.
+pub struct Inbound {
+    /// Who asked.
+    pub peer: PeerId,
+    /// What they asked.
+    pub request: Request,
+    /// Send the answer here (dropping it answers with an error).
+    pub reply: oneshot::Sender<Response>,
+}
+
+pub(crate) enum Command {
+    Request {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: Request,
+        reply: oneshot::Sender<Result<Response, NetError>>,
+    },
+}
+
+/// A handle to the running network; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Net {
+    commands: mpsc::Sender<Command>,
+    /// This peer's id.
+    pub peer_id: PeerId,
+    /// The addresses the swarm listens on, with `/p2p/<id>` appended.
+    pub addrs: Vec<Multiaddr>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Request { peer, .. } => write!(f, "Request({peer})"),
+        }
+    }
+}
+
+/// Settings for [`Net::start`].
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The peer's key.
+    pub keypair: Keypair,
+    /// The cluster secret (pnet pre-shared key).
+    pub secret: [u8; 32],
+    /// Where to listen.
+    pub listen: Vec<Multiaddr>,
+    /// How long a request may wait for its answer.
+    pub request_timeout: Duration,
+}
+
+impl Net {
+    /// Builds the swarm, starts listening, and spawns the event loop.
+    pub async fn start(settings: Settings) -> Result<(Net, mpsc::Receiver<Inbound>), String> {
+        let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        let peer_id = settings.keypair.public().to_peer_id();
+        let (event_loop, addrs) = EventLoop::new(&settings, command_rx, inbound_tx).await?;
+        tokio::spawn(event_loop.run());
+        let addrs = addrs
+            .into_iter()
+            .map(|a| a.with(libp2p::multiaddr::Protocol::P2p(peer_id)))
+            .collect();
+        Ok((
+            Net {
+                commands,
+                peer_id,
+                addrs,
+            },
+            inbound_rx,
+        ))
+    }
+
+    /// Sends `request` to `peer` (dialling `addrs` if not connected) and awaits the answer.
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: Request,
+    ) -> Result<Response, NetError> {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Request {
+            peer,
+            addrs,
+            request,
+            reply,
+        };
+        self.commands.send(command).await.map_err(|_| NetError::Stopped)?;
+        answer.await.map_err(|_| NetError::Stopped)?
+    }
+}
+
+/// Splits `/…/p2p/<id>` into the peer id and the address without it.
+pub fn split_p2p(addr: &Multiaddr) -> Option<(PeerId, Multiaddr)> {
+    let mut base = addr.clone();
+    match base.pop()? {
+        libp2p::multiaddr::Protocol::P2p(peer) => Some((peer, base)),
+        _ => None,
+    }
+}

@@ -1,0 +1,68 @@
+//! What peers say to each other: Raft RPCs and cluster RPCs, carried as CBOR.
+
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::consensus::{NodeId, PeerNode, TypeConfig};
+use crate::state::{Applied, PinOp};
+
+/// A request between peers.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// Raft's own RPCs.
+    Raft(RaftRequest),
+    /// Cluster membership and forwarded writes.
+    Cluster(ClusterRequest),
+}
+
+/// Raft's RPCs, answered by the receiving peer's `Raft`.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RaftRequest {
+    /// Log replication and heartbeats.
+    Append(AppendEntriesRequest<TypeConfig>),
+    /// Elections.
+    Vote(VoteRequest<NodeId>),
+    /// One chunk of a snapshot.
+    Snapshot(InstallSnapshotRequest<TypeConfig>),
+}
+
+/// Requests a peer serves for the cluster.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ClusterRequest {
+    /// Add this peer to the cluster (as learner, then voter); sent to any member.
+    Join(PeerNode),
+    /// Commit this operation; sent to the leader by a follower.
+    Write(PinOp),
+    /// Remove this member.
+    Remove(NodeId),
+}
+
+/// Answers to [`ClusterRequest`]s.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ClusterReply {
+    /// The peer is a voter now.
+    Joined,
+    /// The write is committed and applied.
+    Written(Option<Applied>),
+    /// The member is removed.
+    Removed,
+}
+
+/// An answer between peers.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Response {
+    /// To [`RaftRequest::Append`].
+    Append(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
+    /// To [`RaftRequest::Vote`].
+    Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
+    /// To [`RaftRequest::Snapshot`].
+    Snapshot(Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>),
+    /// To a [`ClusterRequest`]; the error is the serving peer's message.
+    Cluster(Result<ClusterReply, String>),
+    /// The request could not be handled at all (queue full, peer shutting down).
+    Refused(String),
+}
