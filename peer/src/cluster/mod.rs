@@ -205,7 +205,8 @@ fn raft_config(config: &ServiceConfig) -> Result<Arc<openraft::Config>, String> 
         election_timeout_max: election * 2,
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.raft.snapshot_threshold.max(1)),
         max_in_snapshot_log_to_keep: 0,
-        snapshot_max_chunk_size: 1024 * 1024,
+        snapshot_max_chunk_size: 256 * 1024,
+        install_snapshot_timeout: ms(&config.raft.network_timeout).max(1),
         ..openraft::Config::default()
     };
     Ok(Arc::new(raft.validate().map_err(|e| e.to_string())?))

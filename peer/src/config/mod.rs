@@ -79,8 +79,8 @@ impl Default for RaftConfig {
         Self {
             wait_for_leader_timeout: "15s".into(),
             network_timeout: "10s".into(),
-            heartbeat_timeout: "250ms".into(),
-            election_timeout: "1s".into(),
+            heartbeat_timeout: "500ms".into(),
+            election_timeout: "2.5s".into(),
             snapshot_threshold: 10_000,
         }
     }
