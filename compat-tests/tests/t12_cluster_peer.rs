@@ -202,3 +202,58 @@ fn init_refuses_to_overwrite_and_daemon_refuses_bad_config() -> anyhow::Result<(
     assert!(err.contains("cluster.secret"), "{err}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_export_import_clean_and_the_shutdown_backup() -> anyhow::Result<()> {
+    let (hello, dir_cid) = cids()?;
+    let dir = scratch_dir("peer")?;
+    let config = dir.path().to_string_lossy().into_owned();
+    init_peer(dir.path(), "state")?;
+    let peer = Peer::start(dir.path(), &[])?;
+    for cid in [&hello, &dir_cid] {
+        assert_eq!(
+            rest(&peer, "POST", &format!("/pins/{cid}?name=n")).await?.status,
+            200
+        );
+    }
+    let (code, _, err) = run_cairn(&["--config", &config, "state", "export"], &[])?;
+    assert_ne!(code, 0, "export needs the daemon stopped");
+    assert!(err.contains("stop it first"), "{err}");
+    assert_eq!(peer.stop()?, 0);
+
+    let backups: Vec<_> = std::fs::read_dir(dir.path().join("backups"))?.collect();
+    assert_eq!(backups.len(), 1, "a clean stop writes one backup");
+    let (code, exported, _) = run_cairn(&["--config", &config, "state", "export"], &[])?;
+    assert_eq!(code, 0);
+    assert_eq!(exported.lines().count(), 2);
+    let file = dir.path().join("export.ndjson");
+    std::fs::write(&file, &exported)?;
+
+    let (code, _, err) = run_cairn(&["--config", &config, "state", "clean"], &[])?;
+    assert_eq!(code, 64, "clean needs --force: {err}");
+    assert_eq!(
+        run_cairn(&["--config", &config, "state", "clean", "--force"], &[])?.0,
+        0
+    );
+    let peer = Peer::start(dir.path(), &[])?;
+    assert!(listed(&peer).await?.is_empty(), "clean leaves no pins");
+    assert_eq!(peer.stop()?, 0);
+
+    let path = file.to_string_lossy().into_owned();
+    assert_eq!(
+        run_cairn(&["--config", &config, "state", "import", &path, "--force"], &[])?.0,
+        0
+    );
+    let peer = Peer::start(dir.path(), &[])?;
+    let mut want = vec![hello.clone(), dir_cid];
+    want.sort();
+    let mut got = listed(&peer).await?;
+    got.sort();
+    assert_eq!(got, want, "import restores the exported pinset");
+    assert_eq!(
+        rest(&peer, "DELETE", &format!("/pins/{hello}")).await?.status,
+        200,
+        "the imported state is live in Raft"
+    );
+    Ok(())
+}

@@ -75,6 +75,11 @@ pub enum PinCommand {
 pub enum PeersCommand {
     /// List the cluster's peers.
     Ls,
+    /// Remove a peer from the cluster.
+    Rm {
+        /// The peer id.
+        peer: String,
+    },
 }
 
 struct Rest {
@@ -196,7 +201,16 @@ pub(super) fn id(global: &Global) -> Result<(), CliError> {
 }
 
 /// `cairn peers ls`.
-pub(super) fn peers(global: &Global, _command: &PeersCommand) -> Result<(), CliError> {
+pub(super) fn peers(global: &Global, command: &PeersCommand) -> Result<(), CliError> {
+    if let PeersCommand::Rm { peer } = command {
+        return block_on(async {
+            Rest::new(&global.host)?
+                .call(http::Method::DELETE, &format!("/peers/{peer}"))
+                .await?;
+            println!("removed {peer}");
+            Ok(())
+        });
+    }
     block_on(async {
         let values = Rest::new(&global.host)?.call(http::Method::GET, "/peers").await?;
         print(&values, global.enc, |v| {

@@ -103,5 +103,9 @@ async fn serve(
         }
     }
     cluster.shutdown().await;
+    match super::state::backup(dir, cluster.pins()) {
+        Ok(path) => tracing::info!(path = %path.display(), "pinset backup written"),
+        Err(e) => tracing::warn!(error = %e, "could not write the pinset backup"),
+    }
     Ok(())
 }

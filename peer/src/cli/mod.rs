@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod gateway;
 pub mod init;
 mod logging;
+pub mod state;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,12 @@ pub enum Command {
         /// REST API address and output encoding.
         #[command(flatten)]
         global: client::Global,
+    },
+    /// Export, import or clean this peer's local state (with the daemon stopped).
+    State {
+        /// What to do.
+        #[command(subcommand)]
+        command: state::StateCommand,
     },
     /// List the cluster's peers (through a peer's REST API).
     Peers {
@@ -105,6 +112,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Id { global } => client::id(&global),
         Command::Pin { command, global } => client::pin(&global, &command),
         Command::Peers { command, global } => client::peers(&global, &command),
+        Command::State { command } => state::run(&dir, command),
     }
 }
 

@@ -16,6 +16,8 @@ const JOIN_ATTEMPTS: u32 = 10;
 const JOIN_PAUSE: Duration = Duration::from_secs(1);
 /// How long a joining peer may take to catch up and become a voter.
 const CATCH_UP: Duration = Duration::from_secs(600);
+/// How often a membership change is retried while another one is in progress.
+const MEMBERSHIP_RETRIES: u32 = 100;
 /// How often a joining peer that is not a voter yet asks again.
 const VOTER_RECHECK: Duration = Duration::from_secs(30);
 
@@ -132,9 +134,11 @@ impl Cluster {
             tracing::warn!(node = id, error = %e, "learner did not catch up; it stays a learner");
             return;
         }
-        let change = ChangeMembers::AddVoterIds(BTreeSet::from([id]));
-        match self.raft.change_membership(change, false).await {
-            Ok(_) => tracing::info!(node = id, "learner promoted to voter"),
+        match self
+            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])))
+            .await
+        {
+            Ok(()) => tracing::info!(node = id, "learner promoted to voter"),
             Err(e) => tracing::warn!(node = id, error = %e, "promotion failed"),
         }
     }
@@ -154,12 +158,27 @@ impl Cluster {
         if let Some(reply) = self.forward_unless_leader(ClusterRequest::Remove(id)).await? {
             return Ok(reply);
         }
-        let change = ChangeMembers::RemoveVoters(BTreeSet::from([id]));
-        self.raft
-            .change_membership(change, false)
-            .await
-            .map_err(|e| ClusterError::Consensus(e.to_string()))?;
+        self.change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])))
+            .await?;
         Ok(ClusterReply::Removed)
+    }
+
+    /// Applies a membership change, waiting while another change is still in progress.
+    async fn change_membership(&self, change: ChangeMembers<u64, PeerNode>) -> Result<(), ClusterError> {
+        use openraft::error::{ChangeMembershipError, ClientWriteError, RaftError};
+        let mut tries = 0;
+        loop {
+            match self.raft.change_membership(change.clone(), false).await {
+                Ok(_) => return Ok(()),
+                Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(
+                    ChangeMembershipError::InProgress(_),
+                ))) if tries < MEMBERSHIP_RETRIES => {
+                    tries += 1;
+                    tokio::time::sleep(JOIN_PAUSE / 5).await;
+                }
+                Err(e) => return Err(ClusterError::Consensus(e.to_string())),
+            }
+        }
     }
 
     /// `Some(reply)` from the leader when this peer is not it; `None` when it is.

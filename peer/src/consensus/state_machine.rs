@@ -156,6 +156,14 @@ impl StateMachine {
         Ok(())
     }
 
+    /// Forgets Raft's record of what was applied (for `cairn state import|clean`, with the
+    /// daemon stopped and the Raft log removed alongside).
+    pub fn forget_raft(db: &Database) -> Result<(), StorageError> {
+        let txn = db.begin_write().map_err(sm_err)?;
+        txn.delete_table(SM_META).map_err(sm_err)?;
+        txn.commit().map_err(sm_err)
+    }
+
     fn temp_file(&self) -> PathBuf {
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
         self.snapshots
