@@ -8,3 +8,4 @@
 
 pub mod load;
 pub mod null_upstream;
+pub mod pins;

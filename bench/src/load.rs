@@ -82,6 +82,28 @@ pub async fn stream_read(addr: SocketAddr, target: &str) -> anyhow::Result<(u64,
     Ok((total, started.elapsed().as_secs_f64()))
 }
 
+/// Like [`stream_read`] with GET, also returning the time to the first body byte.
+pub async fn stream_read_ttfb(addr: SocketAddr, target: &str) -> anyhow::Result<(u64, f64, f64)> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let driver = tokio::spawn(conn);
+    let started = Instant::now();
+    let req = http::Request::get(target)
+        .header("host", addr.to_string())
+        .body(Empty::<Bytes>::new())?;
+    let mut body = sender.send_request(req).await?.into_body();
+    let (mut total, mut first) = (0u64, None);
+    while let Some(frame) = body.frame().await {
+        let n = frame?.data_ref().map_or(0, |d| d.len() as u64);
+        if n > 0 && first.is_none() {
+            first = Some(started.elapsed().as_secs_f64());
+        }
+        total += n;
+    }
+    driver.abort();
+    Ok((total, started.elapsed().as_secs_f64(), first.unwrap_or(0.0)))
+}
+
 /// The median of `values` (sorted copy).
 pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();

@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use cairn_bench::load::{self, median};
 use cairn_bench::null_upstream;
+use cairn_bench::pins;
+use cairn_compat_tests::cluster::{Dirs, raft, rest};
 use cairn_compat_tests::http::{Call, Payload, send};
 use cairn_compat_tests::process::{Gateway, JsIpfs};
 
@@ -26,6 +28,12 @@ async fn main() -> anyhow::Result<()> {
     );
     if wants("p2") {
         p2().await?;
+    }
+    if wants("p6") {
+        p6().await?;
+    }
+    if wants("p7") {
+        p7().await?;
     }
     if wants("p1") || wants("p3") {
         let daemon = JsIpfs::start("bench").context("starting js-ipfs")?;
@@ -131,6 +139,102 @@ async fn p3(daemon: &JsIpfs, gateway: &Gateway) -> anyhow::Result<()> {
         "  gateway peak RSS {:.1} MiB (before the cats: {:.1} MiB)",
         rss as f64 / 1024.0,
         rss_before as f64 / 1024.0
+    );
+    Ok(())
+}
+
+async fn appends(peer: &cairn_compat_tests::process::Peer) -> anyhow::Result<(u64, u64)> {
+    let status = raft(peer).await?;
+    Ok((
+        status["log_appends"].as_u64().unwrap_or(0),
+        status["log_entries"].as_u64().unwrap_or(0),
+    ))
+}
+
+/// P6: pins/s through Raft with 3 peers in 3 processes, fsync on; entries per fsync.
+async fn p6() -> anyhow::Result<()> {
+    println!("P6 Raft pin commits/s, 3 cairn daemons on loopback, fsync on (clients send to the leader)");
+    let dirs = Dirs::init(3)?;
+    let first = dirs.start(0, None, &[])?;
+    let second = dirs.start(1, Some(&first), &[])?;
+    let third = dirs.start(2, Some(&first), &[])?;
+    let peers = [&first, &second, &third];
+    let leader_id = raft(&first).await?["leader"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let leader = peers
+        .iter()
+        .find(|p| p.peer_id == leader_id)
+        .context("no leader")?;
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    for clients in [1usize, 16, 64, 256] {
+        let (a0, e0) = appends(leader).await?;
+        let rate = pins::pin_rate(leader.rest, clients, Duration::from_secs(5), next.clone()).await?;
+        let (a1, e1) = appends(leader).await?;
+        let per_fsync = (e1 - e0) as f64 / (a1 - a0).max(1) as f64;
+        println!("  clients {clients:>3}: {rate:>7.0} pins/s, {per_fsync:>5.1} log entries per leader fsync");
+    }
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS")?;
+    Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let files = ["state.redb", "raft-log.redb"];
+    files
+        .iter()
+        .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// P7/P8: a one-peer cluster with 100k pins: listing, memory and disk per pin, restart time.
+async fn p7() -> anyhow::Result<()> {
+    const N: u64 = 100_000;
+    println!("P7/P8 pinset of {N} pins on one peer");
+    let dirs = Dirs::init(1)?;
+    let peer = dirs.start(0, None, &[])?;
+    let empty_rss = rss_kib(peer.pid())?;
+    let started = std::time::Instant::now();
+    pins::pin_count(peer.rest, 64, 10_000_000, N).await?;
+    println!(
+        "  committed {N} pins in {:.1} s ({:.0} pins/s, 64 clients)",
+        started.elapsed().as_secs_f64(),
+        N as f64 / started.elapsed().as_secs_f64()
+    );
+    let full_rss = rss_kib(peer.pid())?;
+    let started = std::time::Instant::now();
+    let (bytes, secs, first) = load::stream_read_ttfb(peer.rest, "/allocations").await?;
+    let listed_rss = rss_kib(peer.pid())?;
+    println!(
+        "  GET /allocations: first byte {:.1} ms, all {bytes} bytes in {secs:.2} s; RSS {:.1} MiB before, {:.1} MiB after listing",
+        first * 1e3,
+        full_rss as f64 / 1024.0,
+        listed_rss as f64 / 1024.0
+    );
+    let _ = started;
+    println!(
+        "  memory per pin {:.0} B (RSS growth / pins), disk per pin {:.0} B (state + raft log)",
+        (full_rss.saturating_sub(empty_rss) * 1024) as f64 / N as f64,
+        dir_bytes(dirs.dirs[0].path()) as f64 / N as f64
+    );
+    let _ = rest(&peer, "GET", "/health").await?;
+    peer.stop()?;
+    let started = std::time::Instant::now();
+    let again = dirs.start(0, None, &[])?;
+    let ready = started.elapsed();
+    let count = rest(&again, "GET", "/allocations").await?.text().lines().count();
+    println!(
+        "  restart to ready {:.2} s with {count} pins",
+        ready.as_secs_f64()
     );
     Ok(())
 }

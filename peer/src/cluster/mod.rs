@@ -73,6 +73,7 @@ pub struct Cluster {
     pub peername: String,
     node: NodeId,
     leader_timeout: Duration,
+    log_stats: Arc<crate::consensus::log_store::LogStats>,
 }
 
 fn start_err(e: impl std::fmt::Display) -> ClusterError {
@@ -109,6 +110,7 @@ impl Cluster {
         };
         let (net, inbound) = Net::start(settings).await.map_err(start_err)?;
         let log = LogStore::open(&dir.join("raft-log.redb")).map_err(start_err)?;
+        let log_stats = log.stats();
         let machine = StateMachine::new(state::open(&dir.join("state.redb"))?, &dir.join("snapshots"))
             .map_err(start_err)?;
         let pins = machine.pins();
@@ -135,6 +137,7 @@ impl Cluster {
             node,
             leader_timeout: config.raft.duration(&config.raft.wait_for_leader_timeout),
             peer_id,
+            log_stats,
         };
         tokio::spawn(inbound::serve(cluster.clone(), inbound));
         cluster.initialise_or_join(bootstrap).await?;
@@ -184,6 +187,8 @@ impl Cluster {
             "term": m.current_term,
             "last_applied": m.last_applied.map(|l| l.index),
             "members": self.members().iter().map(|m| m.peer_id.clone()).collect::<Vec<_>>(),
+            "log_appends": self.log_stats.appends.load(std::sync::atomic::Ordering::Relaxed),
+            "log_entries": self.log_stats.entries.load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 

@@ -27,6 +27,16 @@ const PURGED: &str = "last_purged";
 #[derive(Clone, Debug)]
 pub struct LogStore {
     db: Arc<Database>,
+    stats: Arc<LogStats>,
+}
+
+/// What the log store has written: fsync'd appends and the entries they carried.
+#[derive(Debug, Default)]
+pub struct LogStats {
+    /// Appends, each one redb commit with fsync.
+    pub appends: std::sync::atomic::AtomicU64,
+    /// Entries written by those appends.
+    pub entries: std::sync::atomic::AtomicU64,
 }
 
 fn read_err(e: impl std::fmt::Display) -> StorageError {
@@ -45,7 +55,15 @@ impl LogStore {
         txn.open_table(LOG).map_err(write_err)?;
         txn.open_table(META).map_err(write_err)?;
         txn.commit().map_err(write_err)?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            stats: Arc::default(),
+        })
+    }
+
+    /// Counters of appends and entries (for `/raft` and benchmarks).
+    pub fn stats(&self) -> Arc<LogStats> {
+        self.stats.clone()
     }
 
     async fn read_meta<T: DeserializeOwned + Send + 'static>(
@@ -185,7 +203,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map(|e| serde_json::to_vec(&e).map(|bytes| (e.log_id.index, bytes)))
             .collect::<Result<_, _>>()
             .map_err(write_err)?;
-        let db = self.db.clone();
+        let (db, stats, count) = (self.db.clone(), self.stats.clone(), rows.len() as u64);
         let written = blocking(move || {
             let txn = db.begin_write().map_err(write_err)?;
             {
@@ -194,7 +212,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                     log.insert(*index, bytes.as_slice()).map_err(write_err)?;
                 }
             }
-            txn.commit().map_err(write_err)
+            txn.commit().map_err(write_err)?;
+            stats.appends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            stats
+                .entries
+                .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
         })
         .await;
         // Durable (fsync'd by the commit) before openraft may acknowledge anything.

@@ -1,0 +1,96 @@
+//! Pin load against `cairn daemon` REST APIs: `concurrency` keep-alive connections, each
+//! posting `/pins/<unique cid>` back to back for a fixed time.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cid::Cid;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use multihash_codetable::{Code, MultihashDigest};
+
+/// A distinct raw CIDv1 for every `n`.
+pub fn cid(n: u64) -> String {
+    Cid::new_v1(0x55, Code::Sha2_256.digest(&n.to_be_bytes())).to_string()
+}
+
+/// Pins `/pins/<cid(n)>` from `concurrency` workers until `length` passes; returns pins/s.
+pub async fn pin_rate(
+    addr: SocketAddr,
+    concurrency: usize,
+    length: Duration,
+    next: Arc<AtomicU64>,
+) -> anyhow::Result<f64> {
+    let until = Instant::now() + length;
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| tokio::spawn(worker(addr, until, next.clone())))
+        .collect();
+    let mut done = 0u64;
+    for worker in workers {
+        done += worker.await??;
+    }
+    Ok(done as f64 / length.as_secs_f64())
+}
+
+/// Pins exactly `count` CIDs starting at `first`, from `concurrency` workers.
+pub async fn pin_count(addr: SocketAddr, concurrency: usize, first: u64, count: u64) -> anyhow::Result<()> {
+    let next = Arc::new(AtomicU64::new(first));
+    let end = first + count;
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let next = next.clone();
+            tokio::spawn(async move {
+                let mut sender = connect(addr).await?;
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= end {
+                        return anyhow::Ok(());
+                    }
+                    post(&mut sender, addr, n).await?;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await??;
+    }
+    Ok(())
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> anyhow::Result<Sender> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+async fn post(sender: &mut Sender, addr: SocketAddr, n: u64) -> anyhow::Result<()> {
+    let req = http::Request::post(format!("/pins/{}", cid(n)))
+        .header("host", addr.to_string())
+        .body(Empty::new())?;
+    let rsp = sender.send_request(req).await?;
+    let status = rsp.status();
+    let body = rsp.into_body().collect().await?.to_bytes();
+    anyhow::ensure!(
+        status.is_success(),
+        "pin {n}: {status} {}",
+        String::from_utf8_lossy(&body)
+    );
+    Ok(())
+}
+
+async fn worker(addr: SocketAddr, until: Instant, next: Arc<AtomicU64>) -> anyhow::Result<u64> {
+    let mut sender = connect(addr).await?;
+    let mut done = 0;
+    while Instant::now() < until {
+        post(&mut sender, addr, next.fetch_add(1, Ordering::Relaxed)).await?;
+        done += 1;
+    }
+    Ok(done)
+}
