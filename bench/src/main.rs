@@ -169,11 +169,12 @@ async fn p6() -> anyhow::Result<()> {
         .context("no leader")?;
     let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     for clients in [1usize, 16, 64, 256] {
-        let (a0, e0) = appends(leader).await?;
-        let rate = pins::pin_rate(leader.rest, clients, Duration::from_secs(5), next.clone()).await?;
-        let (a1, e1) = appends(leader).await?;
-        let per_fsync = (e1 - e0) as f64 / (a1 - a0).max(1) as f64;
-        println!("  clients {clients:>3}: {rate:>7.0} pins/s, {per_fsync:>5.1} log entries per leader fsync");
+        let (a0, _) = appends(leader).await?;
+        let length = Duration::from_secs(5);
+        let rate = pins::pin_rate(leader.rest, clients, length, next.clone()).await?;
+        let (a1, _) = appends(leader).await?;
+        let per_fsync = rate * length.as_secs_f64() / (a1 - a0).max(1) as f64;
+        println!("  clients {clients:>3}: {rate:>7.0} pins/s, {per_fsync:>5.1} pins per leader log fsync");
     }
     Ok(())
 }

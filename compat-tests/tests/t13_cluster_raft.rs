@@ -228,3 +228,23 @@ async fn peers_rm_removes_a_member_and_the_rest_keep_working() -> anyhow::Result
     lists_eventually(&peers[0], &[cid(300)], WAIT).await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leave_on_shutdown_removes_the_peer_when_it_stops_cleanly() -> anyhow::Result<()> {
+    let dirs = Dirs::init(3)?;
+    let first = dirs.start(0, None, &[])?;
+    let second = dirs.start(1, Some(&first), &[])?;
+    let leaving = dirs.start(2, Some(&first), &[("CLUSTER_LEAVEONSHUTDOWN", "true")])?;
+    assert_eq!(raft(&first).await?["members"].as_array().map(Vec::len), Some(3));
+    let gone = leaving.peer_id.clone();
+    assert_eq!(leaving.stop()?, 0);
+    let members = raft(&second).await?["members"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert!(!members.iter().any(|m| m.as_str() == Some(gone.as_str())));
+    pin(&second, &cid(400)).await?;
+    lists_eventually(&first, &[cid(400)], WAIT).await?;
+    Ok(())
+}

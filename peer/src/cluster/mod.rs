@@ -14,6 +14,7 @@
 //! - A fresh peer with nothing to bootstrap from initialises a one-member cluster; a fresh peer
 //!   with bootstrap addresses joins through them (learner, then voter) and never initialises.
 
+mod batcher;
 mod inbound;
 mod membership;
 mod ops;
@@ -74,6 +75,7 @@ pub struct Cluster {
     node: NodeId,
     leader_timeout: Duration,
     log_stats: Arc<crate::consensus::log_store::LogStats>,
+    batcher: batcher::Batcher,
 }
 
 fn start_err(e: impl std::fmt::Display) -> ClusterError {
@@ -126,7 +128,6 @@ impl Cluster {
         .await
         .map_err(start_err)?;
         let cluster = Self {
-            raft,
             net,
             pins,
             defaults: Replication {
@@ -138,6 +139,8 @@ impl Cluster {
             leader_timeout: config.raft.duration(&config.raft.wait_for_leader_timeout),
             peer_id,
             log_stats,
+            batcher: batcher::Batcher::spawn(raft.clone()),
+            raft,
         };
         tokio::spawn(inbound::serve(cluster.clone(), inbound));
         cluster.initialise_or_join(bootstrap).await?;

@@ -1,8 +1,8 @@
 //! Pin operations: validate locally, commit through the leader.
 
 use cid::Cid;
-use openraft::error::{ClientWriteError, RaftError};
 
+use super::batcher::Outcome;
 use super::{Cluster, ClusterError};
 use crate::api::{Pin, PinOptions};
 use crate::consensus::PeerNode;
@@ -25,18 +25,16 @@ impl Cluster {
         Ok(existing)
     }
 
-    /// Commits `op` here when leader, else on the leader; returns once applied.
+    /// Commits `op` here when leader (batched with concurrent writes), else on the leader;
+    /// returns once applied.
     pub(super) async fn commit(&self, op: PinOp) -> Result<Option<Applied>, ClusterError> {
         self.wait_for_leader().await?;
-        match self.raft.client_write(op.clone()).await {
-            Ok(written) => Ok(written.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(to))) => {
-                match self.ask_leader(to.leader_node, ClusterRequest::Write(op)).await? {
-                    ClusterReply::Written(applied) => Ok(applied),
-                    other => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
-                }
-            }
-            Err(e) => Err(ClusterError::Consensus(e.to_string())),
+        match self.batcher.propose(op.clone()).await? {
+            Outcome::Applied(applied) => Ok(applied),
+            Outcome::NotLeader(leader) => match self.ask_leader(leader, ClusterRequest::Write(op)).await? {
+                ClusterReply::Written(applied) => Ok(applied),
+                other => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
+            },
         }
     }
 

@@ -1,6 +1,8 @@
 //! The Raft state machine: applies committed [`PinOp`]s to the redb pinset and keeps
 //! snapshots as files.
 //!
+//! Applying commits without fsync: the Raft log is the durable record and openraft re-applies
+//! from it after a crash; a durable commit precedes every snapshot (after which log is purged).
 //! A snapshot file holds one pin per JSON line, written from a single read transaction.
 //! `current.json` in the snapshot directory names the latest snapshot and its metadata, so a
 //! restarted peer serves it without rebuilding. Installing a snapshot streams the file back
@@ -108,7 +110,10 @@ impl StateMachine {
         entries: Vec<Entry<TypeConfig>>,
     ) -> Result<Vec<Option<Applied>>, StorageError> {
         let (mut applied, mut membership) = Self::state(db)?;
-        let txn = db.begin_write().map_err(sm_err)?;
+        let mut txn = db.begin_write().map_err(sm_err)?;
+        // The Raft log is the durable record: after a crash, openraft re-applies what this
+        // commit may lose. `build_snapshot` makes everything durable before log is purged.
+        txn.set_durability(redb::Durability::None).map_err(sm_err)?;
         let mut results = Vec::with_capacity(entries.len());
         for entry in entries {
             applied = Some(entry.log_id);
@@ -185,6 +190,11 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         let (this, temp) = (self.clone(), self.temp_file());
         let meta = blocking(move || {
+            let mut flush = this.db.begin_write().map_err(sm_err)?;
+            flush
+                .set_durability(redb::Durability::Immediate)
+                .map_err(sm_err)?;
+            flush.commit().map_err(sm_err)?;
             let txn = this.db.begin_read().map_err(sm_err)?;
             let (applied, membership) = StateMachine::state(&this.db)?;
             let mut out = std::io::BufWriter::new(std::fs::File::create(&temp).map_err(snap_err)?);

@@ -39,6 +39,8 @@ pub enum PinOp {
     Pin(Box<Pin>),
     /// Removes a pin.
     Unpin(#[serde(with = "cid_bytes")] Cid),
+    /// Several operations proposed together (group commit); applied in order.
+    Batch(Vec<PinOp>),
 }
 
 /// What applying a [`PinOp`] did.
@@ -50,6 +52,8 @@ pub enum Applied {
     Unpinned,
     /// Unpin of a CID that was not in the pinset; nothing changed.
     NotPinned,
+    /// The outcomes of a [`PinOp::Batch`], in order.
+    Batch(Vec<Applied>),
 }
 
 /// Why the pinset could not be read or written.
@@ -125,6 +129,13 @@ pub fn apply(txn: &WriteTransaction, op: &PinOp) -> Result<Applied, StateError> 
             Some(_) => Ok(Applied::Unpinned),
             None => Ok(Applied::NotPinned),
         },
+        PinOp::Batch(ops) => {
+            drop(pins);
+            ops.iter()
+                .map(|op| apply(txn, op))
+                .collect::<Result<_, _>>()
+                .map(Applied::Batch)
+        }
     }
 }
 

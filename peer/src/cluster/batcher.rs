@@ -1,0 +1,98 @@
+//! Group commit at the proposal level: concurrent writes on the leader are proposed together.
+//!
+//! openraft 0.9 appends one proposal at a time and waits for its fsync before the next, so
+//! the batcher collects every write that arrives while the previous proposal is committing
+//! and proposes them as one [`PinOp::Batch`] entry: one fsync per batch instead of per pin.
+//! Each caller still gets its own outcome, after the batch is committed and applied.
+
+use openraft::error::{ClientWriteError, RaftError};
+use tokio::sync::{mpsc, oneshot};
+
+use super::ClusterError;
+use crate::consensus::{PeerNode, Raft};
+use crate::state::{Applied, PinOp};
+
+/// Writes waiting for the batcher.
+const QUEUE: usize = 4096;
+/// Most operations in one proposal.
+const MAX_BATCH: usize = 1024;
+
+/// What a write's caller learns.
+pub(super) enum Outcome {
+    /// Committed and applied.
+    Applied(Option<Applied>),
+    /// This peer is not the leader; the write should go to `leader`.
+    NotLeader(Option<PeerNode>),
+}
+
+type Reply = oneshot::Sender<Result<Outcome, ClusterError>>;
+
+/// Handle to the batcher task.
+#[derive(Clone, Debug)]
+pub(super) struct Batcher {
+    queue: mpsc::Sender<(PinOp, Reply)>,
+}
+
+impl Batcher {
+    /// Starts the batcher over `raft`.
+    pub(super) fn spawn(raft: Raft) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(raft, rx));
+        Self { queue }
+    }
+
+    /// Proposes `op` (with whatever else is waiting) and returns its outcome.
+    pub(super) async fn propose(&self, op: PinOp) -> Result<Outcome, ClusterError> {
+        let (reply, outcome) = oneshot::channel();
+        let stopped = || ClusterError::Consensus("consensus has stopped".into());
+        self.queue.send((op, reply)).await.map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run(raft: Raft, mut rx: mpsc::Receiver<(PinOp, Reply)>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (mut ops, replies): (Vec<PinOp>, Vec<Reply>) = batch.into_iter().unzip();
+        let proposal = if ops.len() == 1 {
+            ops.remove(0)
+        } else {
+            PinOp::Batch(ops)
+        };
+        let outcomes = propose(&raft, proposal, replies.len()).await;
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// Proposes one entry and splits its result into `count` per-caller outcomes.
+async fn propose(raft: &Raft, proposal: PinOp, count: usize) -> Vec<Result<Outcome, ClusterError>> {
+    match raft.client_write(proposal).await {
+        Ok(written) => match written.data {
+            Some(Applied::Batch(each)) if each.len() == count => {
+                each.into_iter().map(|a| Ok(Outcome::Applied(Some(a)))).collect()
+            }
+            single if count == 1 => vec![Ok(Outcome::Applied(single))],
+            other => (0..count)
+                .map(|_| {
+                    Err(ClusterError::Consensus(format!(
+                        "unexpected batch result {other:?}"
+                    )))
+                })
+                .collect(),
+        },
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(to))) => (0..count)
+            .map(|_| Ok(Outcome::NotLeader(to.leader_node.clone())))
+            .collect(),
+        Err(e) => (0..count)
+            .map(|_| Err(ClusterError::Consensus(e.to_string())))
+            .collect(),
+    }
+}

@@ -1,0 +1,282 @@
+//! The Raft log, vote and commit index in redb (`raft-log.redb`), with group commit.
+//!
+//! Entries are keyed by index (big-endian u64 keys keep them ordered); `raft_meta` holds the
+//! vote and the last purged log id. The committed index is not persisted (openraft treats it
+//! as optional and recomputes it after a restart), which saves an fsync per commit round.
+//!
+//! # Group commit
+//! `append` does not wait for the disk: it records the entries in [`Pending`] (so reads see
+//! them at once) and queues them for the single [`writer`] thread, which drains everything
+//! queued into one redb transaction, commits it with fsync, and only then tells openraft the
+//! entries are durable (`LogFlushed`), in order. Many concurrent client writes therefore share
+//! one fsync. Votes, truncation and purges go through the same queue, so all log I/O stays
+//! serialised as openraft requires, and they return only once durable.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
+use openraft::{Entry, LogId, OptionalSend, Vote};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{NodeId, StorageError, TypeConfig, any_error, blocking};
+
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
+const VOTE: &str = "vote";
+const PURGED: &str = "last_purged";
+/// Writes queued for the writer thread (bounded: `append` waits when the disk falls behind).
+const QUEUE: usize = 4096;
+
+/// What the log store has written: fsync'd commits and the entries they carried.
+#[derive(Debug, Default)]
+pub struct LogStats {
+    /// Commits, each one redb transaction with fsync.
+    pub appends: AtomicU64,
+    /// Entries written by those commits.
+    pub entries: AtomicU64,
+}
+
+/// Serialised entries appended but not yet committed, by index.
+type Pending = Arc<Mutex<BTreeMap<u64, Arc<Vec<u8>>>>>;
+type Op = Box<dyn FnOnce(&WriteTransaction) -> Result<(), redb::Error> + Send>;
+
+enum Write {
+    Append {
+        rows: Vec<(u64, Arc<Vec<u8>>)>,
+        flushed: LogFlushed<TypeConfig>,
+    },
+    Other {
+        op: Op,
+        done: oneshot::Sender<Result<(), String>>,
+    },
+}
+
+/// The log store; clones share the database, the pending entries and the writer.
+#[derive(Clone, Debug)]
+pub struct LogStore {
+    db: Arc<Database>,
+    stats: Arc<LogStats>,
+    pending: Pending,
+    writes: mpsc::Sender<Write>,
+}
+
+impl Debug for Write {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Write::Append { .. } => "Append",
+            Write::Other { .. } => "Other",
+        })
+    }
+}
+
+fn read_err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::from(openraft::StorageIOError::read_logs(any_error(e)))
+}
+
+fn write_err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::from(openraft::StorageIOError::write_logs(any_error(e)))
+}
+
+fn lock(pending: &Pending) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Vec<u8>>>> {
+    pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl LogStore {
+    /// Opens or creates the log database at `path` and starts its writer thread.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let db = Database::create(path).map_err(write_err)?;
+        let txn = db.begin_write().map_err(write_err)?;
+        txn.open_table(LOG).map_err(write_err)?;
+        txn.open_table(META).map_err(write_err)?;
+        txn.commit().map_err(write_err)?;
+        let (db, stats, pending) = (Arc::new(db), Arc::new(LogStats::default()), Pending::default());
+        let (writes, queue) = mpsc::channel(QUEUE);
+        let writer = writer::Writer {
+            db: db.clone(),
+            stats: stats.clone(),
+            pending: pending.clone(),
+        };
+        std::thread::Builder::new()
+            .name("raft-log-writer".into())
+            .spawn(move || writer.run(queue))
+            .map_err(write_err)?;
+        Ok(Self {
+            db,
+            stats,
+            pending,
+            writes,
+        })
+    }
+
+    /// Counters of commits and entries (for `/raft` and benchmarks).
+    pub fn stats(&self) -> Arc<LogStats> {
+        self.stats.clone()
+    }
+
+    /// Runs `op` in the writer's order and waits until it is durable.
+    async fn durable(&self, op: Op) -> Result<(), StorageError> {
+        let (done, result) = oneshot::channel();
+        self.writes
+            .send(Write::Other { op, done })
+            .await
+            .map_err(write_err)?;
+        result.await.map_err(write_err)?.map_err(write_err)
+    }
+
+    async fn read_meta<T: DeserializeOwned + Send + 'static>(
+        &self,
+        key: &'static str,
+    ) -> Result<Option<T>, StorageError> {
+        let db = self.db.clone();
+        blocking(move || {
+            let txn = db.begin_read().map_err(read_err)?;
+            let meta = txn.open_table(META).map_err(read_err)?;
+            let value = meta.get(key).map_err(read_err)?;
+            value
+                .map(|v| serde_json::from_slice(v.value()).map_err(read_err))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn write_meta<T: Serialize>(&self, key: &'static str, value: &T) -> Result<(), StorageError> {
+        let bytes = serde_json::to_vec(value).map_err(write_err)?;
+        self.durable(Box::new(move |txn| {
+            txn.open_table(META)?.insert(key, bytes.as_slice())?;
+            Ok(())
+        }))
+        .await
+    }
+
+    /// Removes entries whose index is in `range` (pending and stored); records `purged`.
+    async fn remove(
+        &self,
+        range: (Bound<u64>, Bound<u64>),
+        purged: Option<LogId<NodeId>>,
+    ) -> Result<(), StorageError> {
+        lock(&self.pending).retain(|index, _| !range.contains(index));
+        let purged = purged
+            .map(|p| serde_json::to_vec(&p))
+            .transpose()
+            .map_err(write_err)?;
+        self.durable(Box::new(move |txn| {
+            txn.open_table(LOG)?.retain_in(range, |_, _| false)?;
+            if let Some(bytes) = purged {
+                txn.open_table(META)?.insert(PURGED, bytes.as_slice())?;
+            }
+            Ok(())
+        }))
+        .await
+    }
+
+    /// Entries in `bounds`: pending ones (copied first) over stored ones, so an entry being
+    /// committed meanwhile is found in one or the other.
+    fn read_range(&self, bounds: (Bound<u64>, Bound<u64>)) -> Result<Vec<Entry<TypeConfig>>, StorageError> {
+        let pending: BTreeMap<u64, Arc<Vec<u8>>> = lock(&self.pending)
+            .range(bounds)
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        let txn = self.db.begin_read().map_err(read_err)?;
+        let log = txn.open_table(LOG).map_err(read_err)?;
+        let mut rows: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+        for row in log.range::<u64>(bounds).map_err(read_err)? {
+            let (key, value) = row.map_err(read_err)?;
+            rows.insert(key.value(), value.value().to_vec());
+        }
+        rows.extend(pending.into_iter().map(|(k, v)| (k, v.as_ref().clone())));
+        rows.values()
+            .map(|bytes| serde_json::from_slice(bytes).map_err(read_err))
+            .collect()
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError> {
+        let (this, bounds) = (
+            self.clone(),
+            (range.start_bound().cloned(), range.end_bound().cloned()),
+        );
+        blocking(move || this.read_range(bounds)).await
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        let last_purged_log_id: Option<LogId<NodeId>> = self.read_meta(PURGED).await?;
+        let this = self.clone();
+        let last = blocking(move || {
+            let pending_last = lock(&this.pending).last_key_value().map(|(_, v)| v.clone());
+            if let Some(bytes) = pending_last {
+                return serde_json::from_slice::<Entry<TypeConfig>>(&bytes)
+                    .map(Some)
+                    .map_err(read_err);
+            }
+            let txn = this.db.begin_read().map_err(read_err)?;
+            let log = txn.open_table(LOG).map_err(read_err)?;
+            let last = log.last().map_err(read_err)?;
+            last.map(|(_, v)| serde_json::from_slice(v.value()).map_err(read_err))
+                .transpose()
+        })
+        .await?;
+        let last_log_id = last.map(|e| e.log_id).or(last_purged_log_id);
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError> {
+        self.write_meta(VOTE, vote).await
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError> {
+        self.read_meta(VOTE).await
+    }
+
+    async fn append<I>(&mut self, entries: I, flushed: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let rows: Vec<(u64, Arc<Vec<u8>>)> = entries
+            .into_iter()
+            .map(|e| serde_json::to_vec(&e).map(|bytes| (e.log_id.index, Arc::new(bytes))))
+            .collect::<Result<_, _>>()
+            .map_err(write_err)?;
+        lock(&self.pending).extend(rows.iter().cloned());
+        // Durability is reported through `flushed` by the writer, after its fsync.
+        self.writes
+            .send(Write::Append { rows, flushed })
+            .await
+            .map_err(write_err)
+    }
+
+    async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError> {
+        self.remove((Bound::Included(log_id.index), Bound::Unbounded), None)
+            .await
+    }
+
+    async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError> {
+        self.remove((Bound::Unbounded, Bound::Included(log_id.index)), Some(log_id))
+            .await
+    }
+}
+
+mod writer;
