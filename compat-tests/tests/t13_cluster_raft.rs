@@ -167,7 +167,7 @@ async fn after_killing_every_peer_every_acknowledged_pin_is_still_there() -> any
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_peer_joining_late_catches_up_through_a_snapshot() -> anyhow::Result<()> {
-    let env = [("CLUSTER_RAFT_SNAPSHOTTHRESHOLD", "500")];
+    let env = [("CLUSTER_RAFT_SNAPSHOTTHRESHOLD", "20")];
     let dirs = Dirs::init(4)?;
     let first = dirs.start(0, None, &env)?;
     let second = dirs.start(1, Some(&first), &env)?;
