@@ -66,29 +66,23 @@ async fn worker(addr: SocketAddr, path: &'static str, until: Instant) -> anyhow:
 
 /// Reads all of `POST target`'s body from `addr`, returning (bytes, seconds).
 pub async fn stream_read(addr: SocketAddr, target: &str) -> anyhow::Result<(u64, f64)> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    let driver = tokio::spawn(conn);
-    let started = Instant::now();
-    let req = http::Request::post(target)
-        .header("host", addr.to_string())
-        .body(Empty::<Bytes>::new())?;
-    let mut body = sender.send_request(req).await?.into_body();
-    let mut total = 0u64;
-    while let Some(frame) = body.frame().await {
-        total += frame?.data_ref().map_or(0, |d| d.len() as u64);
-    }
-    driver.abort();
-    Ok((total, started.elapsed().as_secs_f64()))
+    let (bytes, secs, _) = read_body(addr, http::Method::POST, target).await?;
+    Ok((bytes, secs))
 }
 
-/// Like [`stream_read`] with GET, also returning the time to the first body byte.
+/// Reads all of `GET target`'s body: (bytes, seconds, seconds to the first body byte).
 pub async fn stream_read_ttfb(addr: SocketAddr, target: &str) -> anyhow::Result<(u64, f64, f64)> {
+    read_body(addr, http::Method::GET, target).await
+}
+
+async fn read_body(addr: SocketAddr, method: http::Method, target: &str) -> anyhow::Result<(u64, f64, f64)> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     let driver = tokio::spawn(conn);
     let started = Instant::now();
-    let req = http::Request::get(target)
+    let req = http::Request::builder()
+        .method(method)
+        .uri(target)
         .header("host", addr.to_string())
         .body(Empty::<Bytes>::new())?;
     let mut body = sender.send_request(req).await?.into_body();

@@ -2,38 +2,14 @@
 //! ipfs-cluster's shapes, the `cairn pin` client, and durability of acknowledged pins across
 //! a clean restart and across kill -9.
 
+use cairn_compat_tests::cluster::{listed, rest};
 use cairn_compat_tests::corpus::Vars;
-use cairn_compat_tests::http::{Call, Exchange, send};
 use cairn_compat_tests::process::{Peer, init_peer, run_cairn};
 use cairn_compat_tests::scratch_dir;
 
 fn cids() -> anyhow::Result<(String, String)> {
     let vars = Vars::with_oracle_cids()?;
     Ok((vars.fill("{{cid:f11.txt}}")?, vars.fill("{{cid:dir}}")?))
-}
-
-async fn rest(peer: &Peer, method: &str, target: &str) -> anyhow::Result<Exchange> {
-    let mut call = Call::post(target);
-    call.method = method.to_owned();
-    send(peer.rest, call).await
-}
-
-async fn listed(peer: &Peer) -> anyhow::Result<Vec<String>> {
-    let answer = rest(peer, "GET", "/allocations").await?;
-    if answer.status == 204 {
-        return Ok(vec![]);
-    }
-    anyhow::ensure!(answer.status == 200, "{}", answer.text());
-    answer
-        .text()
-        .lines()
-        .map(|l| {
-            Ok(serde_json::from_str::<serde_json::Value>(l)?["cid"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned())
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
