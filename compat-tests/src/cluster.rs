@@ -73,6 +73,22 @@ impl Dirs {
         Ok(Self { dirs, secret, ports })
     }
 
+    /// Peer `i`'s id, from its `identity.json`.
+    pub fn peer_id(&self, i: usize) -> anyhow::Result<String> {
+        let text = std::fs::read_to_string(self.dirs[i].path().join("identity.json"))?;
+        let json: serde_json::Value = serde_json::from_str(&text)?;
+        Ok(json["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Peer `i`'s cluster swarm address (`/ip4/127.0.0.1/tcp/<port>/p2p/<id>`), known before it starts.
+    pub fn swarm_addr(&self, i: usize) -> anyhow::Result<String> {
+        Ok(format!(
+            "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+            self.ports[i],
+            self.peer_id(i)?
+        ))
+    }
+
     /// Starts peer `i`: the first initialises the cluster, the others join through `via`.
     pub fn start(&self, i: usize, via: Option<&Peer>, env: &[(&str, &str)]) -> anyhow::Result<Peer> {
         let listen = format!("/ip4/127.0.0.1/tcp/{}", self.ports[i]);

@@ -248,3 +248,29 @@ async fn leave_on_shutdown_removes_the_peer_when_it_stops_cleanly() -> anyhow::R
     lists_eventually(&first, &[cid(400)], WAIT).await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_static_init_peerset_forms_one_cluster_without_bootstrap() -> anyhow::Result<()> {
+    let dirs = Dirs::init(3)?;
+    let ids = (0..3)
+        .map(|i| dirs.peer_id(i))
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .join(",");
+    let addrs = (0..3)
+        .map(|i| dirs.swarm_addr(i))
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .join(",");
+    let env = [
+        ("CLUSTER_RAFT_INITPEERSET", ids.as_str()),
+        ("CLUSTER_PEERADDRESSES", addrs.as_str()),
+    ];
+    let peers: Vec<Peer> = (0..3)
+        .map(|i| dirs.start(i, None, &env))
+        .collect::<anyhow::Result<_>>()?;
+    pin_retrying(&peers[2], &cid(500)).await?;
+    for peer in &peers {
+        lists_eventually(peer, &[cid(500)], WAIT).await?;
+        assert_eq!(raft(peer).await?["members"].as_array().map(Vec::len), Some(3));
+    }
+    Ok(())
+}

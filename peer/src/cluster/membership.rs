@@ -27,11 +27,46 @@ impl Cluster {
         if self.raft.is_initialized().await.map_err(|e| fatal(&e))? {
             return Ok(());
         }
+        if !self.init_peerset.is_empty() {
+            let members = self.static_members(bootstrap)?;
+            return self.raft.initialize(members).await.map_err(|e| fatal(&e));
+        }
         if bootstrap.is_empty() {
             let members = BTreeMap::from([(self.node, self.me())]);
             return self.raft.initialize(members).await.map_err(|e| fatal(&e));
         }
         self.join_through(bootstrap).await
+    }
+
+    /// `init_peerset` as Raft members, addressed through `addrs` (`…/p2p/<id>`).
+    fn static_members(&self, addrs: &[Multiaddr]) -> Result<BTreeMap<u64, PeerNode>, ClusterError> {
+        let mut members = BTreeMap::new();
+        for peer in &self.init_peerset {
+            let node = if *peer == self.peer_id {
+                self.me()
+            } else {
+                let known = addrs
+                    .iter()
+                    .filter(|a| split_p2p(a).is_some_and(|(id, _)| id.to_base58() == *peer));
+                let known: Vec<String> = known.map(|a| a.to_string()).collect();
+                if known.is_empty() {
+                    return Err(ClusterError::Start(format!(
+                        "consensus.raft.init_peerset: no address for {peer} in cluster.peer_addresses"
+                    )));
+                }
+                PeerNode {
+                    peer_id: peer.clone(),
+                    addrs: known,
+                }
+            };
+            members.insert(node_id(peer), node);
+        }
+        if !members.contains_key(&self.node) {
+            return Err(ClusterError::Start(
+                "consensus.raft.init_peerset must include this peer".into(),
+            ));
+        }
+        Ok(members)
     }
 
     async fn join_through(&self, bootstrap: &[Multiaddr]) -> Result<(), ClusterError> {

@@ -76,6 +76,7 @@ pub struct Cluster {
     leader_timeout: Duration,
     log_stats: Arc<crate::consensus::log_store::LogStats>,
     batcher: batcher::Batcher,
+    init_peerset: Vec<String>,
 }
 
 fn start_err(e: impl std::fmt::Display) -> ClusterError {
@@ -140,6 +141,7 @@ impl Cluster {
             peer_id,
             log_stats,
             batcher: batcher::Batcher::spawn(raft.clone()),
+            init_peerset: config.raft.init_peerset.clone(),
             raft,
         };
         tokio::spawn(inbound::serve(cluster.clone(), inbound));

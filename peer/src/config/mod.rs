@@ -72,6 +72,9 @@ pub struct RaftConfig {
     pub election_timeout: String,
     /// Applied entries between snapshots.
     pub snapshot_threshold: u64,
+    /// Static membership: the peer ids of every initial member (this peer included); their
+    /// addresses come from `cluster.peer_addresses`. Empty = join through a bootstrap peer.
+    pub init_peerset: Vec<String>,
 }
 
 impl Default for RaftConfig {
@@ -82,6 +85,7 @@ impl Default for RaftConfig {
             heartbeat_timeout: "500ms".into(),
             election_timeout: "2.5s".into(),
             snapshot_threshold: 10_000,
+            init_peerset: Vec::new(),
         }
     }
 }
