@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The main job until the embedded node lands: an offline js-ipfs 0.66.1 daemon on
-# 127.0.0.1:5001 (repo in .realpeers/jsipfs) and `cairn gateway` in front of it on
-# 127.0.0.1:9095. Ctrl-C stops both. Point any IPFS client at /ip4/127.0.0.1/tcp/9095.
+# The main job: a one-peer Cairn cluster on this machine.
+#   REST API on 127.0.0.1:9094, IPFS-API gateway on 127.0.0.1:9095, cluster swarm on 127.0.0.1:9096,
+#   in front of an offline js-ipfs 0.66.1 daemon on 127.0.0.1:5001 (until the embedded node lands).
+# Config and data in .cairn/ (created by `cairn init` on first run). Ctrl-C stops everything.
+# Point any IPFS client at /ip4/127.0.0.1/tcp/9095, and `cairn pin ls` at the REST API.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 API_PORT=${JSIPFS_API_PORT:-5001}
+export CAIRN_PATH=${CAIRN_PATH:-$PWD/.cairn}
 if [ ! -f compat-tests/js/node_modules/ipfs/src/cli.js ]; then
   (cd compat-tests/js && npm install --no-audit --no-fund --loglevel=error)
 fi
@@ -26,4 +29,8 @@ trap 'kill $DAEMON 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do grep -q 'Daemon is ready' .realpeers/jsipfs/daemon.log && break; sleep 0.2; done
 grep -q 'Daemon is ready' .realpeers/jsipfs/daemon.log || { cat .realpeers/jsipfs/daemon.log; exit 1; }
 echo "js-ipfs ready on /ip4/127.0.0.1/tcp/$API_PORT"
-target/release/cairn gateway --upstream "/ip4/127.0.0.1/tcp/$API_PORT" --listen /ip4/127.0.0.1/tcp/9095
+[ -f "$CAIRN_PATH/service.json" ] || target/release/cairn init --peername "$(hostname)"
+export CLUSTER_LISTENMULTIADDRESS=${CLUSTER_LISTENMULTIADDRESS:-/ip4/127.0.0.1/tcp/9096}
+export CLUSTER_IPFSPROXY_NODEMULTIADDRESS=/ip4/127.0.0.1/tcp/$API_PORT
+export CLUSTER_IPFSHTTP_NODEMULTIADDRESS=/ip4/127.0.0.1/tcp/$API_PORT
+target/release/cairn daemon
