@@ -301,3 +301,13 @@ async fn a_gateway_on_a_unix_socket_serves_and_a_unix_upstream_is_dialled() -> a
     assert!(!socket.exists(), "the socket file is removed on exit");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_body_slower_than_read_timeout_answers_408() -> anyhow::Result<()> {
+    let (_stub, gateway) = setup(&[("CLUSTER_IPFSPROXY_READTIMEOUT", "1s")]).await?;
+    let slow = b"POST /api/v0/add HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab";
+    let answer = exchange(gateway.addr, slow, WAIT).await?;
+    assert_eq!(answer.status(), Some(408), "{}", answer.text());
+    assert!(answer.text().contains("\"Type\":\"error\""), "{}", answer.text());
+    Ok(())
+}

@@ -24,10 +24,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{Request, Response, Uri, uri::PathAndQuery};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Response, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use crate::deadline::DeadlineExceeded;
 use crate::upstream::{Connector, Target};
 use crate::{Body, BoxError, ProxyConfig, boxed, hop, trailers::StreamErrorGuard};
 
@@ -61,7 +63,8 @@ pub enum ForwardError {
 pub struct Forward {
     client: Client<Connector, Body>,
     target: Arc<Target>,
-    authority: Arc<str>,
+    /// Parsed once; only the pool key (the client's `Host` header is forwarded as sent).
+    authority: Authority,
     header_timeout: Option<Duration>,
 }
 
@@ -75,7 +78,7 @@ impl Forward {
             .build(connector);
         Self {
             client,
-            authority: config.node.authority().into(),
+            authority: parse_authority(&config.node),
             target: Arc::new(config.node.clone()),
             header_timeout: config.upstream_header_timeout,
         }
@@ -88,11 +91,10 @@ impl Forward {
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        *req.uri_mut() = Uri::builder()
-            .scheme("http")
-            .authority(&*self.authority)
-            .path_and_query(path)
-            .build()?;
+        let mut parts = http::uri::Parts::default();
+        (parts.scheme, parts.authority, parts.path_and_query) =
+            (Some(Scheme::HTTP), Some(self.authority.clone()), Some(path));
+        *req.uri_mut() = Uri::from_parts(parts)?;
         hop::strip(req.headers_mut());
         req.headers_mut()
             .insert(http::header::TE, http::HeaderValue::from_static("trailers"));
@@ -119,7 +121,12 @@ impl Forward {
         }))
     }
 
+    /// Classifies a client failure: a request body that missed its `read_timeout` is the
+    /// client's fault (408, kept as [`DeadlineExceeded`]); anything else is the upstream's (502).
     fn unreachable(&self, err: &hyper_util::client::legacy::Error) -> BoxError {
+        if let Some(late) = find::<DeadlineExceeded>(err) {
+            return DeadlineExceeded(late.0.clone()).into();
+        }
         ForwardError::Unreachable {
             target: self.target.to_string(),
             reason: innermost(err),
@@ -135,6 +142,27 @@ impl Forward {
         }
         .into()
     }
+}
+
+/// The upstream's authority for request URIs; a name `http` cannot carry falls back to
+/// `localhost` (the connector dials the configured target whatever the URI says).
+fn parse_authority(target: &Target) -> Authority {
+    target
+        .authority()
+        .parse()
+        .unwrap_or_else(|_| Authority::from_static("localhost"))
+}
+
+/// The first error of type `E` in a source chain.
+fn find<'a, E: std::error::Error + 'static>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a E> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
 }
 
 /// The innermost error message in a source chain (the OS error, usually).

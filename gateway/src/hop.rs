@@ -36,23 +36,24 @@ pub fn strip(headers: &mut HeaderMap) {
 }
 
 fn named_in_connection(headers: &HeaderMap) -> Vec<HeaderName> {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(','))
-        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+    tokens(headers, header::CONNECTION)
+        .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
         .collect()
 }
 
 /// True when the client announced it accepts trailers (`TE: trailers`, any case, in a list).
 pub fn accepts_trailers(headers: &HeaderMap) -> bool {
+    tokens(headers, header::TE).any(|token| token.eq_ignore_ascii_case("trailers"))
+}
+
+/// The comma-separated tokens of every `name` header line, trimmed.
+fn tokens(headers: &HeaderMap, name: HeaderName) -> impl Iterator<Item = &str> {
     headers
-        .get_all(header::TE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
+        .get_all(name)
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
         .flat_map(|line| line.split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case("trailers"))
+        .map(str::trim)
 }
 
 /// Appends the client's address to `X-Forwarded-For` (`"a, b"` when one is already present).

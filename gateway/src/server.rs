@@ -63,12 +63,11 @@ pub struct Server {
 impl Server {
     /// Validates `config`, builds the forwarding stack and binds every listen address.
     pub async fn bind(config: ProxyConfig) -> Result<Self, ServerError> {
-        config.validate()?;
         let stack = stack::build(&config);
         Self::bind_with(&config, stack).await
     }
 
-    /// Binds with a given stack (validated `config`); for callers that assemble their own.
+    /// Validates `config`, then binds with a given stack; for callers that assemble their own.
     pub async fn bind_with(config: &ProxyConfig, stack: Stack) -> Result<Self, ServerError> {
         config.validate()?;
         let mut listeners = Vec::with_capacity(config.listen.len());

@@ -19,10 +19,6 @@ use serde_json::{Map, Value, json};
 use crate::duration;
 use crate::upstream::Target;
 
-/// ipfs-cluster's default proxy listen address.
-pub const DEFAULT_LISTEN: &str = "/ip4/127.0.0.1/tcp/9095";
-/// ipfs-cluster's default upstream (kubo's API port).
-pub const DEFAULT_NODE: &str = "/ip4/127.0.0.1/tcp/5001";
 /// ipfs-cluster's `read_header_timeout` default.
 pub const DEFAULT_READ_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// ipfs-cluster's `idle_timeout` default.
