@@ -31,7 +31,7 @@ pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
         }
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let json = ServiceConfig::generated(args.peername);
+    let json = ServiceConfig::generated(args.peername).map_err(|e| CliError::Run(e.into()))?;
     let text = serde_json::to_string_pretty(&json).context("serialising service.json")? + "\n";
     std::fs::write(&service, text).with_context(|| format!("cannot write {}", service.display()))?;
     let me = Identity::generate();

@@ -159,18 +159,10 @@ const SECTIONS: [(&[&str], &str); 4] = [
 
 impl ServiceConfig {
     /// `service.json` as `cairn init` writes it, with a fresh secret.
-    pub fn generated(peername: Option<String>) -> Value {
-        let cluster = ClusterConfig {
-            secret: random_secret(),
-            peername: peername.unwrap_or_else(hostname),
-            ..ClusterConfig::default()
-        };
-        json!({
-            "cluster": cluster,
-            "consensus": { "raft": RaftConfig::default() },
-            "api": { "restapi": RestConfig::default(), "ipfsproxy": ProxyConfig::default().to_json() },
-            "ipfs_connector": { "ipfshttp": IpfsHttpConfig::default() },
-        })
+    pub fn generated(peername: Option<String>) -> Result<Value, ConfigError> {
+        let secret =
+            random_secret().map_err(|e| ConfigError(format!("cannot generate cluster.secret: {e}")))?;
+        Ok(template(peername.unwrap_or_else(hostname), secret))
     }
 
     /// Reads `<dir>/service.json`, applies the environment through `env`, validates.
@@ -228,13 +220,27 @@ impl ServiceConfig {
     }
 }
 
-fn random_secret() -> String {
-    let key = libp2p_identity::Keypair::generate_ed25519();
-    let bytes = key
-        .try_into_ed25519()
-        .map(|k| k.secret().as_ref().to_vec())
-        .unwrap_or_default();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Every section with its defaults; `cairn init` fills in the name and secret.
+fn template(peername: String, secret: String) -> Value {
+    let cluster = ClusterConfig {
+        secret,
+        peername,
+        ..ClusterConfig::default()
+    };
+    json!({
+        "cluster": cluster,
+        "consensus": { "raft": RaftConfig::default() },
+        "api": { "restapi": RestConfig::default(), "ipfsproxy": ProxyConfig::default().to_json() },
+        "ipfs_connector": { "ipfshttp": IpfsHttpConfig::default() },
+    })
+}
+
+/// 32 bytes from the OS's random source, as 64 hex characters.
+fn random_secret() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// 64 hex characters as 32 bytes.
@@ -275,7 +281,7 @@ fn proxy_section(json: &Value, env: &impl Fn(&str) -> Option<String>) -> Result<
 
 /// Sets `CLUSTER_<SECTION>_<KEY>` values into the JSON before it is typed.
 fn apply_env(json: &mut Value, env: &impl Fn(&str) -> Option<String>) {
-    let defaults = ServiceConfig::generated(Some(String::new()));
+    let defaults = template(String::new(), String::new());
     for (path, prefix) in SECTIONS {
         let Some(Value::Object(keys)) = lookup(&defaults, path) else {
             continue;

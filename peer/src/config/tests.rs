@@ -21,7 +21,7 @@ fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
 #[test]
 fn a_generated_config_loads_with_ipfs_cluster_defaults() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &ServiceConfig::generated(Some("a".into())));
+    write(dir.path(), &ServiceConfig::generated(Some("a".into())).unwrap());
     let config = ServiceConfig::load(dir.path(), env(&[])).unwrap();
     assert_eq!(config.cluster.peername, "a");
     assert_eq!(config.cluster.listen_multiaddress, ["/ip4/0.0.0.0/tcp/9096"]);
@@ -60,7 +60,7 @@ fn errors_name_the_key() {
     ];
     for (patch, key) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let mut json = ServiceConfig::generated(Some("a".into()));
+        let mut json = ServiceConfig::generated(Some("a".into())).unwrap();
         merge(&mut json, &patch);
         write(dir.path(), &json);
         let err = ServiceConfig::load(dir.path(), env(&[])).unwrap_err().to_string();
@@ -80,7 +80,7 @@ fn merge(base: &mut Value, patch: &Value) {
 #[test]
 fn environment_overrides_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &ServiceConfig::generated(Some("a".into())));
+    write(dir.path(), &ServiceConfig::generated(Some("a".into())).unwrap());
     let vars = [
         ("CLUSTER_PEERNAME", "from-env"),
         ("CLUSTER_REPLICATIONFACTORMIN", "2"),

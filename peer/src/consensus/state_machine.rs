@@ -85,18 +85,20 @@ impl StateMachine {
     fn write_meta(
         txn: &WriteTransaction,
         applied: &Option<LogId<NodeId>>,
-        membership: &Membership,
+        membership: Option<&Membership>,
     ) -> Result<(), StorageError> {
         let mut table = txn.open_table(SM_META).map_err(sm_err)?;
         table
             .insert(APPLIED, serde_json::to_vec(applied).map_err(sm_err)?.as_slice())
             .map_err(sm_err)?;
-        table
-            .insert(
-                MEMBERSHIP,
-                serde_json::to_vec(membership).map_err(sm_err)?.as_slice(),
-            )
-            .map_err(sm_err)?;
+        if let Some(membership) = membership {
+            table
+                .insert(
+                    MEMBERSHIP,
+                    serde_json::to_vec(membership).map_err(sm_err)?.as_slice(),
+                )
+                .map_err(sm_err)?;
+        }
         Ok(())
     }
 
@@ -105,28 +107,32 @@ impl StateMachine {
         Ok((applied, Self::read_meta(db, MEMBERSHIP)?.unwrap_or_default()))
     }
 
+    /// Applies `entries` in one commit; records the applied log id, and the membership only
+    /// when the batch changes it (nothing is read back).
     fn apply_batch(
         db: &Database,
         entries: Vec<Entry<TypeConfig>>,
     ) -> Result<Vec<Option<Applied>>, StorageError> {
-        let (mut applied, mut membership) = Self::state(db)?;
+        let Some(last) = entries.last().map(|e| e.log_id) else {
+            return Ok(Vec::new());
+        };
         let mut txn = db.begin_write().map_err(sm_err)?;
         // The Raft log is the durable record: after a crash, openraft re-applies what this
         // commit may lose. `build_snapshot` makes everything durable before log is purged.
         txn.set_durability(redb::Durability::None).map_err(sm_err)?;
+        let mut membership = None;
         let mut results = Vec::with_capacity(entries.len());
         for entry in entries {
-            applied = Some(entry.log_id);
             results.push(match entry.payload {
                 EntryPayload::Blank => None,
                 EntryPayload::Normal(op) => Some(state::apply(&txn, &op).map_err(sm_err)?),
                 EntryPayload::Membership(m) => {
-                    membership = StoredMembership::new(Some(entry.log_id), m);
+                    membership = Some(StoredMembership::new(Some(entry.log_id), m));
                     None
                 }
             });
         }
-        Self::write_meta(&txn, &applied, &membership)?;
+        Self::write_meta(&txn, &Some(last), membership.as_ref())?;
         txn.commit().map_err(sm_err)?;
         Ok(results)
     }
@@ -275,7 +281,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 let pin = serde_json::from_str(&line).map_err(snap_err)?;
                 state::apply(&txn, &state::PinOp::Pin(Box::new(pin))).map_err(sm_err)?;
             }
-            StateMachine::write_meta(&txn, &meta.last_log_id, &meta.last_membership)?;
+            StateMachine::write_meta(&txn, &meta.last_log_id, Some(&meta.last_membership))?;
             txn.commit().map_err(sm_err)?;
             let temp = this.temp_file();
             let mut copy = std::fs::File::create(&temp).map_err(snap_err)?;

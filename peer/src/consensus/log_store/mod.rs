@@ -184,17 +184,20 @@ impl LogStore {
             .range(bounds)
             .map(|(k, v)| (*k, v.clone()))
             .collect();
+        let decode = |bytes: &[u8]| serde_json::from_slice::<Entry<TypeConfig>>(bytes).map_err(read_err);
         let txn = self.db.begin_read().map_err(read_err)?;
         let log = txn.open_table(LOG).map_err(read_err)?;
-        let mut rows: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+        let mut entries = BTreeMap::new();
         for row in log.range::<u64>(bounds).map_err(read_err)? {
             let (key, value) = row.map_err(read_err)?;
-            rows.insert(key.value(), value.value().to_vec());
+            if !pending.contains_key(&key.value()) {
+                entries.insert(key.value(), decode(value.value())?);
+            }
         }
-        rows.extend(pending.into_iter().map(|(k, v)| (k, v.as_ref().clone())));
-        rows.values()
-            .map(|bytes| serde_json::from_slice(bytes).map_err(read_err))
-            .collect()
+        for (index, bytes) in &pending {
+            entries.insert(*index, decode(bytes)?);
+        }
+        Ok(entries.into_values().collect())
     }
 }
 
