@@ -10,7 +10,7 @@ use cairn_bench::load::{self, median};
 use cairn_bench::null_upstream;
 use cairn_bench::pins;
 use cairn_compat_tests::cluster::{Dirs, raft, rest};
-use cairn_compat_tests::http::{Call, Payload, send};
+use cairn_compat_tests::http::send;
 use cairn_compat_tests::process::{Gateway, JsIpfs};
 
 /// Interleaved repetitions per side (gateway, direct, gateway, direct, …).
@@ -98,28 +98,23 @@ async fn p2() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`).
+fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .context("no VmHWM")?;
+        .find(|l| l.starts_with(field))
+        .with_context(|| format!("no {field}"))?;
     Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
 }
 
 async fn p3(daemon: &JsIpfs, gateway: &Gateway) -> anyhow::Result<()> {
     println!("P3 cat of a 256 MiB object (gateway ÷ direct MB/s), gateway peak RSS");
-    let head = "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\nContent-Type: application/octet-stream\r\n\r\n";
-    let pieces = std::iter::once(bytes::Bytes::from(head))
-        .chain(cairn_compat_tests::content::chunks(CAT_BYTES, 1 << 20))
-        .chain(std::iter::once(bytes::Bytes::from("\r\n--b--\r\n")));
-    let mut call = Call::post("/api/v0/add?pin=false&progress=false")
-        .header("content-type", "multipart/form-data; boundary=b");
-    call.payload = Payload::Stream(Box::new(pieces));
+    let call = cairn_compat_tests::content::upload("/api/v0/add?pin=false&progress=false", CAT_BYTES);
     let added = send(daemon.api, call).await?;
     let cid = added.json()?["Hash"].as_str().context("no Hash")?.to_owned();
     let target = format!("/api/v0/cat?arg={cid}");
-    let rss_before = peak_rss_kib(gateway.pid())?;
+    let rss_before = status_kib(gateway.pid(), "VmHWM:")?;
     let (mut g, mut d) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         let (bytes, secs) = load::stream_read(gateway.addr, &target).await?;
@@ -130,7 +125,7 @@ async fn p3(daemon: &JsIpfs, gateway: &Gateway) -> anyhow::Result<()> {
         d.push(bytes as f64 / secs / 1e6);
     }
     let (gm, dm) = (median(&g), median(&d));
-    let rss = peak_rss_kib(gateway.pid())?;
+    let rss = status_kib(gateway.pid(), "VmHWM:")?;
     println!(
         "  cat 256 MiB      MB/s gateway {gm:>7.1} direct {dm:>7.1} ratio {:.2}",
         gm / dm
@@ -179,15 +174,6 @@ async fn p6() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS")?;
-    Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
-}
-
 fn dir_bytes(dir: &std::path::Path) -> u64 {
     let files = ["state.redb", "raft-log.redb"];
     files
@@ -203,7 +189,7 @@ async fn p7() -> anyhow::Result<()> {
     println!("P7/P8 pinset of {N} pins on one peer");
     let dirs = Dirs::init(1)?;
     let peer = dirs.start(0, None, &[])?;
-    let empty_rss = rss_kib(peer.pid())?;
+    let empty_rss = status_kib(peer.pid(), "VmRSS:")?;
     let started = std::time::Instant::now();
     pins::pin_count(peer.rest, 64, 10_000_000, N).await?;
     println!(
@@ -211,17 +197,15 @@ async fn p7() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         N as f64 / started.elapsed().as_secs_f64()
     );
-    let full_rss = rss_kib(peer.pid())?;
-    let started = std::time::Instant::now();
+    let full_rss = status_kib(peer.pid(), "VmRSS:")?;
     let (bytes, secs, first) = load::stream_read_ttfb(peer.rest, "/allocations").await?;
-    let listed_rss = rss_kib(peer.pid())?;
+    let listed_rss = status_kib(peer.pid(), "VmRSS:")?;
     println!(
         "  GET /allocations: first byte {:.1} ms, all {bytes} bytes in {secs:.2} s; RSS {:.1} MiB before, {:.1} MiB after listing",
         first * 1e3,
         full_rss as f64 / 1024.0,
         listed_rss as f64 / 1024.0
     );
-    let _ = started;
     println!(
         "  memory per pin {:.0} B (RSS growth / pins), disk per pin {:.0} B (state + raft log)",
         (full_rss.saturating_sub(empty_rss) * 1024) as f64 / N as f64,

@@ -7,15 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cid::Cid;
+use cairn_compat_tests::cluster::cid;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use multihash_codetable::{Code, MultihashDigest};
-
-/// A distinct raw CIDv1 for every `n`.
-pub fn cid(n: u64) -> String {
-    Cid::new_v1(0x55, Code::Sha2_256.digest(&n.to_be_bytes())).to_string()
-}
 
 /// Pins `/pins/<cid(n)>` from `concurrency` workers until `length` passes; returns pins/s.
 pub async fn pin_rate(

@@ -7,6 +7,12 @@ use crate::http::{Call, Exchange, send};
 use crate::process::{Peer, init_peer};
 use crate::scratch_dir;
 
+/// A distinct, valid raw CIDv1 (sha2-256 of `n`) for every `n`.
+pub fn cid(n: u64) -> String {
+    use multihash_codetable::{Code, MultihashDigest};
+    cid::Cid::new_v1(0x55, Code::Sha2_256.digest(&n.to_be_bytes())).to_string()
+}
+
 /// Sends `METHOD target` to the peer's REST API.
 pub async fn rest(peer: &Peer, method: &str, target: &str) -> anyhow::Result<Exchange> {
     let mut call = Call::post(target);

@@ -3,6 +3,8 @@
 
 use bytes::Bytes;
 
+use crate::http::{Call, Payload};
+
 /// The first `len` bytes of the pattern.
 pub fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
@@ -25,4 +27,15 @@ pub fn chunks(len: u64, chunk: usize) -> impl Iterator<Item = Bytes> {
         offset += size as u64;
         Some(piece)
     })
+}
+
+/// `POST target` uploading `len` pattern bytes as one multipart file part, streamed.
+pub fn upload(target: &str, len: u64) -> Call {
+    let head = "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+    let pieces = std::iter::once(Bytes::from(head))
+        .chain(chunks(len, 1 << 20))
+        .chain(std::iter::once(Bytes::from("\r\n--b--\r\n")));
+    let mut call = Call::post(target).header("content-type", "multipart/form-data; boundary=b");
+    call.payload = Payload::Stream(Box::new(pieces));
+    call
 }

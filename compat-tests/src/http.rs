@@ -85,7 +85,13 @@ impl Exchange {
     }
 }
 
-fn lines(map: &http::HeaderMap) -> Vec<(String, String)> {
+/// The first value of header `name` (lower-case) among recorded header lines.
+pub fn header_in<'a>(lines: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    lines.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+/// Header lines as recorded: names lower-cased, values lossily decoded, in order.
+pub fn lines(map: &http::HeaderMap) -> Vec<(String, String)> {
     map.iter()
         .map(|(n, v)| {
             (

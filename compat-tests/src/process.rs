@@ -21,7 +21,8 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn jsipfs_cli() -> anyhow::Result<PathBuf> {
+/// The jsipfs CLI script of the installed js-ipfs, or how to install it.
+pub fn jsipfs_cli() -> anyhow::Result<PathBuf> {
     let cli = repo_root().join("compat-tests/js/node_modules/ipfs/src/cli.js");
     if !cli.exists() {
         bail!(
@@ -227,12 +228,19 @@ impl Gateway {
 }
 
 fn parse_listen_line(line: &str) -> Option<SocketAddr> {
-    let addr = line
-        .strip_prefix("cairn gateway listening on /ip4/")?
-        .split_whitespace()
-        .next()?;
-    let (ip, port) = addr.split_once("/tcp/")?;
-    Some(SocketAddr::new(ip.parse().ok()?, port.parse().ok()?))
+    tcp_addr(
+        line.strip_prefix("cairn gateway listening on ")?
+            .split_whitespace()
+            .next()?,
+    )
+}
+
+/// `/ip4/<ip>/tcp/<port>` as a socket address (what `cairn` prints for its listeners).
+fn tcp_addr(text: &str) -> Option<SocketAddr> {
+    match cairn_gateway::config::listen_addr(text).ok()? {
+        cairn_gateway::config::ListenAddr::Tcp(addr) => Some(addr),
+        cairn_gateway::config::ListenAddr::Unix(_) => None,
+    }
 }
 
 impl Drop for Gateway {
@@ -372,10 +380,7 @@ fn parse_ready(line: &str) -> Option<(String, String, SocketAddr, SocketAddr)> {
             .and_then(|i| words.get(i + 1))
             .copied()
     };
-    let addr = |text: &str| -> Option<SocketAddr> {
-        let (ip, port) = text.strip_prefix("/ip4/")?.split_once("/tcp/")?;
-        Some(SocketAddr::new(ip.parse().ok()?, port.parse().ok()?))
-    };
+    let addr = tcp_addr;
     let cluster = field("cluster")?.split(',').next()?.to_owned();
     Some((
         field("peer")?.to_owned(),

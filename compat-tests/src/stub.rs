@@ -33,10 +33,7 @@ pub struct Seen {
 impl Seen {
     /// The first value of header `name`.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        crate::http::header_in(&self.headers, name)
     }
 }
 
@@ -86,11 +83,7 @@ async fn accept(listener: tokio::net::TcpListener, seen: Arc<Mutex<Vec<Seen>>>) 
 }
 
 fn record(req: &hyper::Request<Incoming>, seen: &Mutex<Vec<Seen>>) {
-    let headers = req
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
+    let headers = crate::http::lines(req.headers());
     let target = req
         .uri()
         .path_and_query()

@@ -35,8 +35,7 @@ async fn pins_are_committed_listed_and_survive_restart_and_kill_9() -> anyhow::R
     );
     let mut want = vec![hello.clone(), dir_cid.clone()];
     want.sort();
-    let mut got = listed(&peer).await?;
-    got.sort();
+    let got = listed(&peer).await?;
     assert_eq!(got, want);
     let one = rest(&peer, "GET", &format!("/allocations/{hello}"))
         .await?
@@ -48,8 +47,7 @@ async fn pins_are_committed_listed_and_survive_restart_and_kill_9() -> anyhow::R
 
     assert_eq!(peer.stop()?, 0, "SIGTERM is a clean shutdown");
     let peer = Peer::start(dir.path(), &[])?;
-    let mut got = listed(&peer).await?;
-    got.sort();
+    let got = listed(&peer).await?;
     assert_eq!(got, want, "pins survive a clean restart");
 
     assert_eq!(
@@ -223,8 +221,7 @@ async fn state_export_import_clean_and_the_shutdown_backup() -> anyhow::Result<(
     let peer = Peer::start(dir.path(), &[])?;
     let mut want = vec![hello.clone(), dir_cid];
     want.sort();
-    let mut got = listed(&peer).await?;
-    got.sort();
+    let got = listed(&peer).await?;
     assert_eq!(got, want, "import restores the exported pinset");
     assert_eq!(
         rest(&peer, "DELETE", &format!("/pins/{hello}")).await?.status,

@@ -4,51 +4,10 @@
 
 use std::time::Duration;
 
-use cairn_compat_tests::cluster::{Dirs, listed, lists_eventually, raft, rest};
+use cairn_compat_tests::cluster::{Dirs, cid, listed, lists_eventually, raft, rest};
 use cairn_compat_tests::process::Peer;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// A distinct, valid CIDv1 (raw, sha2-256 of `n`) for every `n`.
-fn cid(n: u32) -> String {
-    use std::fmt::Write;
-    let digest = sha256(&n.to_be_bytes());
-    let mut bytes = vec![0x01, 0x55, 0x12, 0x20];
-    bytes.extend_from_slice(&digest);
-    let mut out = String::from("b");
-    base32(&bytes, &mut out);
-    let _ = write!(out, "");
-    out
-}
-
-fn sha256(data: &[u8]) -> [u8; 32] {
-    // The CIDs only need to be distinct and well-formed; derive 32 bytes deterministically.
-    let mut out = [0u8; 32];
-    let mut state: u64 = 0xcbf2_9ce4_8422_2325;
-    for (i, slot) in out.iter_mut().enumerate() {
-        for b in data.iter().chain(&[i as u8]) {
-            state = (state ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        *slot = (state >> 24) as u8;
-    }
-    out
-}
-
-fn base32(bytes: &[u8], out: &mut String) {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let (mut buffer, mut bits) = (0u32, 0);
-    for byte in bytes {
-        buffer = (buffer << 8) | u32::from(*byte);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
-    }
-}
 
 async fn pin(peer: &Peer, cid: &str) -> anyhow::Result<()> {
     let answer = rest(peer, "POST", &format!("/pins/{cid}")).await?;

@@ -80,10 +80,7 @@ fn ipfshttpclient(env: &Env, api: std::net::SocketAddr) -> anyhow::Result<String
 }
 
 fn jsipfs_cli(env: &Env, api: std::net::SocketAddr) -> anyhow::Result<String> {
-    let cli = need(
-        repo_root().join("compat-tests/js/node_modules/ipfs/src/cli.js"),
-        "run `npm install` in compat-tests/js",
-    )?;
+    let cli = cairn_compat_tests::process::jsipfs_cli()?;
     let api = format!("/ip4/{}/tcp/{}", api.ip(), api.port());
     let files = fixtures_dir().join("files");
     let calls: [&[&str]; 7] = [

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use cairn_compat_tests::content;
-use cairn_compat_tests::http::{Call, Payload, send};
+use cairn_compat_tests::http::{Call, send};
 use cairn_compat_tests::process::{Gateway, JsIpfs, free_port, signal};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -86,21 +86,10 @@ fn open_fds(pid: u32) -> anyhow::Result<usize> {
     Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
 }
 
-fn multipart_pattern(len: u64) -> Call {
-    let head = "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\nContent-Type: application/octet-stream\r\n\r\n";
-    let pieces = std::iter::once(bytes::Bytes::from(head))
-        .chain(content::chunks(len, 1 << 20))
-        .chain(std::iter::once(bytes::Bytes::from("\r\n--b--\r\n")));
-    let mut call =
-        Call::post("/api/v0/add?pin=false").header("content-type", "multipart/form-data; boundary=b");
-    call.payload = Payload::Stream(Box::new(pieces));
-    call
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_leaving_mid_stream_cancels_the_upstream_request_and_leaks_nothing() -> anyhow::Result<()> {
     let daemon = JsIpfs::start("t50-disconnect")?;
-    let added = send(daemon.api, multipart_pattern(FIFTY_MIB)).await?;
+    let added = send(daemon.api, content::upload("/api/v0/add?pin=false", FIFTY_MIB)).await?;
     let cid = added.json()?["Hash"].as_str().unwrap_or_default().to_owned();
     let gateway = Gateway::start(&daemon.multiaddr(), &[])?;
     let port = daemon.api.port();
