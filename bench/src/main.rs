@@ -33,7 +33,10 @@ async fn main() -> anyhow::Result<()> {
         p6().await?;
     }
     if wants("p7") {
-        p7().await?;
+        p7(100_000).await?;
+    }
+    if wants("p7m") {
+        p7(1_000_000).await?;
     }
     if wants("p1") || wants("p3") {
         let daemon = JsIpfs::start("bench").context("starting js-ipfs")?;
@@ -183,19 +186,18 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
         .sum()
 }
 
-/// P7/P8: a one-peer cluster with 100k pins: listing, memory and disk per pin, restart time.
-async fn p7() -> anyhow::Result<()> {
-    const N: u64 = 100_000;
-    println!("P7/P8 pinset of {N} pins on one peer");
+/// P7/P8: a one-peer cluster with `pins` pins: listing, memory and disk per pin, restart time.
+async fn p7(pins: u64) -> anyhow::Result<()> {
+    println!("P7/P8 pinset of {pins} pins on one peer");
     let dirs = Dirs::init(1)?;
     let peer = dirs.start(0, None, &[])?;
     let empty_rss = status_kib(peer.pid(), "VmRSS:")?;
     let started = std::time::Instant::now();
-    pins::pin_count(peer.rest, 64, 10_000_000, N).await?;
+    pins::pin_count(peer.rest, 64, 10_000_000, pins).await?;
     println!(
-        "  committed {N} pins in {:.1} s ({:.0} pins/s, 64 clients)",
+        "  committed {pins} pins in {:.1} s ({:.0} pins/s, 64 clients)",
         started.elapsed().as_secs_f64(),
-        N as f64 / started.elapsed().as_secs_f64()
+        pins as f64 / started.elapsed().as_secs_f64()
     );
     let full_rss = status_kib(peer.pid(), "VmRSS:")?;
     let (bytes, secs, first) = load::stream_read_ttfb(peer.rest, "/allocations").await?;
@@ -208,8 +210,8 @@ async fn p7() -> anyhow::Result<()> {
     );
     println!(
         "  memory per pin {:.0} B (RSS growth / pins), disk per pin {:.0} B (state + raft log)",
-        (full_rss.saturating_sub(empty_rss) * 1024) as f64 / N as f64,
-        dir_bytes(dirs.dirs[0].path()) as f64 / N as f64
+        (full_rss.saturating_sub(empty_rss) * 1024) as f64 / pins as f64,
+        dir_bytes(dirs.dirs[0].path()) as f64 / pins as f64
     );
     let _ = rest(&peer, "GET", "/health").await?;
     peer.stop()?;

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Context;
 use cairn_gateway::config::{ListenAddr, ProxyConfig, listen_addr, listen_multiaddr};
 
-use super::{CliError, logging, shutdown_signal};
+use super::{CliError, ipfs, logging, shutdown_signal};
 use crate::cluster::Cluster;
 use crate::config::ServiceConfig;
 use crate::identity::Identity;
@@ -69,24 +69,36 @@ async fn serve(
     bootstrap: Vec<libp2p::Multiaddr>,
 ) -> Result<(), CliError> {
     let rest_config = rest_server_config(&config)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (ipfs, embedded) = match config.ipfshttp.upstream().map_err(CliError::Config)? {
+        Some(target) => (target, None),
+        None => {
+            let repo = dir.join(ipfs::NODE_DIR);
+            let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            let node = ipfs::start(&repo, local, ipfs::identity_of(&identity), stop_rx.clone()).await?;
+            (ipfs::target_of(node.addr), Some(node))
+        }
+    };
+    let mut gateway_config = config.ipfsproxy.clone();
+    gateway_config.node = ipfs.clone();
     let cluster = Cluster::start(dir, &config, &identity, &bootstrap)
         .await
         .context("starting the cluster peer")?;
     let rest = cairn_gateway::Server::bind_with(&rest_config, crate::rest::stack(cluster.clone()))
         .await
         .context("binding the REST API")?;
-    let gateway = cairn_gateway::Server::bind(config.ipfsproxy.clone())
+    let gateway = cairn_gateway::Server::bind(gateway_config)
         .await
         .context("binding the gateway")?;
     // One machine-readable line for scripts and the test harness.
     println!(
-        "cairn daemon ready: peer {} cluster {} rest {} gateway {}",
+        "cairn daemon ready: peer {} cluster {} rest {} gateway {} ipfs {}",
         cluster.peer_id,
         cluster.addresses().join(","),
         shown(&rest.local_addrs()),
-        shown(&gateway.local_addrs())
+        shown(&gateway.local_addrs()),
+        cairn_gateway::config::target_multiaddr(&ipfs)
     );
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
@@ -96,6 +108,9 @@ async fn serve(
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = tokio::join!(rest_task, gateway_task);
+    if let Some(node) = embedded {
+        let _ = node.task.await;
+    }
     if config.cluster.leave_on_shutdown {
         match cluster.remove_member(&cluster.peer_id).await {
             Ok(()) => tracing::info!("left the cluster"),

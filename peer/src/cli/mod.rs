@@ -12,6 +12,7 @@ pub mod client;
 pub mod daemon;
 pub mod gateway;
 pub mod init;
+pub mod ipfs;
 mod logging;
 pub mod state;
 
@@ -44,6 +45,8 @@ pub enum Command {
     Daemon(daemon::Args),
     /// Run the IPFS-API gateway alone in front of an upstream IPFS daemon.
     Gateway(gateway::Args),
+    /// Run the embedded IPFS node (cairn-node) alone, serving kubo's RPC API.
+    Node(ipfs::Args),
     /// Show the peer's identity (through its REST API).
     Id {
         /// REST API address and output encoding.
@@ -109,6 +112,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Init(args) => init::run(&dir, args),
         Command::Daemon(args) => daemon::run(&dir, args),
         Command::Gateway(args) => gateway::run(&dir, args),
+        Command::Node(args) => ipfs::run(&dir, args),
         Command::Id { global } => client::id(&global),
         Command::Pin { command, global } => client::pin(&global, &command),
         Command::Peers { command, global } => client::peers(&global, &command),

@@ -1,12 +1,17 @@
 //! Group commit at the proposal level: concurrent writes on the leader are proposed together.
 //!
-//! openraft 0.9 appends one proposal at a time and waits for its fsync before the next, so
-//! the batcher collects every write that arrives while the previous proposal is committing
-//! and proposes them as one [`PinOp::Batch`] entry: one fsync per batch instead of per pin.
-//! Each caller still gets its own outcome, after the batch is committed and applied.
+//! The batcher collects every write that arrives while earlier proposals are committing and
+//! proposes them as one [`PinOp::Batch`] entry: one log entry and one fsync per batch instead
+//! of per pin. Up to [`IN_FLIGHT`] proposals commit at once, so the replication round trip
+//! of one batch overlaps the collection and fsync of the next (openraft sends them to the
+//! followers in one AppendEntries when they queue up). Each caller still gets its own
+//! outcome, after its batch is committed and applied; writes from different callers carry
+//! no order between them, exactly as if they had arrived over separate connections.
 
 use openraft::error::{ClientWriteError, RaftError};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::ClusterError;
 use crate::consensus::{PeerNode, Raft};
@@ -16,6 +21,8 @@ use crate::state::{Applied, PinOp};
 const QUEUE: usize = 4096;
 /// Most operations in one proposal.
 const MAX_BATCH: usize = 1024;
+/// Most proposals committing at once.
+const IN_FLIGHT: usize = 2;
 
 /// What a write's caller learns.
 pub(super) enum Outcome {
@@ -51,24 +58,45 @@ impl Batcher {
 }
 
 async fn run(raft: Raft, mut rx: mpsc::Receiver<(PinOp, Reply)>) {
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let (mut ops, replies): (Vec<PinOp>, Vec<Reply>) = batch.into_iter().unzip();
-        let proposal = if ops.len() == 1 {
-            ops.remove(0)
-        } else {
-            PinOp::Batch(ops)
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
         };
-        let outcomes = propose(&raft, proposal, replies.len()).await;
-        for (reply, outcome) in replies.into_iter().zip(outcomes) {
-            let _ = reply.send(outcome);
+        let batch = drain_into(vec![first], &mut rx);
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            commit(&raft, batch).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Adds whatever is already waiting to `batch`, up to [`MAX_BATCH`].
+fn drain_into(
+    mut batch: Vec<(PinOp, Reply)>,
+    rx: &mut mpsc::Receiver<(PinOp, Reply)>,
+) -> Vec<(PinOp, Reply)> {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
         }
+    }
+    batch
+}
+
+/// Proposes `batch` as one entry and answers each caller.
+async fn commit(raft: &Raft, batch: Vec<(PinOp, Reply)>) {
+    let (mut ops, replies): (Vec<PinOp>, Vec<Reply>) = batch.into_iter().unzip();
+    let proposal = if ops.len() == 1 {
+        ops.remove(0)
+    } else {
+        PinOp::Batch(ops)
+    };
+    let outcomes = propose(raft, proposal, replies.len()).await;
+    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+        let _ = reply.send(outcome);
     }
 }
 

@@ -113,19 +113,36 @@ impl Default for RestConfig {
     }
 }
 
+/// `node_multiaddress` value that selects the embedded node (also the default).
+pub const EMBEDDED: &str = "embedded";
+
 /// The `ipfs_connector.ipfshttp` section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IpfsHttpConfig {
-    /// The IPFS daemon this peer pins on.
+    /// The IPFS daemon this peer pins on and its gateway fronts: `embedded` (cairn-node,
+    /// in-process on a loopback port) or a daemon's API multiaddr.
     pub node_multiaddress: String,
 }
 
 impl Default for IpfsHttpConfig {
     fn default() -> Self {
         Self {
-            node_multiaddress: "/ip4/127.0.0.1/tcp/5001".into(),
+            node_multiaddress: EMBEDDED.into(),
         }
+    }
+}
+
+impl IpfsHttpConfig {
+    /// The daemon to use, or `None` for the embedded node.
+    pub fn upstream(&self) -> Result<Option<cairn_gateway::upstream::Target>, String> {
+        let text = self.node_multiaddress.trim();
+        if text.is_empty() || text == EMBEDDED {
+            return Ok(None);
+        }
+        cairn_gateway::upstream::Target::from_multiaddr(text)
+            .map(Some)
+            .map_err(|e| format!("ipfs_connector.ipfshttp.node_multiaddress: {e}"))
     }
 }
 
@@ -211,6 +228,7 @@ impl ServiceConfig {
         if let Err(e) = cairn_gateway::config::listen_addr(&self.restapi.http_listen_multiaddress) {
             return fail("api.restapi.http_listen_multiaddress", e);
         }
+        self.ipfshttp.upstream().map_err(ConfigError)?;
         self.ipfsproxy.validate().map_err(|e| ConfigError(e.to_string()))
     }
 

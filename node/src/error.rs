@@ -1,0 +1,59 @@
+//! The node's one error type and its kubo wording.
+//!
+//! Every message here is the text kubo prints for the same failure, so a client (or a parent
+//! cluster's connector matching on `not pinned`) cannot tell cairn-node from kubo. Turning an
+//! error into an HTTP answer happens in `rpc::reply`, not here.
+
+use cid::Cid;
+
+/// Why a node operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// A block is neither stored locally nor obtainable from the [`crate::BlockSource`].
+    #[error("block was not found locally (offline): ipld: could not find {0}")]
+    NotFound(Cid),
+    /// Bytes claimed to be a block do not hash to its CID.
+    #[error("block {0} does not match its CID (hash mismatch)")]
+    HashMismatch(Cid),
+    /// A CID or path argument does not parse.
+    #[error("invalid path {arg:?}: {reason}")]
+    InvalidPath {
+        /// The argument as given.
+        arg: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// `pin/rm` of something that is not pinned.
+    #[error("not pinned or pinned indirectly")]
+    NotPinned,
+    /// `pin/ls?arg=` of something that is not pinned.
+    #[error("path '{0}' is not pinned")]
+    PathNotPinned(String),
+    /// A required positional argument is missing.
+    #[error("argument \"{0}\" is required")]
+    MissingArgument(&'static str),
+    /// A request option does not parse (kubo answers these 400, in plain text).
+    #[error("{0}")]
+    OptionParse(String),
+    /// A request option parses but cannot be used (kubo answers these 500).
+    #[error("{0}")]
+    BadOption(String),
+    /// Anything else the client asked for that cannot be done (kubo answers 500).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The block database failed.
+    #[error("blockstore: {0}")]
+    Store(String),
+}
+
+impl NodeError {
+    /// Whether kubo classes this as the client's fault (400) rather than the node's (500).
+    pub fn is_client_error(&self) -> bool {
+        matches!(self, Self::OptionParse(_))
+    }
+}
+
+/// Converts any redb (or other storage) error into [`NodeError::Store`].
+pub(crate) fn store<E: std::fmt::Display>(err: E) -> NodeError {
+    NodeError::Store(err.to_string())
+}
