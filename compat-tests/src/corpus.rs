@@ -41,6 +41,10 @@ pub struct Case {
     pub request: Request,
     /// What the direct answer must look like.
     pub expect: Expect,
+    /// What kubo (and so cairn-node, which answers like kubo) answers where that differs
+    /// from js-ipfs's `expect`; absent means the same.
+    #[serde(default)]
+    pub kubo: Option<Expect>,
 }
 
 /// A setup request, optionally saving a field of its answer.
@@ -237,10 +241,11 @@ fn multipart_body(form: &Multipart, vars: &Vars) -> anyhow::Result<Payload> {
 /// Builds the wire request for `request`, filling placeholders.
 pub fn to_call(request: &Request, vars: &Vars) -> anyhow::Result<Call> {
     let query = vars.fill(&request.query)?;
+    let path = vars.fill(&request.path)?;
     let target = if query.is_empty() {
-        request.path.clone()
+        path
     } else {
-        format!("{}?{query}", request.path)
+        format!("{path}?{query}")
     };
     let mut headers = request
         .headers
@@ -325,6 +330,17 @@ pub async fn run_case(
     check_expectations(&case.expect, &want, &direct_vars)
         .context("the direct answer does not meet the case's expectations")?;
     compare(&want, &got)
+}
+
+/// Runs one case straight against a kubo-shaped daemon (cairn-node): setup, request, and
+/// the case's `kubo` expectations (or `expect` when it has none).
+pub async fn run_case_kubo(case: &Case, daemon: SocketAddr, oracle: &Vars) -> anyhow::Result<()> {
+    let mut vars = oracle.clone();
+    run_setup(daemon, &case.setup, &mut vars).await.context("setup")?;
+    let answer = send(daemon, to_call(&case.request, &vars)?)
+        .await
+        .context("request")?;
+    check_expectations(case.kubo.as_ref().unwrap_or(&case.expect), &answer, &vars)
 }
 
 fn check_expectations(expect: &Expect, answer: &Exchange, vars: &Vars) -> anyhow::Result<()> {

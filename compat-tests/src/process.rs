@@ -250,6 +250,59 @@ impl Drop for Gateway {
     }
 }
 
+/// A running `cairn node` process: the embedded IPFS node alone, on a free port.
+pub struct Node {
+    child: Child,
+    /// Its RPC API.
+    pub api: SocketAddr,
+    /// Its config directory (the block store is under `ipfs/`).
+    pub dir: tempfile::TempDir,
+}
+
+impl Node {
+    /// Starts `cairn node` in a fresh directory.
+    pub fn start(name: &str) -> anyhow::Result<Self> {
+        let dir = scratch_dir(name)?;
+        let mut child = Command::new(cairn_bin()?)
+            .arg("--config")
+            .arg(dir.path())
+            .args(["node", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("node.log"))?)
+            .spawn()?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut first = String::new();
+        BufReader::new(stdout).read_line(&mut first)?;
+        let api = first
+            .strip_prefix("cairn node ready: api ")
+            .and_then(|a| a.trim().parse().ok());
+        let Some(api) = api else {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(dir.path().join("node.log")).unwrap_or_default();
+            anyhow::bail!("cairn node did not start: {first:?}\n{log}");
+        };
+        Ok(Self { child, api, dir })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The API as an `--api` multiaddr.
+    pub fn multiaddr(&self) -> String {
+        format!("/ip4/127.0.0.1/tcp/{}", self.api.port())
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Runs `cairn` with `args` and `env` to completion: (exit code, stdout, stderr).
 pub fn run_cairn(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<(i32, String, String)> {
     let out = Command::new(cairn_bin()?)

@@ -1,4 +1,5 @@
-//! `cat`, `id`, `version`, `resolve`, `dag/get`, `swarm/peers`, `swarm/connect`.
+//! `cat`, `id`, `version`, `resolve`, `dag/get`, and the swarm commands of a node without a
+//! swarm (`swarm/peers` and `swarm/addrs/local` empty, `swarm/connect` a clear error).
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ pub(super) async fn dispatch(ctx: Arc<Ctx>, command: &str, query: Query) -> Resp
         "resolve" => resolve(&ctx, &query).await,
         "dag/get" => return dag_get(&ctx, &query).await,
         "swarm/peers" => Ok(json!({"Peers": []})),
+        "swarm/addrs/local" => Ok(json!({"Strings": []})),
         "swarm/connect" => swarm_connect(&query),
         _ => return reply::plain(StatusCode::NOT_FOUND, "404 page not found\n"),
     };

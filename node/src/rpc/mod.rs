@@ -51,6 +51,7 @@ const COMMANDS: &[&str] = &[
     "repo/gc",
     "repo/stat",
     "resolve",
+    "swarm/addrs/local",
     "swarm/connect",
     "swarm/peers",
     "version",
@@ -168,7 +169,7 @@ async fn dispatch(ctx: Arc<Ctx>, command: &str, query: Query, req: Request<Incom
 fn route(path: &str) -> Option<(&'static str, Vec<String>)> {
     let rest = path.strip_prefix("/api/v0/")?;
     let segments: Vec<&str> = rest.split('/').collect();
-    for take in [2, 1] {
+    for take in [3, 2, 1] {
         if segments.len() < take {
             continue;
         }

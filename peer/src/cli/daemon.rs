@@ -1,9 +1,11 @@
 //! `cairn daemon`: a cluster peer: Raft over the redb stores, the REST API and the gateway.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use cairn_gateway::config::{ListenAddr, ProxyConfig, listen_addr, listen_multiaddr};
+use cairn_node::BlockSource;
 
 use super::{CliError, ipfs, logging, shutdown_signal};
 use crate::cluster::Cluster;
@@ -70,12 +72,21 @@ async fn serve(
 ) -> Result<(), CliError> {
     let rest_config = rest_server_config(&config)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let source = crate::cluster::PeerBlocks::default();
     let (ipfs, embedded) = match config.ipfshttp.upstream().map_err(CliError::Config)? {
         Some(target) => (target, None),
         None => {
             let repo = dir.join(ipfs::NODE_DIR);
             let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-            let node = ipfs::start(&repo, local, ipfs::identity_of(&identity), stop_rx.clone()).await?;
+            let from_peers: Arc<dyn BlockSource> = Arc::new(source.clone());
+            let node = ipfs::start(
+                &repo,
+                local,
+                ipfs::identity_of(&identity),
+                Some(from_peers),
+                stop_rx.clone(),
+            )
+            .await?;
             (ipfs::target_of(node.addr), Some(node))
         }
     };
@@ -84,6 +95,10 @@ async fn serve(
     let cluster = Cluster::start(dir, &config, &identity, &bootstrap)
         .await
         .context("starting the cluster peer")?;
+    if let Some(node) = &embedded {
+        cluster.serve_blocks(node.blocks.clone());
+        source.attach(cluster.clone());
+    }
     let rest = cairn_gateway::Server::bind_with(&rest_config, crate::rest::stack(cluster.clone()))
         .await
         .context("binding the REST API")?;

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use base64::Engine;
 use cairn_gateway::upstream::Target;
-use cairn_node::{DEFAULT_STORAGE_MAX, Node, NodeConfig, NodeIdentity};
+use std::sync::Arc;
+
+use cairn_node::{BlockSource, DEFAULT_STORAGE_MAX, Node, NodeConfig, NodeIdentity};
 
 use super::{CliError, logging, shutdown_signal};
 use crate::identity::Identity;
@@ -28,9 +30,10 @@ pub struct Args {
     repo: Option<PathBuf>,
 }
 
-/// A running embedded node: its address, and the task serving it.
+/// A running embedded node: its address, its blocks, and the task serving it.
 pub(super) struct Embedded {
     pub(super) addr: SocketAddr,
+    pub(super) blocks: cairn_node::Blocks,
     pub(super) task: tokio::task::JoinHandle<()>,
 }
 
@@ -42,7 +45,7 @@ pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let node = start(&repo, args.listen, identity, stop_rx).await?;
+        let node = start(&repo, args.listen, identity, None, stop_rx).await?;
         println!("cairn node ready: api {}", node.addr);
         shutdown_signal().await;
         let _ = stop_tx.send(true);
@@ -56,9 +59,10 @@ pub(super) async fn start(
     repo: &Path,
     listen: SocketAddr,
     identity: NodeIdentity,
+    source: Option<Arc<dyn BlockSource>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Embedded, CliError> {
-    let node = Node::open(repo, None).context("opening the embedded IPFS node")?;
+    let node = Node::open(repo, source).context("opening the embedded IPFS node")?;
     let config = NodeConfig {
         repo: repo.to_path_buf(),
         listen,
@@ -74,7 +78,11 @@ pub(super) async fn start(
     let task = tokio::spawn(server.serve(async move {
         let _ = stop.wait_for(|s| *s).await;
     }));
-    Ok(Embedded { addr, task })
+    Ok(Embedded {
+        addr,
+        blocks: node.blocks().clone(),
+        task,
+    })
 }
 
 /// The peer's identity as the node shows it in `id` (one identity per peer, as with kubo

@@ -37,6 +37,7 @@ async fn answer(cluster: &Cluster, request: Request) -> Response {
         Request::Cluster(request) => {
             Response::Cluster(serve_cluster(cluster, request).await.map_err(|e| e.to_string()))
         }
+        Request::Block(cid) => Response::Block(cluster.local_block(&cid).await),
     }
 }
 

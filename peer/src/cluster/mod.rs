@@ -15,12 +15,13 @@
 //!   with bootstrap addresses joins through them (learner, then voter) and never initialises.
 
 mod batcher;
+mod blocks;
 mod inbound;
 mod membership;
 mod ops;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use libp2p::Multiaddr;
@@ -77,7 +78,11 @@ pub struct Cluster {
     log_stats: Arc<crate::consensus::log_store::LogStats>,
     batcher: batcher::Batcher,
     init_peerset: Vec<String>,
+    /// The embedded node's blocks, served to other peers (see `blocks`).
+    blocks: Arc<OnceLock<cairn_node::Blocks>>,
 }
+
+pub use blocks::PeerBlocks;
 
 fn start_err(e: impl std::fmt::Display) -> ClusterError {
     ClusterError::Start(e.to_string())
@@ -142,6 +147,7 @@ impl Cluster {
             log_stats,
             batcher: batcher::Batcher::spawn(raft.clone()),
             init_peerset: config.raft.init_peerset.clone(),
+            blocks: Arc::default(),
             raft,
         };
         tokio::spawn(inbound::serve(cluster.clone(), inbound));

@@ -17,6 +17,9 @@ pub enum Request {
     Raft(RaftRequest),
     /// Cluster membership and forwarded writes.
     Cluster(ClusterRequest),
+    /// The bytes of the block with this binary CID, from the receiver's IPFS node (local
+    /// blocks only: a peer never fetches on behalf of another).
+    Block(Vec<u8>),
 }
 
 /// Raft's RPCs, answered by the receiving peer's `Raft`.
@@ -63,6 +66,8 @@ pub enum Response {
     Snapshot(Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>),
     /// To a [`ClusterRequest`]; the error is the serving peer's message.
     Cluster(Result<ClusterReply, String>),
+    /// To [`Request::Block`]: the block, or `None` when the peer does not have it.
+    Block(Option<bytes::Bytes>),
     /// The request could not be handled at all (queue full, peer shutting down).
     Refused(String),
 }
