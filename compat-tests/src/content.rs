@@ -39,3 +39,44 @@ pub fn upload(target: &str, len: u64) -> Call {
     call.payload = Payload::Stream(Box::new(pieces));
     call
 }
+
+/// One part of a multipart upload: a file with its bytes, or a directory.
+pub enum Part {
+    /// A file (`filename` percent-encoded as clients send it, e.g. `dir%2Fa.txt`).
+    File(String, Bytes),
+    /// An `application/x-directory` part.
+    Dir(String),
+}
+
+/// `POST target` with `parts` as a multipart/form-data body.
+pub fn form(target: &str, parts: Vec<Part>) -> Call {
+    let mut body = Vec::new();
+    for part in parts {
+        let (name, kind, data) = match part {
+            Part::File(name, data) => (name, "application/octet-stream", data),
+            Part::Dir(name) => (name, "application/x-directory", Bytes::new()),
+        };
+        body.extend_from_slice(
+            format!("--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {kind}\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(&data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--b--\r\n");
+    let mut call = Call::post(target).header("content-type", "multipart/form-data; boundary=b");
+    call.payload = Payload::Bytes(Bytes::from(body));
+    call
+}
+
+/// The `Hash` of the last JSON line of an add answer.
+pub fn last_hash(body: &[u8]) -> anyhow::Result<String> {
+    let text = String::from_utf8_lossy(body);
+    let last = text.lines().last().unwrap_or_default();
+    let value: serde_json::Value =
+        serde_json::from_str(last).map_err(|e| anyhow::anyhow!("last line {last:?} is not JSON: {e}"))?;
+    value["Hash"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no Hash in {last:?}"))
+}

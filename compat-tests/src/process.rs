@@ -329,6 +329,8 @@ pub struct Peer {
     pub rest: SocketAddr,
     /// Its gateway.
     pub gateway: SocketAddr,
+    /// Its IPFS daemon's API (the embedded node's, or the configured daemon's).
+    pub ipfs: Option<SocketAddr>,
     /// Its config directory (`cairn init` output).
     pub dir: PathBuf,
 }
@@ -379,7 +381,7 @@ impl Peer {
                 std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
             )
         });
-        let (peer_id, cluster, rest, gateway) = match ready {
+        let (peer_id, cluster, rest, gateway, ipfs) = match ready {
             Ok(ready) => ready,
             Err(e) => {
                 let _ = child.kill();
@@ -393,6 +395,7 @@ impl Peer {
             cluster,
             rest,
             gateway,
+            ipfs,
             dir: dir.to_path_buf(),
         })
     }
@@ -421,7 +424,10 @@ impl Peer {
     }
 }
 
-fn parse_ready(line: &str) -> Option<(String, String, SocketAddr, SocketAddr)> {
+/// What a daemon's ready line says: peer id, cluster address, REST, gateway, IPFS API.
+type Ready = (String, String, SocketAddr, SocketAddr, Option<SocketAddr>);
+
+fn parse_ready(line: &str) -> Option<Ready> {
     let words: Vec<&str> = line
         .strip_prefix("cairn daemon ready: ")?
         .split_whitespace()
@@ -440,6 +446,7 @@ fn parse_ready(line: &str) -> Option<(String, String, SocketAddr, SocketAddr)> {
         cluster,
         addr(field("rest")?)?,
         addr(field("gateway")?)?,
+        field("ipfs").and_then(addr),
     ))
 }
 

@@ -6,6 +6,10 @@
 //! Each script runs three times against one daemon: once direct to settle the daemon's state,
 //! once direct for the record, once through the gateway; the last two must be identical, free
 //! of errors, and show the oracle's CIDs.
+//!
+//! The same scripts also run against the embedded node (`cairn node`), which answers like
+//! kubo rather than like js-ipfs: they must run free of errors, read back what they wrote and
+//! show the oracle's CIDs.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -13,13 +17,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail, ensure};
 use cairn_compat_tests::corpus::Vars;
-use cairn_compat_tests::process::{Gateway, JsIpfs};
+use cairn_compat_tests::process::{Gateway, JsIpfs, Node};
 use cairn_compat_tests::{fixtures_dir, repo_root, trial};
 use libtest_mimic::Trial;
 
 struct Env {
     upstream: JsIpfs,
     gateway: Gateway,
+    node: Node,
     hello: String,
 }
 
@@ -126,13 +131,34 @@ fn compare(env: &Env, run: Runner) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn against_node(env: &Env, run: Runner) -> anyhow::Result<()> {
+    run(env, env.node.api).context("settling run")?;
+    let out = run(env, env.node.api).context("against cairn node")?;
+    let unexpected = out
+        .lines()
+        .any(|l| l.contains("ERROR") && !l.contains("not pinned"));
+    ensure!(!unexpected, "the client failed against cairn node:\n{out}");
+    ensure!(
+        out.contains(&env.hello),
+        "the oracle CID {} is missing:\n{out}",
+        env.hello
+    );
+    ensure!(
+        out.contains("hello world"),
+        "cat did not read back the content:\n{out}"
+    );
+    Ok(())
+}
+
 fn environment() -> anyhow::Result<Env> {
     let upstream = JsIpfs::start("t20").context("starting js-ipfs")?;
     let gateway = Gateway::start(&upstream.multiaddr(), &[]).context("starting cairn gateway")?;
     let hello = Vars::with_oracle_cids()?.fill("{{cid:f11.txt}}")?;
+    let node = Node::start("t20-node").context("starting cairn node")?;
     Ok(Env {
         upstream,
         gateway,
+        node,
         hello,
     })
 }
@@ -145,17 +171,27 @@ fn main() -> ExitCode {
     ];
     let names = clients
         .iter()
-        .map(|(name, _)| format!("{name}_script_matches_direct"))
+        .flat_map(|(name, _)| {
+            [
+                format!("{name}_script_matches_direct"),
+                format!("{name}_script_against_embedded_node"),
+            ]
+        })
         .collect();
     let env = match environment() {
         Ok(env) => Arc::new(env),
         Err(err) => return trial::run(trial::all_failing(names, &err), true),
     };
-    let trials = clients.into_iter().map(|(name, run)| {
-        let env = env.clone();
-        Trial::test(format!("{name}_script_matches_direct"), move || {
-            trial::outcome(compare(&env, run))
-        })
+    let trials = clients.into_iter().flat_map(|(name, run)| {
+        let (env, node_env) = (env.clone(), env.clone());
+        [
+            Trial::test(format!("{name}_script_matches_direct"), move || {
+                trial::outcome(compare(&env, run))
+            }),
+            Trial::test(format!("{name}_script_against_embedded_node"), move || {
+                trial::outcome(against_node(&node_env, run))
+            }),
+        ]
     });
     let code = trial::run(trials.collect(), true);
     drop(env);
