@@ -122,3 +122,6 @@ impl Node {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests;
