@@ -32,6 +32,9 @@ async fn main() -> anyhow::Result<()> {
     if wants("p6") {
         p6().await?;
     }
+    if wants("p4") {
+        p4().await?;
+    }
     if wants("p7") {
         p7(100_000).await?;
     }
@@ -139,6 +142,49 @@ async fn p3(daemon: &JsIpfs, gateway: &Gateway) -> anyhow::Result<()> {
         rss_before as f64 / 1024.0
     );
     Ok(())
+}
+
+/// P4: the embedded node: add MB/s ÷ plain sha2-256 MB/s of the same bytes, peak RSS while
+/// adding 1 GiB, cat MB/s.
+async fn p4() -> anyhow::Result<()> {
+    const GIB: u64 = 1 << 30;
+    println!("P4 embedded node (cairn node): add 1 GiB, sha2-256 baseline, peak RSS, cat");
+    let node = cairn_compat_tests::process::Node::start("bench-node")?;
+    let sha = sha256_mb_per_s(GIB);
+    let rss_before = status_kib(node.pid(), "VmHWM:")?;
+    let started = std::time::Instant::now();
+    let added = send(
+        node.api,
+        cairn_compat_tests::content::upload("/api/v0/add?pin=false", GIB),
+    )
+    .await?;
+    let add = GIB as f64 / started.elapsed().as_secs_f64() / 1e6;
+    let cid = cairn_compat_tests::content::last_hash(&added.body)?;
+    let peak = status_kib(node.pid(), "VmHWM:")?;
+    let (bytes, secs) = load::stream_read(node.api, &format!("/api/v0/cat?arg={cid}")).await?;
+    anyhow::ensure!(bytes == GIB, "cat returned {bytes} bytes");
+    println!(
+        "  add 1 GiB        {add:>7.1} MB/s; sha2-256 alone {sha:>7.1} MB/s; ratio {:.2}",
+        add / sha
+    );
+    println!(
+        "  peak RSS while adding {:.1} MiB (before: {:.1} MiB)",
+        peak as f64 / 1024.0,
+        rss_before as f64 / 1024.0
+    );
+    println!("  cat 1 GiB        {:>7.1} MB/s", bytes as f64 / secs / 1e6);
+    Ok(())
+}
+
+/// sha2-256 over `len` bytes in 1 MiB pieces (the importer hashes 256 KiB blocks).
+fn sha256_mb_per_s(len: u64) -> f64 {
+    use multihash_codetable::{Code, MultihashDigest};
+    let piece = cairn_compat_tests::content::pattern(1 << 20);
+    let started = std::time::Instant::now();
+    for _ in 0..len >> 20 {
+        std::hint::black_box(Code::Sha2_256.digest(&piece));
+    }
+    len as f64 / started.elapsed().as_secs_f64() / 1e6
 }
 
 async fn appends(peer: &cairn_compat_tests::process::Peer) -> anyhow::Result<(u64, u64)> {

@@ -15,15 +15,18 @@ pub fn pattern_at(offset: u64, len: usize) -> Vec<u8> {
     (0..len as u64).map(|i| ((offset + i) % 251) as u8).collect()
 }
 
-/// The pattern of total size `len` as a stream of chunks of at most `chunk` bytes.
+/// The pattern of total size `len` as a stream of chunks of at most `chunk` bytes, each a
+/// zero-copy slice of one pattern buffer (so a load generator spends no CPU making bytes).
 pub fn chunks(len: u64, chunk: usize) -> impl Iterator<Item = Bytes> {
+    let whole = Bytes::from(pattern(chunk + 251));
     let mut offset = 0u64;
     std::iter::from_fn(move || {
         if offset >= len {
             return None;
         }
         let size = chunk.min((len - offset) as usize);
-        let piece = Bytes::from(pattern_at(offset, size));
+        let start = (offset % 251) as usize;
+        let piece = whole.slice(start..start + size);
         offset += size as u64;
         Some(piece)
     })

@@ -30,6 +30,9 @@ const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
 const PINS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pins");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const COUNT: &str = "block_count";
+/// redb's page cache (its default is 1 GiB; blocks are written once and read rarely, so a
+/// large cache only makes the node's memory grow with the data).
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
 const SIZE: &str = "block_bytes";
 
 /// How a CID is pinned (kubo's `direct` and `recursive`; `indirect` is derived, never stored).
@@ -71,7 +74,10 @@ pub struct Blockstore {
 impl Blockstore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, NodeError> {
-        let db = Database::create(path).map_err(store)?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(store)?;
         let txn = db.begin_write().map_err(store)?;
         txn.open_table(BLOCKS).map_err(store)?;
         txn.open_table(PINS).map_err(store)?;

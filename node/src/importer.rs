@@ -21,6 +21,7 @@ use cid::{Cid, Version};
 use multihash_codetable::Code;
 use rust_unixfs::dir::builder::{BufferingTreeBuilder, TreeOptions};
 use rust_unixfs::file::adder::{Chunker, FileAdder};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::blockstore::Blockstore;
@@ -33,7 +34,7 @@ pub const MAX_CHUNK: usize = 1024 * 1024;
 /// Progress lines come every this many bytes of a file (kubo's progressReaderIncrement).
 const PROGRESS_STEP: u64 = 256 * 1024;
 /// Bytes of blocks written per store transaction.
-const BATCH_BYTES: usize = 4 * 1024 * 1024;
+const BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// How to import (kubo's `add` options that change the result).
 #[derive(Clone, Debug)]
@@ -167,64 +168,79 @@ impl FileImport {
     }
 }
 
-/// Where imported blocks go: batched, written one batch behind the hashing.
+/// Where imported blocks go: batched, and written by a blocking writer thread while the next
+/// batch is hashed (at most [`WRITES_QUEUED`] batches wait, so memory stays bounded).
 pub struct BlockSink {
-    store: Option<Blockstore>,
+    writer: Option<Writer>,
     batch: Vec<(Cid, Bytes)>,
     batch_bytes: usize,
-    writing: Option<JoinHandle<Result<(), NodeError>>>,
 }
+
+struct Writer {
+    queue: mpsc::Sender<(Vec<(Cid, Bytes)>, bool)>,
+    done: JoinHandle<Result<(), NodeError>>,
+}
+
+/// Batches queued for the writer before hashing waits.
+const WRITES_QUEUED: usize = 2;
 
 impl BlockSink {
     /// Writes into `store`, or nowhere (`only-hash`).
     pub fn new(store: Option<Blockstore>) -> Self {
+        let writer = store.map(|store| {
+            let (queue, mut batches) = mpsc::channel::<(Vec<(Cid, Bytes)>, bool)>(WRITES_QUEUED);
+            let done = tokio::task::spawn_blocking(move || {
+                while let Some((batch, durable)) = batches.blocking_recv() {
+                    store.put_many_with(&batch, durable)?;
+                }
+                Ok(())
+            });
+            Writer { queue, done }
+        });
         Self {
-            store,
+            writer,
             batch: Vec::new(),
             batch_bytes: 0,
-            writing: None,
         }
     }
 
     async fn put(&mut self, cid: Cid, block: Bytes) -> Result<(), NodeError> {
-        if self.store.is_none() {
+        if self.writer.is_none() {
             return Ok(());
         }
         self.batch_bytes += block.len();
         self.batch.push((cid, block));
         if self.batch_bytes >= BATCH_BYTES {
-            self.flush(false).await?;
+            self.send(false).await?;
         }
         Ok(())
     }
 
-    /// Waits for the previous batch, then starts writing the current one.
-    async fn flush(&mut self, durable: bool) -> Result<(), NodeError> {
-        self.wait().await?;
-        let Some(store) = self.store.clone() else {
+    async fn send(&mut self, durable: bool) -> Result<(), NodeError> {
+        let Some(writer) = &self.writer else {
             return Ok(());
         };
         let batch = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
-        self.writing = Some(tokio::task::spawn_blocking(move || {
-            store.put_many_with(&batch, durable)
-        }));
+        if writer.queue.send((batch, durable)).await.is_err() {
+            // The writer stopped on an error; finish() reports it.
+            return self.finish().await;
+        }
         Ok(())
     }
 
-    async fn wait(&mut self) -> Result<(), NodeError> {
-        match self.writing.take() {
-            Some(write) => write
-                .await
-                .map_err(|e| NodeError::Store(format!("block writer failed: {e}")))?,
-            None => Ok(()),
-        }
-    }
-
-    /// Makes everything written so far durable.
+    /// Writes the last batch durably (making every earlier one durable too) and waits.
     pub async fn finish(&mut self) -> Result<(), NodeError> {
-        self.flush(true).await?;
-        self.wait().await
+        let Some(writer) = self.writer.take() else {
+            return Ok(());
+        };
+        let last = std::mem::take(&mut self.batch);
+        let _ = writer.queue.send((last, true)).await;
+        drop(writer.queue);
+        writer
+            .done
+            .await
+            .map_err(|e| NodeError::Store(format!("block writer failed: {e}")))?
     }
 }
 
