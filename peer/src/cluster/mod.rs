@@ -203,10 +203,17 @@ impl Cluster {
         })
     }
 
-    /// Stops Raft (the stores stay consistent; nothing acknowledged is lost).
+    /// Stops Raft and makes the applied state durable (nothing acknowledged is lost either
+    /// way: the Raft log has it).
     pub async fn shutdown(&self) {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
+        }
+        let pins = self.pins.clone();
+        match tokio::task::spawn_blocking(move || pins.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "flushing the state"),
+            Err(e) => tracing::warn!(error = %e, "flushing the state"),
         }
     }
 }

@@ -25,6 +25,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::Pin;
 
+/// redb's page cache for the pinset (its default is 1 GiB, which a big pinset fills and keeps:
+/// memory would grow with the pinset instead of staying bounded).
+const CACHE_BYTES: usize = 128 * 1024 * 1024;
+
 /// The on-disk format this build reads and writes.
 pub const FORMAT_VERSION: u64 = 1;
 
@@ -87,7 +91,10 @@ pub(crate) fn db<E: std::fmt::Display>(err: E) -> StateError {
 
 /// Opens (or creates) the database at `path` and checks its format version.
 pub fn open(path: &Path) -> Result<Arc<Database>, StateError> {
-    let database = Database::create(path).map_err(db)?;
+    let database = redb::Builder::new()
+        .set_cache_size(CACHE_BYTES)
+        .create(path)
+        .map_err(db)?;
     let txn = database.begin_write().map_err(db)?;
     {
         let mut meta = txn.open_table(META).map_err(db)?;
@@ -160,6 +167,15 @@ impl PinStore {
     /// Reads the pinset in `db` (opened with [`open`]).
     pub fn new(db: Arc<Database>) -> Self {
         Self { db }
+    }
+
+    /// Makes every applied change durable. Consensus applies without fsync (the Raft log is
+    /// the durable record); a clean shutdown calls this so offline tools (`state export`)
+    /// see everything the peer applied.
+    pub fn flush(&self) -> Result<(), StateError> {
+        let mut txn = self.db.begin_write().map_err(db)?;
+        txn.set_durability(redb::Durability::Immediate).map_err(db)?;
+        txn.commit().map_err(db)
     }
 
     /// The pin of `cid`, if any.

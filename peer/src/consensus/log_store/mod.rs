@@ -92,7 +92,11 @@ fn lock(pending: &Pending) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Vec<u8
 impl LogStore {
     /// Opens or creates the log database at `path` and starts its writer thread.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let db = Database::create(path).map_err(write_err)?;
+        // The log is appended, read back once for replication and purged: a small cache does.
+        let db = redb::Builder::new()
+            .set_cache_size(32 * 1024 * 1024)
+            .create(path)
+            .map_err(write_err)?;
         let txn = db.begin_write().map_err(write_err)?;
         txn.open_table(LOG).map_err(write_err)?;
         txn.open_table(META).map_err(write_err)?;
