@@ -9,6 +9,8 @@
 //! - [`config`]: the `api.ipfsproxy` section of `service.json`, env overrides, validation.
 //! - [`duration`]: Go-style duration strings (`"5s"`, `"1m0s"`) as ipfs-cluster writes them.
 //! - [`upstream`]: the upstream daemon's multiaddr and the connector that dials it.
+//! - [`intercept`]: the kubo calls served from the cluster (pins, adds, repo stat/gc), through
+//!   the [`intercept::Cluster`] trait the peer implements.
 //! - [`forward`]: the pooled client that relays requests upstream; hop-by-hop headers in [`hop`].
 //! - [`rescue`]: the one place that turns errors into kubo-style HTTP answers.
 //! - [`access_log`], [`deadline`]: per-request log line and body deadlines.
@@ -25,6 +27,7 @@ pub mod deadline;
 pub mod duration;
 pub mod forward;
 pub mod hop;
+pub mod intercept;
 pub mod rescue;
 pub mod server;
 pub mod stack;

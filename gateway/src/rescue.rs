@@ -28,6 +28,7 @@ use http_body_util::Full;
 
 use crate::deadline::DeadlineExceeded;
 use crate::forward::ForwardError;
+use crate::intercept::InterceptError;
 use crate::{Body, BoxError, boxed};
 
 /// go-ipfs-cmds `ErrNormal`.
@@ -86,9 +87,33 @@ pub fn status_of(err: &(dyn std::error::Error + 'static)) -> StatusCode {
 
 /// The answer for an error that reached the rescue layer.
 pub fn into_response(err: &BoxError) -> Response<Body> {
+    if let Some(refused) = err.downcast_ref::<InterceptError>() {
+        return intercept_response(refused);
+    }
     let status = status_of(err.as_ref());
     tracing::warn!(%status, error = %err, "request failed");
     error_response(status, &format!("cairn: {err}"))
+}
+
+/// kubo's answer for an intercepted request that failed before its first byte: its own
+/// words (no `cairn:` prefix, a parent cluster matches on them), plain text where kubo
+/// answers in plain text (403, 405 with `Allow`, option errors).
+fn intercept_response(err: &InterceptError) -> Response<Body> {
+    let status = err.status();
+    if !(err.is_plain() || matches!(err, InterceptError::BadOption(_))) {
+        return error_response(status, &err.to_string());
+    }
+    let mut rsp = Response::new(boxed(Full::new(Bytes::from(format!("{err}\n")))));
+    *rsp.status_mut() = status;
+    let headers = rsp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        headers.insert(header::ALLOW, HeaderValue::from_static("OPTIONS, POST"));
+    }
+    rsp
 }
 
 /// The answer for a panic caught by the stack (`tower_http::catch_panic`).

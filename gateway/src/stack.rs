@@ -1,10 +1,10 @@
 //! The only place that orders the gateway's layers.
 //!
 //! A request travels top to bottom; its answer bottom to top. Each layer says why it sits
-//! where it does. The interception layer (cluster-served endpoints) will slot in between
-//! `RescueLayer` and `Forward`, so its errors are rescued and its bodies bounded too.
+//! where it does.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use http::{Request, Response};
 use tower::ServiceBuilder;
@@ -14,14 +14,21 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::access_log::AccessLogLayer;
 use crate::deadline::DeadlineLayer;
 use crate::forward::Forward;
+use crate::intercept::{Cluster, InterceptLayer};
 use crate::rescue::{self, RescueLayer};
 use crate::{Body, BoxError, ProxyConfig, boxed};
 
 /// The assembled stack: never fails, every error is already an HTTP answer.
 pub type Stack = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
 
-/// Builds the stack for `config` (which `Server::bind` has validated).
+/// Builds the stack for `config` (which `Server::bind` has validated): a plain proxy.
 pub fn build(config: &ProxyConfig) -> Stack {
+    build_with(config, None)
+}
+
+/// Builds the stack for `config`, serving intercepted routes from `cluster` when given.
+pub fn build_with(config: &ProxyConfig, cluster: Option<Arc<dyn Cluster>>) -> Stack {
+    let intercept = cluster.map(|c| InterceptLayer::new(c, config.allowed_origins.clone()));
     let service = ServiceBuilder::new()
         // Outermost, so the logged status is the one the client got, rescued errors included.
         .layer(AccessLogLayer)
@@ -33,6 +40,9 @@ pub fn build(config: &ProxyConfig) -> Stack {
         .layer(RescueLayer)
         // Bounds whole bodies; hyper bounds only the request head.
         .layer(DeadlineLayer::new(config.read_timeout, config.write_timeout))
+        // Pins, adds and repo calls go to the cluster; below the rescue and the deadlines so
+        // its errors become kubo answers and its bodies are bounded like any other.
+        .option_layer(intercept)
         // Innermost: whatever no layer above answered goes to the upstream daemon.
         .service(Forward::new(config));
     BoxCloneSyncService::new(service)

@@ -1,10 +1,14 @@
 //! cairn-peer: the Cairn cluster peer and the `cairn` command line.
 //!
 //! # Layout
-//! - [`cli`]: clap definitions, config loading, logging and signals for the `cairn` binary.
+//! - [`api`]: the Pin object and its validation (ipfs-cluster's shapes and messages).
+//! - [`state`]: the pinset in redb; [`consensus`]: openraft over the redb stores.
+//! - [`net`]: the private libp2p network; [`cluster`]: membership, pin operations, blocks
+//!   between peers, and the gateway's `Cluster` trait.
+//! - [`ipfs`]: the client of this peer's own IPFS daemon.
+//! - [`rest`]: ipfs-cluster's REST API; [`config`], [`identity`]; [`cli`]: the `cairn` binary.
 //!
-//! The cluster components (net, consensus, state, tracker, allocator, monitor, rest) arrive
-//! with the cluster issue; today the binary runs the gateway alone in front of an upstream.
+//! Tracker, allocator and monitor arrive with their issue.
 
 pub mod api;
 pub mod cli;
@@ -12,6 +16,7 @@ pub mod cluster;
 pub mod config;
 pub mod consensus;
 pub mod identity;
+pub mod ipfs;
 pub mod net;
 pub mod rest;
 pub mod state;

@@ -80,6 +80,9 @@ pub struct ProxyConfig {
     pub upstream_connect_timeout: Option<Duration>,
     /// Cairn: upstream response-head limit (`upstream_header_timeout`); `None` = no limit.
     pub upstream_header_timeout: Option<Duration>,
+    /// Cairn: origins accepted on intercepted routes besides the gateway's own loopback
+    /// origins (`allowed_origins`; `*` accepts any).
+    pub allowed_origins: Vec<String>,
 }
 
 /// A configuration value that cannot be used; the message names the key.
@@ -122,6 +125,7 @@ impl Default for ProxyConfig {
             max_headers: DEFAULT_MAX_HEADERS,
             upstream_connect_timeout: Some(DEFAULT_UPSTREAM_CONNECT_TIMEOUT),
             upstream_header_timeout: Some(DEFAULT_UPSTREAM_HEADER_TIMEOUT),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -184,6 +188,7 @@ pub const KEYS: &[(&str, Setter)] = &[
     ("upstream_header_timeout", |c, v| {
         set(&mut c.upstream_header_timeout, limit(v))
     }),
+    ("allowed_origins", |c, v| set(&mut c.allowed_origins, strings(v))),
 ];
 
 /// Stores a successfully read value.
@@ -275,6 +280,7 @@ impl ProxyConfig {
             "max_headers": self.max_headers,
             "upstream_connect_timeout": opt(self.upstream_connect_timeout),
             "upstream_header_timeout": opt(self.upstream_header_timeout),
+            "allowed_origins": self.allowed_origins,
         })
     }
 }

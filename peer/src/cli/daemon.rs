@@ -102,7 +102,10 @@ async fn serve(
     let rest = cairn_gateway::Server::bind_with(&rest_config, crate::rest::stack(cluster.clone()))
         .await
         .context("binding the REST API")?;
-    let gateway = cairn_gateway::Server::bind(gateway_config)
+    cluster.use_ipfs(crate::ipfs::IpfsClient::new(ipfs.clone()));
+    let intercepting: Arc<dyn cairn_gateway::intercept::Cluster> = Arc::new(cluster.clone());
+    let stack = cairn_gateway::stack::build_with(&gateway_config, Some(intercepting));
+    let gateway = cairn_gateway::Server::bind_with(&gateway_config, stack)
         .await
         .context("binding the gateway")?;
     // One machine-readable line for scripts and the test harness.

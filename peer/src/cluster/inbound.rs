@@ -49,5 +49,15 @@ async fn serve_cluster(
         ClusterRequest::Join(node) => cluster.add_member(node).await,
         ClusterRequest::Write(op) => cluster.commit(op).await.map(crate::net::ClusterReply::Written),
         ClusterRequest::Remove(id) => cluster.remove_node(id).await,
+        ClusterRequest::RepoStat(size_only) => cluster.local_repo_stat(size_only).await.map(|s| {
+            crate::net::ClusterReply::RepoStat(
+                s.repo_size,
+                s.storage_max,
+                s.num_objects,
+                s.repo_path,
+                s.version,
+            )
+        }),
+        ClusterRequest::RepoGc => cluster.local_repo_gc().await.map(crate::net::ClusterReply::Gc),
     }
 }

@@ -16,6 +16,7 @@
 
 mod batcher;
 mod blocks;
+mod gateway;
 mod inbound;
 mod membership;
 mod ops;
@@ -60,6 +61,9 @@ pub enum ClusterError {
     /// The peer could not start or join.
     #[error("{0}")]
     Start(String),
+    /// This peer's IPFS daemon failed.
+    #[error(transparent)]
+    Ipfs(#[from] crate::ipfs::IpfsError),
 }
 
 /// A running cluster peer; cheap to clone.
@@ -80,6 +84,8 @@ pub struct Cluster {
     init_peerset: Vec<String>,
     /// The embedded node's blocks, served to other peers (see `blocks`).
     blocks: Arc<OnceLock<cairn_node::Blocks>>,
+    /// This peer's IPFS daemon (see `gateway`).
+    ipfs: Arc<OnceLock<crate::ipfs::IpfsClient>>,
 }
 
 pub use blocks::PeerBlocks;
@@ -148,6 +154,7 @@ impl Cluster {
             batcher: batcher::Batcher::spawn(raft.clone()),
             init_peerset: config.raft.init_peerset.clone(),
             blocks: Arc::default(),
+            ipfs: Arc::default(),
             raft,
         };
         tokio::spawn(inbound::serve(cluster.clone(), inbound));

@@ -42,6 +42,10 @@ pub enum ClusterRequest {
     Write(PinOp),
     /// Remove this member.
     Remove(NodeId),
+    /// This peer's IPFS daemon's `repo/stat` (`size-only` when true).
+    RepoStat(bool),
+    /// Run `repo/gc` on this peer's IPFS daemon.
+    RepoGc,
 }
 
 /// Answers to [`ClusterRequest`]s.
@@ -53,6 +57,10 @@ pub enum ClusterReply {
     Written(Option<Applied>),
     /// The member is removed.
     Removed,
+    /// To [`ClusterRequest::RepoStat`]: RepoSize, StorageMax, NumObjects, RepoPath, Version.
+    RepoStat(u64, u64, u64, String, String),
+    /// To [`ClusterRequest::RepoGc`]: the removed keys.
+    Gc(Vec<String>),
 }
 
 /// An answer between peers.

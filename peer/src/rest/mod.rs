@@ -9,7 +9,7 @@
 //! # Not here
 //! Pin status across peers (`GET /pins`, recover) arrives with the tracker.
 
-mod options;
+pub(crate) mod options;
 
 use std::convert::Infallible;
 

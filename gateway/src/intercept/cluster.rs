@@ -1,0 +1,92 @@
+//! What the gateway needs from a cluster: the small trait cairn-peer implements.
+//!
+//! The gateway never sees consensus, allocations or the pinset's storage; it asks for pins to
+//! be committed, reads pins back as a stream, and asks every peer's IPFS daemon for its repo
+//! numbers and garbage collection. Every call answers only after the cluster has done the work
+//! (a pin is committed to consensus when `pin` returns `Ok`).
+
+use cid::Cid;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+
+/// A pin as the gateway asks for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinRequest {
+    /// What to pin.
+    pub cid: Cid,
+    /// Recursive (kubo's default) or direct.
+    pub recursive: bool,
+    /// The request's query pairs other than `arg` (`name`, `replication-min`, `meta-*`, …),
+    /// for the cluster to read its pin options from, as its REST API does.
+    pub options: Vec<(String, String)>,
+}
+
+/// A pin as the gateway lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinInfo {
+    /// The pinned CID.
+    pub cid: Cid,
+    /// Recursive or direct.
+    pub recursive: bool,
+    /// The pin's name.
+    pub name: String,
+}
+
+/// One peer's IPFS repository numbers (`repo/stat`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RepoStat {
+    /// Bytes used.
+    pub repo_size: u64,
+    /// Bytes allowed.
+    pub storage_max: u64,
+    /// Blocks stored.
+    pub num_objects: u64,
+    /// The repository's path.
+    pub repo_path: String,
+    /// The repository's version text.
+    pub version: String,
+}
+
+/// One line of a cluster-wide `repo/gc`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GcLine {
+    /// A block some peer's daemon removed.
+    Removed(String),
+    /// A peer whose daemon could not run gc, and why.
+    Failed(String),
+}
+
+/// Why the cluster could not do what the gateway asked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterError {
+    /// The request is invalid (bad options, bad CID); kubo's 500 with the message.
+    #[error("{0}")]
+    Invalid(String),
+    /// The CID is not in the cluster's pinset.
+    #[error("not pinned or pinned indirectly")]
+    NotPinned,
+    /// No leader: the cluster cannot commit now (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else (500).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The cluster, as the gateway sees it.
+pub trait Cluster: Send + Sync + 'static {
+    /// Commits `pin` to the cluster's pinset.
+    fn pin(&self, pin: PinRequest) -> BoxFuture<'static, Result<(), ClusterError>>;
+    /// Removes `cid` from the pinset.
+    fn unpin(&self, cid: Cid) -> BoxFuture<'static, Result<(), ClusterError>>;
+    /// Pins `to` with the options and allocations of the pin on `from`; unpins `from` if asked.
+    fn update(&self, from: Cid, to: Cid, unpin: bool) -> BoxFuture<'static, Result<(), ClusterError>>;
+    /// The pin on `cid`, if any (read from this peer's state).
+    fn get(&self, cid: Cid) -> BoxFuture<'static, Result<Option<PinInfo>, ClusterError>>;
+    /// Every pin, streamed from this peer's state (never collected).
+    fn list(&self) -> BoxStream<'static, Result<PinInfo, ClusterError>>;
+    /// Every peer's `repo/stat`, or the reason a peer could not answer.
+    fn repo_stats(&self, size_only: bool) -> BoxFuture<'static, Vec<Result<RepoStat, ClusterError>>>;
+    /// `repo/gc` on every peer's daemon.
+    fn repo_gc(&self) -> BoxStream<'static, GcLine>;
+}

@@ -1,0 +1,165 @@
+//! Interception: the kubo calls the gateway serves itself by routing them into the cluster.
+//!
+//! # Where it sits
+//! Between the rescue/deadline layers and `Forward` (see `stack`): its errors become kubo
+//! answers in `rescue`, its bodies are bounded by the deadlines, and whatever it does not
+//! serve goes to [`Forward`](crate::forward::Forward) unchanged.
+//!
+//! # What it serves
+//! `pin/add`, `pin/rm`, `pin/ls`, `pin/update`, `add`, `repo/stat`, `repo/gc`, and `block/put` /
+//! `dag/put` with `pin=true` (one file per endpoint: parse → apply → answer). The cluster is
+//! reached only through the [`Cluster`] trait, which cairn-peer implements.
+//!
+//! # Invariants
+//! - No spelling of an intercepted route reaches the upstream ([`route`]): it is served, or
+//!   refused with 400 when it is ambiguous.
+//! - Intercepted routes keep kubo's safety: POST only, CSRF checks ([`guard`]).
+//! - An answer acknowledges a pin only after the cluster committed it.
+//!
+//! # Not here
+//! Which peers hold the content (allocation, tracker), path resolution inside DAGs.
+
+mod add;
+mod block_put;
+pub mod cluster;
+mod error;
+pub mod guard;
+mod lines;
+mod pin_ls;
+mod pins;
+pub mod query;
+pub mod reply;
+mod repo;
+pub mod route;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
+
+pub use cluster::{Cluster, ClusterError, GcLine, PinInfo, PinRequest, RepoStat};
+pub use error::InterceptError;
+
+use crate::{Body, BoxError};
+use query::Query;
+use route::{Command, Route};
+
+/// The service below interception: the upstream daemon.
+pub type Upstream = BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>;
+
+/// A boxed, `Send` future of an upstream answer.
+pub type Answer = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send + 'static>>;
+
+/// Sends `req` to the upstream. Boxed on purpose: naming the concrete `Oneshot` future across
+/// an `.await` trips rustc's higher-ranked `Send` check on the boxed error type.
+pub fn forward(upstream: &Upstream, req: Request<Body>) -> Answer {
+    Box::pin(upstream.clone().oneshot(req))
+}
+
+/// What every endpoint can reach.
+pub struct Ctx {
+    cluster: Arc<dyn Cluster>,
+    upstream: Upstream,
+    allowed_origins: Vec<String>,
+}
+
+/// Layer for [`Intercept`].
+#[derive(Clone)]
+pub struct InterceptLayer {
+    cluster: Arc<dyn Cluster>,
+    allowed_origins: Vec<String>,
+}
+
+impl InterceptLayer {
+    /// Serves intercepted routes from `cluster`, accepting `allowed_origins` besides our own.
+    pub fn new(cluster: Arc<dyn Cluster>, allowed_origins: Vec<String>) -> Self {
+        Self {
+            cluster,
+            allowed_origins,
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for InterceptLayer
+where
+    S: tower::Service<Request<Body>, Response = Response<Body>, Error = BoxError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Service = Intercept;
+
+    fn layer(&self, inner: S) -> Intercept {
+        Intercept {
+            ctx: Arc::new(Ctx {
+                cluster: self.cluster.clone(),
+                upstream: BoxCloneSyncService::new(inner),
+                allowed_origins: self.allowed_origins.clone(),
+            }),
+        }
+    }
+}
+
+/// Serves intercepted routes, forwards the rest.
+#[derive(Clone)]
+pub struct Intercept {
+    ctx: Arc<Ctx>,
+}
+
+impl tower::Service<Request<Body>> for Intercept {
+    type Response = Response<Body>;
+    type Error = BoxError;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // The upstream's readiness is awaited per request (`oneshot`).
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        Box::pin(handle(self.ctx.clone(), req))
+    }
+}
+
+async fn handle(ctx: Arc<Ctx>, req: Request<Body>) -> Result<Response<Body>, BoxError> {
+    let (command, path_args) = match route::classify(req.uri().path()) {
+        Route::Forward => return forward(&ctx.upstream, req).await,
+        Route::Ambiguous => return Err(InterceptError::Ambiguous.into()),
+        Route::Serve(command, args) => (command, args),
+    };
+    let query = Query::new(req.uri(), path_args);
+    let puts = matches!(command, Command::BlockPut | Command::DagPut);
+    if puts && !query.bool(&["pin"], false)? {
+        return forward(&ctx.upstream, req).await;
+    }
+    match guard::check(req.method(), req.headers(), &ctx.allowed_origins)? {
+        guard::Verdict::Forward => forward(&ctx.upstream, req).await,
+        guard::Verdict::Serve => serve(&ctx, command, query, req).await,
+    }
+}
+
+async fn serve(
+    ctx: &Ctx,
+    command: Command,
+    query: Query,
+    req: Request<Body>,
+) -> Result<Response<Body>, BoxError> {
+    let answer = match command {
+        Command::Add => return add::serve(ctx, query, req).await,
+        Command::BlockPut => return block_put::serve(ctx, query, req, block_put::Kind::Block).await,
+        Command::DagPut => return block_put::serve(ctx, query, req, block_put::Kind::Dag).await,
+        Command::PinAdd => pins::add(ctx, query).await,
+        Command::PinRm => pins::rm(ctx, query).await,
+        Command::PinUpdate => pins::update(ctx, query).await,
+        Command::PinLs => pin_ls::serve(ctx, query).await,
+        Command::RepoStat => repo::stat(ctx, query).await,
+        Command::RepoGc => repo::gc(ctx, query).await,
+    };
+    answer.map_err(Into::into)
+}

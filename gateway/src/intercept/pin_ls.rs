@@ -1,0 +1,148 @@
+//! `pin/ls` from the cluster's pinset, streamed from the store in both of kubo's shapes:
+//! `{"Keys":{cid:{"Type","Name"}}}` (`{}` when empty) or, with `stream=true`, ndjson
+//! `{"Cid","Name"?,"Type"}` with `X-Chunked-Output: 1`. The cluster knows no DAGs, so it has
+//! no indirect pins: `type=indirect` lists nothing and `all` is recursive plus direct.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use http::Response;
+use serde_json::{Map, Value, json};
+
+use super::Ctx;
+use super::cluster::{ClusterError, PinInfo};
+use super::error::InterceptError;
+use super::query::{Query, cid_arg};
+use super::reply::{self, Lines};
+use crate::Body;
+
+/// kubo's `type` option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Filter {
+    All,
+    Direct,
+    Indirect,
+    Recursive,
+}
+
+impl Filter {
+    fn parse(word: &str) -> Result<Self, InterceptError> {
+        Ok(match word {
+            "all" => Self::All,
+            "direct" => Self::Direct,
+            "indirect" => Self::Indirect,
+            "recursive" => Self::Recursive,
+            other => {
+                return Err(InterceptError::Command(format!(
+                    "invalid type '{other}', must be one of {{direct, indirect, recursive, all}}"
+                )));
+            }
+        })
+    }
+
+    fn shows(self, pin: &PinInfo) -> bool {
+        match self {
+            Self::All => true,
+            Self::Direct => !pin.recursive,
+            Self::Recursive => pin.recursive,
+            Self::Indirect => false,
+        }
+    }
+}
+
+fn kind(pin: &PinInfo) -> &'static str {
+    if pin.recursive { "recursive" } else { "direct" }
+}
+
+/// `pin/ls`: parse → read the pinset → answer in the asked shape.
+pub(super) async fn serve(ctx: &Ctx, query: Query) -> Result<Response<Body>, InterceptError> {
+    let filter = Filter::parse(query.string(&["type", "t"]).unwrap_or("all"))?;
+    let stream = query.bool(&["stream", "s"], false)?;
+    let args = query.args();
+    let pins: BoxStream<'static, Result<PinInfo, ClusterError>> = if args.is_empty() {
+        let listed = ctx.cluster.list();
+        Box::pin(listed.filter(move |p| futures::future::ready(p.as_ref().map_or(true, |p| filter.shows(p)))))
+    } else {
+        Box::pin(futures::stream::iter(
+            named(ctx, &args, filter).await?.into_iter().map(Ok),
+        ))
+    };
+    Ok(if stream {
+        ndjson(pins)
+    } else {
+        keys_object(pins).await?
+    })
+}
+
+/// The pins the `arg`s name; kubo's error for the first that is not pinned (as `type` asks).
+async fn named(ctx: &Ctx, args: &[String], filter: Filter) -> Result<Vec<PinInfo>, InterceptError> {
+    let mut out = Vec::with_capacity(args.len());
+    for arg in args {
+        let not_pinned = || InterceptError::Command(format!("path '{arg}' is not pinned"));
+        let cid = cid_arg(arg).map_err(|_| not_pinned())?;
+        let pin = ctx.cluster.get(cid).await?.filter(|p| filter.shows(p));
+        out.push(pin.ok_or_else(not_pinned)?);
+    }
+    Ok(out)
+}
+
+fn ndjson(mut pins: BoxStream<'static, Result<PinInfo, ClusterError>>) -> Response<Body> {
+    let (response, lines) = reply::ndjson();
+    tokio::spawn(async move {
+        while let Some(pin) = pins.next().await {
+            match pin {
+                Ok(pin) if lines.line(&stream_line(&pin)).await => {}
+                Ok(_) => return,
+                Err(e) => return lines.fail(&e.to_string()).await,
+            }
+        }
+    });
+    response
+}
+
+fn stream_line(pin: &PinInfo) -> Value {
+    let mut line = Map::new();
+    line.insert("Cid".into(), pin.cid.to_string().into());
+    if !pin.name.is_empty() {
+        line.insert("Name".into(), pin.name.clone().into());
+    }
+    line.insert("Type".into(), kind(pin).into());
+    Value::Object(line)
+}
+
+/// The non-stream object, written entry by entry as the store yields them.
+async fn keys_object(
+    mut pins: BoxStream<'static, Result<PinInfo, ClusterError>>,
+) -> Result<Response<Body>, InterceptError> {
+    let Some(first) = pins.next().await.transpose()? else {
+        return Ok(reply::json(&json!({})));
+    };
+    let (mut response, lines) = reply::ndjson();
+    response.headers_mut().remove("x-chunked-output");
+    tokio::spawn(async move {
+        if !lines
+            .raw(Bytes::from(format!("{{\"Keys\":{{{}", entry(&first))))
+            .await
+        {
+            return;
+        }
+        write_rest(pins, lines).await;
+    });
+    Ok(response)
+}
+
+async fn write_rest(mut pins: BoxStream<'static, Result<PinInfo, ClusterError>>, lines: Lines) {
+    while let Some(pin) = pins.next().await {
+        match pin {
+            Ok(pin) if lines.raw(Bytes::from(format!(",{}", entry(&pin)))).await => {}
+            Ok(_) => return,
+            Err(e) => return lines.fail(&e.to_string()).await,
+        }
+    }
+    lines.raw(Bytes::from_static(b"}}\n")).await;
+}
+
+fn entry(pin: &PinInfo) -> String {
+    let value = json!({"Type": kind(pin), "Name": pin.name});
+    format!("{}:{value}", Value::from(pin.cid.to_string()))
+}

@@ -1,0 +1,230 @@
+//! The cluster as the gateway sees it: cairn-gateway's `Cluster` trait over [`Cluster`].
+//!
+//! Pins take their options from the intercepted request's query exactly as the REST API
+//! does (`name`, `replication-*`, `expire-in`, `meta-*`; kubo's `pin-name` stands for `name`;
+//! kubo's `mode` is a file mode on `add`, never a pin mode). Listing streams from one read
+//! transaction through a bounded channel. `repo/stat` and `repo/gc` ask every member's own
+//! IPFS daemon over the cluster network, this peer's directly.
+
+use std::sync::Arc;
+
+use cairn_gateway::intercept::{self as gw, GcLine, PinInfo, PinRequest, RepoStat};
+use cid::Cid;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use tokio::sync::mpsc;
+
+use super::{Cluster, ClusterError};
+use crate::api::{Pin, PinMode, PinOptions};
+use crate::consensus::PeerNode;
+use crate::ipfs::IpfsClient;
+use crate::net::{ClusterReply, ClusterRequest};
+
+/// Pins listed ahead of a slow client.
+const LIST_BUFFER: usize = 256;
+
+impl Cluster {
+    /// Connects this peer to its IPFS daemon (for `repo/stat` and `repo/gc`).
+    pub fn use_ipfs(&self, client: IpfsClient) {
+        let _ = self.ipfs.set(client);
+    }
+
+    fn ipfs(&self) -> Result<&IpfsClient, ClusterError> {
+        self.ipfs
+            .get()
+            .ok_or_else(|| ClusterError::Start("this peer has no IPFS daemon configured".into()))
+    }
+
+    /// This peer's daemon's `repo/stat`.
+    pub(super) async fn local_repo_stat(&self, size_only: bool) -> Result<RepoStat, ClusterError> {
+        Ok(self.ipfs()?.repo_stat(size_only).await?)
+    }
+
+    /// `repo/gc` on this peer's daemon.
+    pub(super) async fn local_repo_gc(&self) -> Result<Vec<String>, ClusterError> {
+        Ok(self.ipfs()?.repo_gc().await?)
+    }
+
+    async fn ask(&self, member: &PeerNode, request: ClusterRequest) -> Result<ClusterReply, ClusterError> {
+        let (peer, addrs) = crate::consensus::network::address_of(member);
+        let peer =
+            peer.ok_or_else(|| ClusterError::Consensus(format!("{}: no valid peer id", member.peer_id)))?;
+        match self
+            .net
+            .request(peer, addrs, crate::net::Request::Cluster(request))
+            .await
+        {
+            Ok(crate::net::Response::Cluster(Ok(reply))) => Ok(reply),
+            Ok(crate::net::Response::Cluster(Err(message))) => Err(ClusterError::Consensus(message)),
+            Ok(other) => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
+            Err(e) => Err(ClusterError::Consensus(e.to_string())),
+        }
+    }
+
+    async fn member_repo_stat(
+        &self,
+        member: PeerNode,
+        size_only: bool,
+    ) -> Result<RepoStat, gw::ClusterError> {
+        let answer = if member.peer_id == self.peer_id {
+            self.local_repo_stat(size_only).await
+        } else {
+            match self.ask(&member, ClusterRequest::RepoStat(size_only)).await {
+                Ok(ClusterReply::RepoStat(repo_size, storage_max, num_objects, repo_path, version)) => {
+                    Ok(RepoStat {
+                        repo_size,
+                        storage_max,
+                        num_objects,
+                        repo_path,
+                        version,
+                    })
+                }
+                Ok(other) => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
+                Err(e) => Err(e),
+            }
+        };
+        answer.map_err(|e| gw::ClusterError::Failed(format!("peer {}: {e}", member.peer_id)))
+    }
+
+    async fn member_repo_gc(&self, member: &PeerNode) -> Result<Vec<String>, ClusterError> {
+        if member.peer_id == self.peer_id {
+            return self.local_repo_gc().await;
+        }
+        match self.ask(member, ClusterRequest::RepoGc).await? {
+            ClusterReply::Gc(keys) => Ok(keys),
+            other => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
+        }
+    }
+}
+
+/// The pin options an intercepted request carries.
+fn options_of(request: &PinRequest) -> Result<PinOptions, gw::ClusterError> {
+    let has_name = request.options.iter().any(|(k, _)| k == "name");
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in &request.options {
+        match key.as_str() {
+            "mode" => {}
+            "pin-name" if !has_name => {
+                query.append_pair("name", value);
+            }
+            _ => {
+                query.append_pair(key, value);
+            }
+        }
+    }
+    let mut options = crate::rest::options::from_query(&query.finish())
+        .map_err(|e| gw::ClusterError::Invalid(e.to_string()))?;
+    options.mode = if request.recursive {
+        PinMode::Recursive
+    } else {
+        PinMode::Direct
+    };
+    Ok(options)
+}
+
+fn to_gateway(err: ClusterError) -> gw::ClusterError {
+    match err {
+        ClusterError::Invalid(e) => gw::ClusterError::Invalid(e.to_string()),
+        ClusterError::NotPinned => gw::ClusterError::NotPinned,
+        ClusterError::NoLeader(e) => gw::ClusterError::Unavailable(format!("the cluster has no leader: {e}")),
+        other => gw::ClusterError::Failed(other.to_string()),
+    }
+}
+
+fn info(pin: &Pin) -> PinInfo {
+    PinInfo {
+        cid: pin.cid,
+        recursive: pin.options.mode == PinMode::Recursive,
+        name: pin.options.name.clone(),
+    }
+}
+
+impl gw::Cluster for Cluster {
+    fn pin(&self, request: PinRequest) -> BoxFuture<'static, Result<(), gw::ClusterError>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let options = options_of(&request)?;
+            this.pin(request.cid, options).await.map(drop).map_err(to_gateway)
+        })
+    }
+
+    fn unpin(&self, cid: Cid) -> BoxFuture<'static, Result<(), gw::ClusterError>> {
+        let this = self.clone();
+        Box::pin(async move { this.unpin(cid).await.map(drop).map_err(to_gateway) })
+    }
+
+    fn update(&self, from: Cid, to: Cid, unpin: bool) -> BoxFuture<'static, Result<(), gw::ClusterError>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let old = this.pins.get(&from).map_err(|e| to_gateway(e.into()))?;
+            let old = old
+                .filter(|p| p.options.mode == PinMode::Recursive)
+                .ok_or(gw::ClusterError::NotPinned)?;
+            let mut options = old.options.clone();
+            options.pin_update = Some(from);
+            this.pin(to, options).await.map_err(to_gateway)?;
+            if unpin && from != to {
+                this.unpin(from).await.map_err(to_gateway)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn get(&self, cid: Cid) -> BoxFuture<'static, Result<Option<PinInfo>, gw::ClusterError>> {
+        let found = self.pins.get(&cid).map(|p| p.as_ref().map(info));
+        Box::pin(async move { found.map_err(|e| gw::ClusterError::Failed(e.to_string())) })
+    }
+
+    fn list(&self) -> BoxStream<'static, Result<PinInfo, gw::ClusterError>> {
+        let (tx, rx) = mpsc::channel(LIST_BUFFER);
+        let pins = self.pins.clone();
+        tokio::task::spawn_blocking(move || {
+            let rows = match pins.iter() {
+                Ok(rows) => rows,
+                Err(e) => return drop(tx.blocking_send(Err(gw::ClusterError::Failed(e.to_string())))),
+            };
+            for row in rows {
+                let item = row
+                    .map(|p| info(&p))
+                    .map_err(|e| gw::ClusterError::Failed(e.to_string()));
+                if tx.blocking_send(item).is_err() {
+                    return;
+                }
+            }
+        });
+        Box::pin(tokio_stream_from(rx))
+    }
+
+    fn repo_stats(&self, size_only: bool) -> BoxFuture<'static, Vec<Result<RepoStat, gw::ClusterError>>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let asks = this
+                .members()
+                .into_iter()
+                .map(|m| this.member_repo_stat(m, size_only));
+            futures::future::join_all(asks).await
+        })
+    }
+
+    fn repo_gc(&self) -> BoxStream<'static, GcLine> {
+        let this = Arc::new(self.clone());
+        let members = this.members();
+        let per_member = futures::stream::iter(members).then(move |member| {
+            let this = this.clone();
+            async move {
+                match this.member_repo_gc(&member).await {
+                    Ok(keys) => keys.into_iter().map(GcLine::Removed).collect::<Vec<_>>(),
+                    Err(e) => vec![GcLine::Failed(format!("peer {}: {e}", member.peer_id))],
+                }
+            }
+        });
+        Box::pin(per_member.flat_map(futures::stream::iter))
+    }
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    rx: mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send + 'static {
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+}

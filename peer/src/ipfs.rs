@@ -1,0 +1,141 @@
+//! The client a peer uses for its own IPFS daemon (the embedded node, kubo, js-ipfs or a child
+//! cluster's gateway): the calls the gateway's cluster-wide `repo/stat` and `repo/gc` need.
+//! The full connector (pins, status sync, timeouts per call, back-off) is the tracker issue's.
+//!
+//! Daemons differ in number encoding: js-ipfs sends `repo/stat` numbers as strings, kubo as
+//! JSON numbers; both are read.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use cairn_gateway::intercept::RepoStat;
+use cairn_gateway::upstream::{Connector, Target};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+/// How long one call may take before it counts as failed.
+const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why a call to the daemon failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IpfsError {
+    /// No answer (connection refused, timeout, broken body).
+    #[error("ipfs daemon at {target}: {reason}")]
+    Unreachable {
+        /// The daemon's address.
+        target: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The daemon answered with an error.
+    #[error("ipfs daemon at {target} answered {status}: {message}")]
+    Refused {
+        /// The daemon's address.
+        target: String,
+        /// Its status code.
+        status: u16,
+        /// Its message.
+        message: String,
+    },
+}
+
+/// A client of one daemon's RPC API.
+#[derive(Clone, Debug)]
+pub struct IpfsClient {
+    target: Target,
+    client: Client<Connector, Empty<Bytes>>,
+}
+
+impl IpfsClient {
+    /// A client of the daemon at `target`.
+    pub fn new(target: Target) -> Self {
+        let connector = Connector::new(target.clone(), Some(Duration::from_secs(10)));
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        Self { target, client }
+    }
+
+    /// `POST /api/v0/<call>`; the whole answer body.
+    async fn post(&self, call: &str) -> Result<Bytes, IpfsError> {
+        let target = cairn_gateway::config::target_multiaddr(&self.target);
+        let unreachable = |reason: String| IpfsError::Unreachable {
+            target: target.clone(),
+            reason,
+        };
+        let uri = format!("http://{}/api/v0/{call}", self.target.authority());
+        let req = http::Request::post(uri)
+            .body(Empty::new())
+            .map_err(|e| unreachable(e.to_string()))?;
+        let exchange = async {
+            let rsp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| unreachable(e.to_string()))?;
+            let status = rsp.status();
+            let body = rsp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| unreachable(e.to_string()))?;
+            Ok::<_, IpfsError>((status, body.to_bytes()))
+        };
+        let (status, body) = tokio::time::timeout(CALL_TIMEOUT, exchange)
+            .await
+            .map_err(|_| unreachable(format!("no answer within {CALL_TIMEOUT:?}")))??;
+        if !status.is_success() {
+            let message = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v["Message"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+            return Err(IpfsError::Refused {
+                target,
+                status: status.as_u16(),
+                message,
+            });
+        }
+        Ok(body)
+    }
+
+    /// `repo/stat` (numbers as numbers or strings).
+    pub async fn repo_stat(&self, size_only: bool) -> Result<RepoStat, IpfsError> {
+        let body = self.post(&format!("repo/stat?size-only={size_only}")).await?;
+        let value: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let text = |key: &str| value[key].as_str().unwrap_or_default().to_owned();
+        Ok(RepoStat {
+            repo_size: number(&value["RepoSize"]),
+            storage_max: number(&value["StorageMax"]),
+            num_objects: number(&value["NumObjects"]),
+            repo_path: text("RepoPath"),
+            version: text("Version"),
+        })
+    }
+
+    /// `repo/gc`: the removed keys, or the daemon's error.
+    pub async fn repo_gc(&self) -> Result<Vec<String>, IpfsError> {
+        let body = self.post("repo/gc?stream-errors=true").await?;
+        let mut keys = Vec::new();
+        for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let value: Value = serde_json::from_slice(line).unwrap_or_default();
+            if let Some(error) = value["Error"].as_str().filter(|e| !e.is_empty()) {
+                return Err(IpfsError::Refused {
+                    target: cairn_gateway::config::target_multiaddr(&self.target),
+                    status: 200,
+                    message: error.to_owned(),
+                });
+            }
+            keys.extend(value["Key"]["/"].as_str().map(str::to_owned));
+        }
+        Ok(keys)
+    }
+}
+
+/// A JSON number, or a number in a string (js-ipfs), saturating at `u64::MAX`.
+fn number(value: &Value) -> u64 {
+    match value {
+        Value::Number(n) => n.as_u64().unwrap_or(u64::MAX),
+        Value::String(s) => s.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
