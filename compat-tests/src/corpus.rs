@@ -45,6 +45,12 @@ pub struct Case {
     /// from js-ipfs's `expect`; absent means the same.
     #[serde(default)]
     pub kubo: Option<Expect>,
+    /// Interception cases: CIDs every peer's pinset must hold afterwards (placeholders allowed).
+    #[serde(default)]
+    pub cluster_pins: Vec<String>,
+    /// Interception cases: CIDs no peer's pinset may hold afterwards.
+    #[serde(default)]
+    pub cluster_unpinned: Vec<String>,
 }
 
 /// A setup request, optionally saving a field of its answer.
@@ -334,13 +340,14 @@ pub async fn run_case(
 
 /// Runs one case straight against a kubo-shaped daemon (cairn-node): setup, request, and
 /// the case's `kubo` expectations (or `expect` when it has none).
-pub async fn run_case_kubo(case: &Case, daemon: SocketAddr, oracle: &Vars) -> anyhow::Result<()> {
+pub async fn run_case_kubo(case: &Case, daemon: SocketAddr, oracle: &Vars) -> anyhow::Result<Vars> {
     let mut vars = oracle.clone();
     run_setup(daemon, &case.setup, &mut vars).await.context("setup")?;
     let answer = send(daemon, to_call(&case.request, &vars)?)
         .await
         .context("request")?;
-    check_expectations(case.kubo.as_ref().unwrap_or(&case.expect), &answer, &vars)
+    check_expectations(case.kubo.as_ref().unwrap_or(&case.expect), &answer, &vars)?;
+    Ok(vars)
 }
 
 fn check_expectations(expect: &Expect, answer: &Exchange, vars: &Vars) -> anyhow::Result<()> {
