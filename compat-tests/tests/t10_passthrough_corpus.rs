@@ -60,6 +60,7 @@ fn main() -> ExitCode {
             let run = corpus::run_case_kubo(&node_case, node_env.node.api, &node_env.oracle);
             let outcome = node_runtime
                 .block_on(run)
+                .map(drop)
                 .with_context(|| node_case.about.clone());
             trial::outcome(outcome)
         });
