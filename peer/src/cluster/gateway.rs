@@ -128,6 +128,10 @@ fn to_gateway(err: ClusterError) -> gw::ClusterError {
         ClusterError::Invalid(e) => gw::ClusterError::Invalid(e.to_string()),
         ClusterError::NotPinned => gw::ClusterError::NotPinned,
         ClusterError::NoLeader(e) => gw::ClusterError::Unavailable(format!("the cluster has no leader: {e}")),
+        // The leader could not be reached or failed mid-commit (an election is under way).
+        ClusterError::Consensus(e) => {
+            gw::ClusterError::Unavailable(format!("the cluster could not commit, retry: {e}"))
+        }
         other => gw::ClusterError::Failed(other.to_string()),
     }
 }
