@@ -165,7 +165,7 @@ async fn every_acknowledged_pin_survives_the_leader_being_killed() -> anyhow::Re
     let first = dirs.start(0, None, &[])?;
     let second = dirs.start(1, Some(&first), &[])?;
     let third = dirs.start(2, Some(&first), &[])?;
-    let mut peers = vec![Some(first), Some(second), Some(third)];
+    let mut peers = [Some(first), Some(second), Some(third)];
     let leader_id = raft(peers[0].as_ref().context("peer")?).await?["leader"]
         .as_str()
         .unwrap_or("")
