@@ -217,3 +217,39 @@ async fn every_acknowledged_pin_survives_the_leader_being_killed() -> anyhow::Re
     }
     Ok(())
 }
+
+/// Intercepted answers carry the headers `extract_headers_extra` names, read from the
+/// upstream's answer to `extract_headers_path` (here the embedded node's plain-text 404,
+/// which sets `X-Content-Type-Options`).
+#[tokio::test(flavor = "multi_thread")]
+async fn intercepted_answers_mirror_the_upstreams_headers() -> anyhow::Result<()> {
+    let dir = scratch_dir("mirror")?;
+    init_peer(dir.path(), "mirror")?;
+    let env = [
+        ("CLUSTER_IPFSPROXY_EXTRACTHEADERSPATH", "/api/v0/no-such-command"),
+        ("CLUSTER_IPFSPROXY_EXTRACTHEADERSEXTRA", "X-Content-Type-Options"),
+    ];
+    let peer = Peer::start(dir.path(), &env)?;
+    let answer = send(peer.gateway, Call::post("/api/v0/pin/ls")).await?;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(
+        answer.header("server"),
+        Some(concat!("cairn-gateway/", env!("CARGO_PKG_VERSION")))
+    );
+    let plain_dir = scratch_dir_with_peer("plain")?;
+    let plain = Peer::start(plain_dir.path(), &[])?;
+    let answer = send(plain.gateway, Call::post("/api/v0/pin/ls")).await?;
+    assert_eq!(
+        answer.header("x-content-type-options"),
+        None,
+        "nothing mirrored unless configured"
+    );
+    Ok(())
+}
+
+fn scratch_dir_with_peer(name: &str) -> anyhow::Result<tempfile::TempDir> {
+    let dir = scratch_dir(name)?;
+    init_peer(dir.path(), name)?;
+    Ok(dir)
+}

@@ -28,7 +28,7 @@ pub fn build(config: &ProxyConfig) -> Stack {
 
 /// Builds the stack for `config`, serving intercepted routes from `cluster` when given.
 pub fn build_with(config: &ProxyConfig, cluster: Option<Arc<dyn Cluster>>) -> Stack {
-    let intercept = cluster.map(|c| InterceptLayer::new(c, config.allowed_origins.clone()));
+    let intercept = cluster.map(|c| InterceptLayer::new(c, config));
     let service = ServiceBuilder::new()
         // Outermost, so the logged status is the one the client got, rescued errors included.
         .layer(AccessLogLayer)

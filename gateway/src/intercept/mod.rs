@@ -24,6 +24,7 @@ mod block_put;
 pub mod cluster;
 mod error;
 pub mod guard;
+mod headers;
 mod lines;
 mod pin_ls;
 mod pins;
@@ -65,6 +66,7 @@ pub struct Ctx {
     cluster: Arc<dyn Cluster>,
     upstream: Upstream,
     allowed_origins: Vec<String>,
+    mirror: Arc<headers::Mirror>,
 }
 
 /// Layer for [`Intercept`].
@@ -72,14 +74,22 @@ pub struct Ctx {
 pub struct InterceptLayer {
     cluster: Arc<dyn Cluster>,
     allowed_origins: Vec<String>,
+    mirror: Arc<headers::Mirror>,
 }
 
 impl InterceptLayer {
-    /// Serves intercepted routes from `cluster`, accepting `allowed_origins` besides our own.
-    pub fn new(cluster: Arc<dyn Cluster>, allowed_origins: Vec<String>) -> Self {
+    /// Serves intercepted routes from `cluster` as `config` says (allowed origins, mirrored
+    /// upstream headers).
+    pub fn new(cluster: Arc<dyn Cluster>, config: &crate::ProxyConfig) -> Self {
+        let mirror = headers::Mirror::new(
+            &config.extract_headers_path,
+            &config.extract_headers_extra,
+            config.extract_headers_ttl,
+        );
         Self {
             cluster,
-            allowed_origins,
+            allowed_origins: config.allowed_origins.clone(),
+            mirror: Arc::new(mirror),
         }
     }
 }
@@ -101,6 +111,7 @@ where
                 cluster: self.cluster.clone(),
                 upstream: BoxCloneSyncService::new(inner),
                 allowed_origins: self.allowed_origins.clone(),
+                mirror: self.mirror.clone(),
             }),
         }
     }
@@ -145,6 +156,26 @@ async fn handle(ctx: Arc<Ctx>, req: Request<Body>) -> Result<Response<Body>, Box
 }
 
 async fn serve(
+    ctx: &Ctx,
+    command: Command,
+    query: Query,
+    req: Request<Body>,
+) -> Result<Response<Body>, BoxError> {
+    let path = req.uri().path().to_owned();
+    let origin = req
+        .headers()
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut answer = answer(ctx, command, query, req).await?;
+    if !matches!(command, Command::Add | Command::BlockPut | Command::DagPut) {
+        ctx.mirror.apply(&ctx.upstream, &path, origin, &mut answer).await;
+    }
+    Ok(answer)
+}
+
+/// The endpoint's own answer; `add` and the puts carry the upstream's headers already.
+async fn answer(
     ctx: &Ctx,
     command: Command,
     query: Query,
