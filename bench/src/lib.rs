@@ -6,6 +6,18 @@
 //! machines are shared and noisy. Nothing here asserts a threshold; the numbers are reported
 //! in docs/performance.md.
 
+pub mod intercept;
 pub mod load;
 pub mod null_upstream;
 pub mod pins;
+
+/// A `/proc/<pid>/status` field in KiB (`VmRSS:`, `VmHWM:`).
+pub fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+    use anyhow::Context;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .with_context(|| format!("no {field}"))?;
+    Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
+}

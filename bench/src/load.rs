@@ -70,6 +70,11 @@ pub async fn stream_read(addr: SocketAddr, target: &str) -> anyhow::Result<(u64,
     Ok((bytes, secs))
 }
 
+/// Reads all of `POST target`'s body: (bytes, seconds, seconds to the first body byte).
+pub async fn post_read_ttfb(addr: SocketAddr, target: &str) -> anyhow::Result<(u64, f64, f64)> {
+    read_body(addr, http::Method::POST, target).await
+}
+
 /// Reads all of `GET target`'s body: (bytes, seconds, seconds to the first body byte).
 pub async fn stream_read_ttfb(addr: SocketAddr, target: &str) -> anyhow::Result<(u64, f64, f64)> {
     read_body(addr, http::Method::GET, target).await

@@ -9,6 +9,7 @@ use anyhow::Context;
 use cairn_bench::load::{self, median};
 use cairn_bench::null_upstream;
 use cairn_bench::pins;
+use cairn_bench::status_kib;
 use cairn_compat_tests::cluster::{Dirs, raft, rest};
 use cairn_compat_tests::http::send;
 use cairn_compat_tests::process::{Gateway, JsIpfs};
@@ -34,6 +35,13 @@ async fn main() -> anyhow::Result<()> {
     }
     if wants("p4") {
         p4().await?;
+    }
+    if wants("p5") {
+        p5().await?;
+    }
+    if wants("p5m") {
+        println!("P5 pin/ls of 1000000 pins through the gateway");
+        cairn_bench::intercept::list(1_000_000).await?;
     }
     if wants("p7") {
         p7(100_000).await?;
@@ -105,14 +113,6 @@ async fn p2() -> anyhow::Result<()> {
 }
 
 /// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`).
-fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .with_context(|| format!("no {field}"))?;
-    Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
-}
 
 async fn p3(daemon: &JsIpfs, gateway: &Gateway) -> anyhow::Result<()> {
     println!("P3 cat of a 256 MiB object (gateway ÷ direct MB/s), gateway peak RSS");
@@ -142,6 +142,16 @@ async fn p3(daemon: &JsIpfs, gateway: &Gateway) -> anyhow::Result<()> {
         rss_before as f64 / 1024.0
     );
     Ok(())
+}
+
+/// P5: interception overheads on a one-peer cluster with the embedded node.
+async fn p5() -> anyhow::Result<()> {
+    println!("P5 interception on a one-peer cluster (embedded node)");
+    let dirs = Dirs::init(1)?;
+    let peer = dirs.start(0, None, &[])?;
+    cairn_bench::intercept::pin_overhead(&peer).await?;
+    cairn_bench::intercept::add_overhead(&peer).await?;
+    cairn_bench::intercept::list(100_000).await
 }
 
 /// P4: the embedded node: add MB/s ÷ plain sha2-256 MB/s of the same bytes, peak RSS while

@@ -1,5 +1,6 @@
-//! Pin load against `cairn daemon` REST APIs: `concurrency` keep-alive connections, each
-//! posting `/pins/<unique cid>` back to back for a fixed time.
+//! Pin load against `cairn daemon`: `concurrency` keep-alive connections, each posting a pin
+//! of a unique CID back to back for a fixed time, to the REST API (`/pins/<cid>`) or through
+//! the gateway (`/api/v0/pin/add?arg=<cid>`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +12,24 @@ use cairn_compat_tests::cluster::cid;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 
+/// Which API a pin goes through.
+#[derive(Clone, Copy, Debug)]
+pub enum Via {
+    /// The REST API: `POST /pins/<cid>`.
+    Rest,
+    /// The gateway: `POST /api/v0/pin/add?arg=<cid>`.
+    Gateway,
+}
+
+impl Via {
+    fn target(self, n: u64) -> String {
+        match self {
+            Self::Rest => format!("/pins/{}", cid(n)),
+            Self::Gateway => format!("/api/v0/pin/add?arg={}", cid(n)),
+        }
+    }
+}
+
 /// Pins `/pins/<cid(n)>` from `concurrency` workers until `length` passes; returns pins/s.
 pub async fn pin_rate(
     addr: SocketAddr,
@@ -18,9 +37,20 @@ pub async fn pin_rate(
     length: Duration,
     next: Arc<AtomicU64>,
 ) -> anyhow::Result<f64> {
+    pin_rate_via(addr, Via::Rest, concurrency, length, next).await
+}
+
+/// Pins through `via` from `concurrency` workers until `length` passes; returns pins/s.
+pub async fn pin_rate_via(
+    addr: SocketAddr,
+    via: Via,
+    concurrency: usize,
+    length: Duration,
+    next: Arc<AtomicU64>,
+) -> anyhow::Result<f64> {
     let until = Instant::now() + length;
     let workers: Vec<_> = (0..concurrency)
-        .map(|_| tokio::spawn(worker(addr, until, next.clone())))
+        .map(|_| tokio::spawn(worker(addr, via, until, next.clone())))
         .collect();
     let mut done = 0u64;
     for worker in workers {
@@ -43,7 +73,7 @@ pub async fn pin_count(addr: SocketAddr, concurrency: usize, first: u64, count: 
                     if n >= end {
                         return anyhow::Ok(());
                     }
-                    post(&mut sender, addr, n).await?;
+                    post(&mut sender, addr, Via::Rest, n).await?;
                 }
             })
         })
@@ -64,8 +94,8 @@ async fn connect(addr: SocketAddr) -> anyhow::Result<Sender> {
     Ok(sender)
 }
 
-async fn post(sender: &mut Sender, addr: SocketAddr, n: u64) -> anyhow::Result<()> {
-    let req = http::Request::post(format!("/pins/{}", cid(n)))
+async fn post(sender: &mut Sender, addr: SocketAddr, via: Via, n: u64) -> anyhow::Result<()> {
+    let req = http::Request::post(via.target(n))
         .header("host", addr.to_string())
         .body(Empty::new())?;
     let rsp = sender.send_request(req).await?;
@@ -79,11 +109,11 @@ async fn post(sender: &mut Sender, addr: SocketAddr, n: u64) -> anyhow::Result<(
     Ok(())
 }
 
-async fn worker(addr: SocketAddr, until: Instant, next: Arc<AtomicU64>) -> anyhow::Result<u64> {
+async fn worker(addr: SocketAddr, via: Via, until: Instant, next: Arc<AtomicU64>) -> anyhow::Result<u64> {
     let mut sender = connect(addr).await?;
     let mut done = 0;
     while Instant::now() < until {
-        post(&mut sender, addr, next.fetch_add(1, Ordering::Relaxed)).await?;
+        post(&mut sender, addr, via, next.fetch_add(1, Ordering::Relaxed)).await?;
         done += 1;
     }
     Ok(done)
