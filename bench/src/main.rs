@@ -112,8 +112,6 @@ async fn p2() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`).
-
 async fn p3(daemon: &JsIpfs, gateway: &Gateway) -> anyhow::Result<()> {
     println!("P3 cat of a 256 MiB object (gateway ÷ direct MB/s), gateway peak RSS");
     let call = cairn_compat_tests::content::upload("/api/v0/add?pin=false&progress=false", CAT_BYTES);
