@@ -20,19 +20,17 @@ use bytes::Bytes;
 use cid::{Cid, Version};
 use multihash_codetable::Code;
 use rust_unixfs::dir::builder::{BufferingTreeBuilder, TreeOptions};
-use rust_unixfs::file::adder::{Chunker, FileAdder};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::blockstore::Blockstore;
 use crate::error::NodeError;
+pub use crate::file_import::FileImport;
 
 /// kubo's default chunk size.
 pub const DEFAULT_CHUNK: usize = 256 * 1024;
 /// kubo's largest block (`chunker=size-N` above this is refused).
 pub const MAX_CHUNK: usize = 1024 * 1024;
-/// Progress lines come every this many bytes of a file (kubo's progressReaderIncrement).
-const PROGRESS_STEP: u64 = 256 * 1024;
 /// Bytes of blocks written per store transaction.
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
 
@@ -90,84 +88,6 @@ pub enum AddEvent {
     },
 }
 
-/// One file being imported.
-pub struct FileImport {
-    name: String,
-    adder: FileAdder,
-    read: u64,
-    reported: Option<u64>,
-    size: u64,
-    root: Option<Cid>,
-}
-
-impl FileImport {
-    /// Feeds file bytes; returns the progress events they cause.
-    pub async fn push(
-        &mut self,
-        sink: &mut BlockSink,
-        mut data: &[u8],
-        progress: bool,
-    ) -> Result<Vec<AddEvent>, NodeError> {
-        let before = self.read;
-        while !data.is_empty() {
-            let (blocks, used) = self.adder.push(data);
-            self.take(sink, blocks).await?;
-            data = &data[used..];
-            self.read += used as u64;
-        }
-        let crossed = self.read / PROGRESS_STEP > before / PROGRESS_STEP;
-        Ok(if progress && crossed {
-            vec![self.report()]
-        } else {
-            Vec::new()
-        })
-    }
-
-    /// Finishes the file; returns its last events (final progress, then the file line).
-    pub async fn finish(
-        mut self,
-        sink: &mut BlockSink,
-        progress: bool,
-    ) -> Result<(Vec<AddEvent>, Cid, u64), NodeError> {
-        let mut events = Vec::new();
-        if progress && self.reported != Some(self.read) {
-            events.push(self.report());
-        }
-        let adder = std::mem::take(&mut self.adder);
-        self.take(sink, adder.finish()).await?;
-        let cid = self
-            .root
-            .ok_or_else(|| NodeError::Unsupported("the importer produced no root".into()))?;
-        events.push(AddEvent::Added {
-            name: self.name.clone(),
-            cid,
-            size: self.size,
-        });
-        Ok((events, cid, self.size))
-    }
-
-    fn report(&mut self) -> AddEvent {
-        self.reported = Some(self.read);
-        AddEvent::Progress {
-            name: self.name.clone(),
-            bytes: self.read,
-        }
-    }
-
-    async fn take(
-        &mut self,
-        sink: &mut BlockSink,
-        blocks: impl Iterator<Item = (Cid, Vec<u8>)>,
-    ) -> Result<(), NodeError> {
-        for (cid, block) in blocks {
-            self.size += block.len() as u64;
-            self.root = Some(cid);
-            sink.put(cid, Bytes::from(block)).await?;
-        }
-        Ok(())
-    }
-}
-
 /// Where imported blocks go: batched, and written by a blocking writer thread while the next
 /// batch is hashed (at most [`WRITES_QUEUED`] batches wait, so memory stays bounded).
 pub struct BlockSink {
@@ -204,7 +124,7 @@ impl BlockSink {
         }
     }
 
-    async fn put(&mut self, cid: Cid, block: Bytes) -> Result<(), NodeError> {
+    pub(crate) async fn put(&mut self, cid: Cid, block: Bytes) -> Result<(), NodeError> {
         if self.writer.is_none() {
             return Ok(());
         }
@@ -273,21 +193,7 @@ impl Importer {
 
     /// Begins the file at `path` (already cleaned by [`clean_path`]).
     pub fn file(&self, path: &str) -> FileImport {
-        let mut builder = FileAdder::builder()
-            .with_chunker(Chunker::Size(self.opts.chunk))
-            .with_cid_version(self.opts.cid_version)
-            .with_hasher(self.opts.hash);
-        if let Some(raw) = self.opts.raw_leaves {
-            builder = builder.with_raw_leaves(raw);
-        }
-        FileImport {
-            name: path.to_owned(),
-            adder: builder.build(),
-            read: 0,
-            reported: None,
-            size: 0,
-            root: None,
-        }
+        FileImport::new(path, &self.opts)
     }
 
     /// Records a finished file.

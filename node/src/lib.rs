@@ -20,6 +20,7 @@
 pub mod blockstore;
 pub mod dag;
 pub mod error;
+mod file_import;
 pub mod importer;
 pub mod pins;
 pub mod reader;
