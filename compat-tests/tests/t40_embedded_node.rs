@@ -80,6 +80,13 @@ async fn every_fixture_gets_the_kubo_oracle_cid() -> anyhow::Result<()> {
         "{}",
         added.text()
     );
+    let empty = send(node.api, form("/api/v0/add", vec![Part::Dir("emptydir".into())])).await?;
+    assert_eq!(
+        last_hash(&empty.body)?,
+        want["emptydir"],
+        "an empty directory is a root: {}",
+        empty.text()
+    );
     let last = added.text().lines().last().unwrap_or_default().to_owned();
     assert!(
         last.starts_with("{\"Name\":\"\",\"Hash\":"),

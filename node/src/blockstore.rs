@@ -159,14 +159,32 @@ impl Blockstore {
         Ok(out)
     }
 
-    /// Records (or replaces) the pin on `cid`.
-    pub fn set_pin(&self, cid: &Cid, record: &PinRecord) -> Result<(), NodeError> {
-        let value = serde_json::to_vec(record).map_err(store)?;
+    /// Records a pin on `cid` in one transaction with kubo's rules: a direct pin never
+    /// replaces a recursive one (error), a recursive pin replaces a direct one, and pinning
+    /// again keeps the existing name unless a new one is given.
+    pub fn upsert_pin(&self, cid: &Cid, record: &PinRecord) -> Result<(), NodeError> {
         let txn = self.db.begin_write().map_err(store)?;
         {
             let mut pins = txn.open_table(PINS).map_err(store)?;
-            pins.insert(cid.to_bytes().as_slice(), value.as_slice())
-                .map_err(store)?;
+            let key = cid.to_bytes();
+            let old = pins
+                .get(key.as_slice())
+                .map_err(store)?
+                .map(|v| decode_pin(v.value()))
+                .transpose()?;
+            let mut new = record.clone();
+            if let Some(old) = old {
+                if old.mode == PinMode::Recursive && new.mode == PinMode::Direct {
+                    return Err(NodeError::Unsupported(format!(
+                        "pin: {cid} already pinned recursively"
+                    )));
+                }
+                if new.name.is_empty() {
+                    new.name = old.name;
+                }
+            }
+            let value = serde_json::to_vec(&new).map_err(store)?;
+            pins.insert(key.as_slice(), value.as_slice()).map_err(store)?;
         }
         txn.commit().map_err(store)
     }

@@ -207,12 +207,20 @@ impl Importer {
         }
     }
 
-    /// Records a directory part (so empty directories exist too).
+    /// Records a directory part (so empty directories exist too; a top-level one is a root).
     pub fn directory(&mut self, path: &str) -> Result<(), NodeError> {
-        match self.tree_for(path) {
-            Some(tree) if !path.is_empty() => tree.set_metadata(path, Default::default()).map_err(tree_err),
-            _ => Ok(()),
+        if path.is_empty() {
+            return Ok(());
         }
+        let options = self.tree_options();
+        let tree = match self.tree_for(path) {
+            Some(tree) => tree,
+            None => self
+                .trees
+                .entry(path.to_owned())
+                .or_insert_with(|| BufferingTreeBuilder::new(options)),
+        };
+        tree.set_metadata(path, Default::default()).map_err(tree_err)
     }
 
     /// Builds the directories, makes all blocks durable; returns the directory events and

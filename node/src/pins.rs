@@ -77,25 +77,15 @@ pub async fn add(
     name: &str,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<(), NodeError> {
-    let existing = blocks.store().run(move |s| s.pin(&cid)).await?;
     match mode {
-        PinMode::Recursive => {
-            walk(blocks, cid, progress).await?;
-        }
-        PinMode::Direct if existing.as_ref().is_some_and(|p| p.mode == PinMode::Recursive) => {
-            return Err(NodeError::Unsupported(format!(
-                "pin: {cid} already pinned recursively"
-            )));
-        }
-        PinMode::Direct => {
-            blocks.get(cid).await?;
-        }
+        PinMode::Recursive => walk(blocks, cid, progress).await?,
+        PinMode::Direct => drop(blocks.get(cid).await?),
     }
     let record = PinRecord {
         mode,
         name: name.to_owned(),
     };
-    blocks.store().run(move |s| s.set_pin(&cid, &record)).await
+    blocks.store().run(move |s| s.upsert_pin(&cid, &record)).await
 }
 
 /// Unpins `cid`; a recursive pin needs `recursive`.
@@ -177,6 +167,17 @@ pub async fn gc(blocks: &Blocks) -> Result<Vec<Cid>, NodeError> {
         .await
 }
 
+/// The recursive pin through which `cid` is pinned indirectly, if any.
+pub async fn indirect_root(blocks: &Blocks, cid: Cid) -> Result<Option<Cid>, NodeError> {
+    let pins = blocks.store().run(|s| s.pins()).await?;
+    for root in recursive_roots(&pins).filter(|r| *r != cid) {
+        if reachable_locally(blocks, root).await?.contains(&cid) {
+            return Ok(Some(root));
+        }
+    }
+    Ok(None)
+}
+
 fn recursive_roots(pins: &[(Cid, PinRecord)]) -> impl Iterator<Item = Cid> + '_ {
     pins.iter()
         .filter(|(_, p)| p.mode == PinMode::Recursive)
@@ -200,14 +201,17 @@ async fn indirect(
     Ok(out)
 }
 
-/// The blocks below `root` (not `root` itself) that are stored locally, depth first.
-async fn reachable_locally(blocks: &Blocks, root: Cid) -> Result<Vec<Cid>, NodeError> {
+/// The blocks below `root` (not `root` itself) that are stored locally, depth first. A store
+/// error aborts (gc must never treat an unreadable block as unreachable).
+pub(crate) async fn reachable_locally(blocks: &Blocks, root: Cid) -> Result<Vec<Cid>, NodeError> {
     let mut seen = HashSet::from([root]);
     let mut stack = vec![root];
     let mut out = Vec::new();
     while let Some(cid) = stack.pop() {
-        let Ok(data) = blocks.get_local(cid).await else {
-            continue;
+        let data = match blocks.get_local(cid).await {
+            Ok(data) => data,
+            Err(NodeError::NotFound(_)) => continue,
+            Err(other) => return Err(other),
         };
         for link in dag::links(&cid, &data)? {
             if seen.insert(link) {

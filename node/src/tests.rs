@@ -149,3 +149,27 @@ fn upload_paths_are_decoded_and_never_escape() {
     assert_eq!(clean_path("a+b%20c").expect("ok"), "a+b c");
     assert!(clean_path("a/../../etc").is_err());
 }
+
+#[tokio::test]
+async fn a_block_under_a_recursive_pin_is_found_as_indirect_and_names_survive_a_repin() {
+    let (_dir, store) = store();
+    let blocks = Blocks::new(store.clone(), None);
+    let root = import(&store, &[3u8; 2500]).await;
+    let leaf = dag::links(&root, &store.get(&root).expect("get").expect("root"))
+        .expect("links")
+        .into_iter()
+        .next()
+        .expect("a leaf");
+    pins::add(&blocks, root, PinMode::Recursive, "first", &mut |_| {})
+        .await
+        .expect("pin");
+    assert_eq!(
+        pins::indirect_root(&blocks, leaf).await.expect("walk"),
+        Some(root)
+    );
+    assert_eq!(pins::indirect_root(&blocks, root).await.expect("walk"), None);
+    pins::add(&blocks, root, PinMode::Recursive, "", &mut |_| {})
+        .await
+        .expect("repin");
+    assert_eq!(store.pin(&root).expect("read").expect("pinned").name, "first");
+}

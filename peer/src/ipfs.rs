@@ -64,7 +64,9 @@ impl IpfsClient {
             reason,
         };
         let uri = format!("http://{}/api/v0/{call}", self.target.authority());
+        // `TE: trailers`: a daemon's late failure (`X-Stream-Error`) reaches us only if asked.
         let req = http::Request::post(uri)
+            .header(http::header::TE, "trailers")
             .body(Empty::new())
             .map_err(|e| unreachable(e.to_string()))?;
         let exchange = async {
@@ -74,16 +76,24 @@ impl IpfsClient {
                 .await
                 .map_err(|e| unreachable(e.to_string()))?;
             let status = rsp.status();
-            let body = rsp
+            let collected = rsp
                 .into_body()
                 .collect()
                 .await
                 .map_err(|e| unreachable(e.to_string()))?;
-            Ok::<_, IpfsError>((status, body.to_bytes()))
+            let late = stream_error(collected.trailers());
+            Ok::<_, IpfsError>((status, late, collected.to_bytes()))
         };
-        let (status, body) = tokio::time::timeout(CALL_TIMEOUT, exchange)
+        let (status, late, body) = tokio::time::timeout(CALL_TIMEOUT, exchange)
             .await
             .map_err(|_| unreachable(format!("no answer within {CALL_TIMEOUT:?}")))??;
+        if let Some(message) = late {
+            return Err(IpfsError::Refused {
+                target,
+                status: status.as_u16(),
+                message,
+            });
+        }
         if !status.is_success() {
             let message = serde_json::from_slice::<Value>(&body)
                 .ok()
@@ -129,6 +139,12 @@ impl IpfsClient {
         }
         Ok(keys)
     }
+}
+
+/// A non-empty `X-Stream-Error` trailer: the daemon failed after it began answering.
+fn stream_error(trailers: Option<&http::HeaderMap>) -> Option<String> {
+    let value = trailers?.get("x-stream-error")?.to_str().ok()?;
+    (!value.is_empty()).then(|| value.to_owned())
 }
 
 /// A JSON number, or a number in a string (js-ipfs), saturating at `u64::MAX`.

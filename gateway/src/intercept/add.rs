@@ -7,9 +7,9 @@
 //! true), so the content is never only an unpinned copy while the cluster's tracker takes
 //! over. `pin=false` and `only-hash=true` are passed through untouched: nothing to pin.
 //! `stream-channels=false` collects the lines and answers one JSON array, as ipfs-cluster does
-//! for clients behind buffering proxies. A pin that fails after the first byte is reported
-//! in `X-Stream-Error` and the last line is withheld, so a client never sees a root as added
-//! when the cluster does not have it.
+//! for clients behind buffering proxies. Lines from the first top-level entry on are held
+//! until the roots are committed; a pin that fails is reported in `X-Stream-Error` and the
+//! held lines are withheld, so a client never sees a root as added when the cluster lacks it.
 
 use std::sync::Arc;
 
@@ -98,17 +98,24 @@ async fn pin_roots(
     Ok(())
 }
 
+/// Streams the upstream's lines, holding back every line from the first top-level entry on
+/// (a root must not be reported before the cluster has it; progress lines before it pass at
+/// once), pins the roots, then releases what was held.
 async fn pump(cluster: Arc<dyn Cluster>, plan: Plan, mut lines: UpstreamLines, out: Lines) {
-    let (mut held, mut entries): (Option<Bytes>, Vec<(String, Cid)>) = (None, Vec::new());
+    let (mut held, mut entries): (Vec<Bytes>, Vec<(String, Cid)>) = (Vec::new(), Vec::new());
     while let Some(line) = lines.next().await {
         let line = match line {
             Ok(line) => line,
             Err(e) => return release_then_fail(out, held, &format!("upstream: {e}")).await,
         };
-        entries.extend(entry(&line));
-        if let Some(previous) = held.replace(line)
-            && !out.raw(previous).await
-        {
+        let named = entry(&line);
+        let is_root = named
+            .as_ref()
+            .is_some_and(|(name, _)| plan.wrap || !name.contains('/'));
+        entries.extend(named);
+        if is_root || !held.is_empty() {
+            held.push(line);
+        } else if !out.raw(line).await {
             return;
         }
     }
@@ -116,19 +123,22 @@ async fn pump(cluster: Arc<dyn Cluster>, plan: Plan, mut lines: UpstreamLines, o
         return release_then_fail(out, held, error).await;
     }
     match pin_roots(&cluster, roots(&entries, plan.wrap), &plan.options).await {
-        Ok(()) => {
-            if let Some(last) = held {
-                out.raw(last).await;
-            }
-        }
+        Ok(()) => drop(release(&out, held).await),
         Err(e) => out.fail(&format!("cluster pin failed: {e}")).await,
     }
 }
 
-async fn release_then_fail(out: Lines, held: Option<Bytes>, error: &str) {
-    if let Some(last) = held {
-        out.raw(last).await;
+async fn release(out: &Lines, held: Vec<Bytes>) -> bool {
+    for line in held {
+        if !out.raw(line).await {
+            return false;
+        }
     }
+    true
+}
+
+async fn release_then_fail(out: Lines, held: Vec<Bytes>, error: &str) {
+    release(&out, held).await;
     out.fail(error).await;
 }
 

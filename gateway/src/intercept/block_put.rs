@@ -1,11 +1,14 @@
-//! `block/put` and `dag/put` with `pin=true`: forwarded with `pin=false`, and each CID the
-//! upstream returns is committed to the cluster before its line is passed on. Without
-//! `pin=true` these routes are not intercepted at all.
+//! `block/put` and `dag/put` with `pin=true`: each CID the upstream returns is committed to the
+//! cluster before its line is passed on. Without `pin=true` these routes are not intercepted.
+//!
+//! ipfs-cluster forwards `pin=false` and lets its tracker pin on the allocated peers. Until
+//! Cairn's tracker owns upstream pins, the upstream keeps the client's `pin=true` (as for
+//! `add`): otherwise a cluster-wide `repo/gc` would delete a block the cluster says is pinned.
 
 use std::sync::Arc;
 
 use cid::Cid;
-use http::{Request, Response, Uri};
+use http::{Request, Response};
 
 use super::Ctx;
 use super::cluster::{Cluster, PinRequest};
@@ -23,15 +26,13 @@ pub(super) enum Kind {
     Dag,
 }
 
-/// Forward with `pin=false`, pin each returned CID, pass each line on once pinned.
+/// Forward, pin each returned CID, pass each line on once pinned.
 pub(super) async fn serve(
     ctx: &Ctx,
     query: Query,
-    mut req: Request<Body>,
+    req: Request<Body>,
     kind: Kind,
 ) -> Result<Response<Body>, BoxError> {
-    let target = format!("{}?{}", req.uri().path(), query.with("pin", "false"));
-    *req.uri_mut() = target.parse::<Uri>()?;
     let upstream = super::forward(&ctx.upstream, req).await?;
     if !upstream.status().is_success() {
         return Ok(upstream);

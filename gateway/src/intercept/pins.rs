@@ -46,15 +46,19 @@ pub(super) async fn add(ctx: &Ctx, query: Query) -> Result<Response<Body>, Inter
     Ok(response)
 }
 
-/// `pin/rm`: parse → remove each CID from the pinset → `{"Pins":[…]}`.
+/// `pin/rm`: parse → remove each CID from the pinset → `{"Pins":[…]}`. As kubo, a recursive
+/// pin is removed only with `recursive` (the default).
 pub(super) async fn rm(ctx: &Ctx, query: Query) -> Result<Response<Body>, InterceptError> {
     let args = query.args();
     if args.is_empty() {
         return Err(required("ipfs-path"));
     }
-    query.bool(&["recursive", "r"], true)?;
+    let recursive = query.bool(&["recursive", "r"], true)?;
     let cids = args.iter().map(|a| cid_arg(a)).collect::<Result<Vec<_>, _>>()?;
     for cid in &cids {
+        if !recursive && ctx.cluster.get(*cid).await?.is_some_and(|p| p.recursive) {
+            return Err(InterceptError::Command(format!("{cid} is pinned recursively")));
+        }
         ctx.cluster.unpin(*cid).await?;
     }
     Ok(reply::json(&PinOutput {

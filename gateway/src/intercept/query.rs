@@ -56,16 +56,6 @@ impl Query {
     pub fn options(&self) -> Vec<(String, String)> {
         self.pairs.iter().filter(|(k, _)| k != "arg").cloned().collect()
     }
-
-    /// The query with `name` set to `value` (for forwarding with a changed option).
-    pub fn with(&self, name: &str, value: &str) -> String {
-        let mut out = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in self.pairs.iter().filter(|(k, _)| k != name) {
-            out.append_pair(k, v);
-        }
-        out.append_pair(name, value);
-        out.finish()
-    }
 }
 
 /// A CID argument: `<cid>` or `/ipfs/<cid>`; paths inside a DAG are not resolved here.

@@ -151,11 +151,17 @@ pub(super) async fn rm(ctx: Arc<Ctx>, query: Query) -> Response<Body> {
     };
     let (response, stream) = reply::ndjson();
     tokio::spawn(async move {
-        let _gc = ctx.gc.write().await;
-        let mut failed = false;
-        for arg in args {
-            let (line, ok) = rm_one(&ctx, &arg, force).await;
-            failed |= !ok;
+        // Decide under the gc lock, answer after it: a slow client must not hold up adds.
+        let lines = {
+            let _gc = ctx.gc.write().await;
+            let mut lines = Vec::with_capacity(args.len());
+            for arg in &args {
+                lines.push(rm_one(&ctx, arg, force).await);
+            }
+            lines
+        };
+        let failed = lines.iter().any(|(_, ok)| !ok);
+        for (line, _) in lines {
             if !stream.line(&line).await {
                 return;
             }
@@ -175,14 +181,16 @@ async fn rm_one(ctx: &Ctx, arg: &str, force: bool) -> (serde_json::Value, bool) 
         Err(e) => return (json!({"Hash": arg, "Error": e.to_string()}), false),
     };
     let pinned = ctx.blocks.store().run(move |s| s.pin(&cid)).await;
-    let outcome = match pinned {
-        Ok(Some(p)) => Err(format!("pinned: {}", p.mode.as_str())),
-        Ok(None) => match ctx.blocks.store().run(move |s| s.remove_many(&[cid])).await {
+    let indirect = pins::indirect_root(&ctx.blocks, cid).await;
+    let outcome = match (pinned, indirect) {
+        (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
+        (Ok(Some(p)), _) => Err(format!("pinned: {}", p.mode.as_str())),
+        (Ok(None), Ok(Some(root))) => Err(format!("pinned via {root}")),
+        (Ok(None), Ok(None)) => match ctx.blocks.store().run(move |s| s.remove_many(&[cid])).await {
             Ok(removed) if removed.is_empty() && !force => Err(format!("ipld: could not find {cid}")),
             Ok(_) => Ok(()),
             Err(e) => Err(e.to_string()),
         },
-        Err(e) => Err(e.to_string()),
     };
     match outcome {
         Ok(()) => (json!({"Hash": cid.to_string()}), true),

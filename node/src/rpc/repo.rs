@@ -41,22 +41,22 @@ pub(super) async fn stat(ctx: Arc<Ctx>, query: Query) -> Response<Body> {
 
 pub(super) async fn gc(ctx: Arc<Ctx>, query: Query) -> Response<Body> {
     let quiet = query.bool(&["quiet", "q"], false).unwrap_or(false);
+    // gc runs to the end before the answer starts: a failure is kubo's 500, which a cluster
+    // peer's connector reads as a failed gc (a trailer would be lost on most clients).
+    let removed = {
+        let _gc = ctx.gc.write().await;
+        pins::gc(&ctx.blocks).await
+    };
+    let cids = match removed {
+        Ok(cids) => cids,
+        Err(e) => return reply::error(&e),
+    };
     let (response, stream) = reply::ndjson();
     tokio::spawn(async move {
-        let removed = {
-            let _gc = ctx.gc.write().await;
-            pins::gc(&ctx.blocks).await
-        };
-        match removed {
-            Ok(cids) if !quiet => {
-                for cid in cids {
-                    if !stream.line(&json!({"Key": {"/": cid.to_string()}})).await {
-                        return;
-                    }
-                }
+        for cid in cids.into_iter().filter(|_| !quiet) {
+            if !stream.line(&json!({"Key": {"/": cid.to_string()}})).await {
+                return;
             }
-            Ok(_) => {}
-            Err(e) => stream.fail(&e).await,
         }
     });
     response

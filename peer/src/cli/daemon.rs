@@ -79,14 +79,10 @@ async fn serve(
             let repo = dir.join(ipfs::NODE_DIR);
             let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
             let from_peers: Arc<dyn BlockSource> = Arc::new(source.clone());
-            let node = ipfs::start(
-                &repo,
-                local,
-                ipfs::identity_of(&identity),
-                Some(from_peers),
-                stop_rx.clone(),
-            )
-            .await?;
+            let origins = ipfs::gateway_origins(&config.ipfsproxy);
+            let identity = ipfs::identity_of(&identity);
+            let node =
+                ipfs::start(&repo, local, identity, Some(from_peers), origins, stop_rx.clone()).await?;
             (ipfs::target_of(node.addr), Some(node))
         }
     };

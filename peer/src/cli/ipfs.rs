@@ -45,7 +45,7 @@ pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let node = start(&repo, args.listen, identity, None, stop_rx).await?;
+        let node = start(&repo, args.listen, identity, None, Vec::new(), stop_rx).await?;
         println!("cairn node ready: api {}", node.addr);
         shutdown_signal().await;
         let _ = stop_tx.send(true);
@@ -60,6 +60,7 @@ pub(super) async fn start(
     listen: SocketAddr,
     identity: NodeIdentity,
     source: Option<Arc<dyn BlockSource>>,
+    extra_origins: Vec<String>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Embedded, CliError> {
     let node = Node::open(repo, source).context("opening the embedded IPFS node")?;
@@ -67,7 +68,7 @@ pub(super) async fn start(
         repo: repo.to_path_buf(),
         listen,
         identity,
-        extra_origins: Vec::new(),
+        extra_origins,
         storage_max: DEFAULT_STORAGE_MAX,
     };
     let server = node
@@ -104,6 +105,24 @@ pub(super) fn identity_of(identity: &Identity) -> NodeIdentity {
         peer_id: identity.peer_id.to_string(),
         public_key: base64::engine::general_purpose::STANDARD.encode(public),
     }
+}
+
+/// Origins the embedded node accepts besides its own: the gateway's (its configured TCP
+/// ports, and its `allowed_origins`), since the gateway forwards a browser's `Origin`.
+pub(super) fn gateway_origins(proxy: &cairn_gateway::ProxyConfig) -> Vec<String> {
+    let mut origins = proxy.allowed_origins.clone();
+    for addr in &proxy.listen {
+        if let cairn_gateway::config::ListenAddr::Tcp(socket) = addr
+            && socket.port() != 0
+        {
+            for host in ["127.0.0.1", "localhost", "[::1]"] {
+                for scheme in ["http", "https"] {
+                    origins.push(format!("{scheme}://{host}:{}", socket.port()));
+                }
+            }
+        }
+    }
+    origins
 }
 
 /// The gateway's upstream for an embedded node at `addr`.
