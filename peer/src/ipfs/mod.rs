@@ -1,21 +1,32 @@
 //! The client a peer uses for its own IPFS daemon (the embedded node, kubo, js-ipfs or a child
-//! cluster's gateway): the calls the gateway's cluster-wide `repo/stat` and `repo/gc` need.
-//! The full connector (pins, status sync, timeouts per call, back-off) is the tracker issue's.
+//! cluster's gateway): ipfs-cluster's ipfshttp connector calls (shared/reference/ipfs-proxy.md §3).
 //!
-//! Daemons differ in number encoding: js-ipfs sends `repo/stat` numbers as strings, kubo as
-//! JSON numbers; both are read.
+//! # Invariants
+//! - Every call has a deadline that is restarted by every answer frame ([`Client::exchange`]):
+//!   a daemon that stops sending for longer fails the call instead of hanging it (for
+//!   `pin/add?progress=true` this is ipfs-cluster's no-progress watchdog, `pin_timeout`).
+//! - A late failure (`X-Stream-Error`, asked for with `TE: trailers`) fails the call.
+//! - Daemons differ in encoding: js-ipfs sends `repo/stat` numbers as strings, kubo as
+//!   numbers; both are read.
+//!
+//! # Not here
+//! What to pin (the tracker), back-off across calls.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use cairn_gateway::intercept::RepoStat;
 use cairn_gateway::upstream::{Connector, Target};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
-/// How long one call may take before it counts as failed.
+mod pins;
+
+pub use pins::{PinKind, listed_cids};
+
+/// How long one call may go without an answer frame before it counts as failed.
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Why a call to the daemon failed.
@@ -45,7 +56,7 @@ pub enum IpfsError {
 #[derive(Clone, Debug)]
 pub struct IpfsClient {
     target: Target,
-    client: Client<Connector, Empty<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
 }
 
 impl IpfsClient {
@@ -56,8 +67,20 @@ impl IpfsClient {
         Self { target, client }
     }
 
-    /// `POST /api/v0/<call>`; the whole answer body.
+    /// `POST /api/v0/<call>` without a body; the whole answer body.
     async fn post(&self, call: &str) -> Result<Bytes, IpfsError> {
+        self.exchange(call, None, Bytes::new(), CALL_TIMEOUT).await
+    }
+
+    /// `POST /api/v0/<call>` with `body` (of `content_type`); fails when the daemon sends
+    /// nothing for `idle`, answers an error, or ends with `X-Stream-Error`.
+    pub(crate) async fn exchange(
+        &self,
+        call: &str,
+        content_type: Option<&str>,
+        body: Bytes,
+        idle: Duration,
+    ) -> Result<Bytes, IpfsError> {
         let target = cairn_gateway::config::target_multiaddr(&self.target);
         let unreachable = |reason: String| IpfsError::Unreachable {
             target: target.clone(),
@@ -65,45 +88,33 @@ impl IpfsClient {
         };
         let uri = format!("http://{}/api/v0/{call}", self.target.authority());
         // `TE: trailers`: a daemon's late failure (`X-Stream-Error`) reaches us only if asked.
-        let req = http::Request::post(uri)
-            .header(http::header::TE, "trailers")
-            .body(Empty::new())
+        let mut req = http::Request::post(uri).header(http::header::TE, "trailers");
+        if let Some(kind) = content_type {
+            req = req.header(http::header::CONTENT_TYPE, kind);
+        }
+        let req = req
+            .body(Full::new(body))
             .map_err(|e| unreachable(e.to_string()))?;
-        let exchange = async {
-            let rsp = self
-                .client
-                .request(req)
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
-            let status = rsp.status();
-            let collected = rsp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
-            let late = stream_error(collected.trailers());
-            Ok::<_, IpfsError>((status, late, collected.to_bytes()))
-        };
-        let (status, late, body) = tokio::time::timeout(CALL_TIMEOUT, exchange)
+        let rsp = tokio::time::timeout(idle, self.client.request(req))
             .await
-            .map_err(|_| unreachable(format!("no answer within {CALL_TIMEOUT:?}")))??;
+            .map_err(|_| unreachable(format!("no answer within {idle:?}")))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        let status = rsp.status();
+        let (body, late) = read_watched(rsp.into_body(), idle).await.map_err(unreachable)?;
+        let refused = |message: String| IpfsError::Refused {
+            target: target.clone(),
+            status: status.as_u16(),
+            message,
+        };
         if let Some(message) = late {
-            return Err(IpfsError::Refused {
-                target,
-                status: status.as_u16(),
-                message,
-            });
+            return Err(refused(message));
         }
         if !status.is_success() {
             let message = serde_json::from_slice::<Value>(&body)
                 .ok()
                 .and_then(|v| v["Message"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-            return Err(IpfsError::Refused {
-                target,
-                status: status.as_u16(),
-                message,
-            });
+            return Err(refused(message));
         }
         Ok(body)
     }
@@ -138,6 +149,26 @@ impl IpfsClient {
             keys.extend(value["Key"]["/"].as_str().map(str::to_owned));
         }
         Ok(keys)
+    }
+}
+
+/// The whole body and its `X-Stream-Error`, failing when no frame comes for `idle`.
+async fn read_watched(
+    mut body: hyper::body::Incoming,
+    idle: Duration,
+) -> Result<(Bytes, Option<String>), String> {
+    let mut data = bytes::BytesMut::new();
+    let mut late = None;
+    loop {
+        match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => return Err(format!("no progress within {idle:?}")),
+            Ok(None) => return Ok((data.freeze(), late)),
+            Ok(Some(Err(e))) => return Err(e.to_string()),
+            Ok(Some(Ok(frame))) => match frame.into_data() {
+                Ok(chunk) => data.extend_from_slice(&chunk),
+                Err(frame) => late = stream_error(frame.trailers_ref()),
+            },
+        }
     }
 }
 
