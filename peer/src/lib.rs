@@ -8,7 +8,9 @@
 //! - [`ipfs`]: the client of this peer's own IPFS daemon.
 //! - [`rest`]: ipfs-cluster's REST API; [`config`], [`identity`]; [`cli`]: the `cairn` binary.
 //!
-//! Tracker, allocator and monitor arrive with their issue.
+//! - [`tracker`]: makes this peer's IPFS daemon hold what the pinset allocates to it.
+//!
+//! Allocator and monitor arrive with their issue.
 
 pub mod api;
 pub mod cli;
@@ -20,3 +22,4 @@ pub mod ipfs;
 pub mod net;
 pub mod rest;
 pub mod state;
+pub mod tracker;

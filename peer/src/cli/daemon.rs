@@ -99,6 +99,8 @@ async fn serve(
         .await
         .context("binding the REST API")?;
     cluster.use_ipfs(crate::ipfs::IpfsClient::new(ipfs.clone()));
+    let tracking = crate::ipfs::IpfsClient::new(ipfs.clone());
+    cluster.start_tracker(tracking, crate::tracker::TrackerConfig::default());
     let intercepting: Arc<dyn cairn_gateway::intercept::Cluster> = Arc::new(cluster.clone());
     let stack = cairn_gateway::stack::build_with(&gateway_config, Some(intercepting));
     let gateway = cairn_gateway::Server::bind_with(&gateway_config, stack)

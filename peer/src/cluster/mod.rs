@@ -86,6 +86,8 @@ pub struct Cluster {
     blocks: Arc<OnceLock<cairn_node::Blocks>>,
     /// This peer's IPFS daemon (see `gateway`).
     ipfs: Arc<OnceLock<crate::ipfs::IpfsClient>>,
+    /// The pin tracker, once started.
+    tracker: Arc<OnceLock<crate::tracker::Tracker>>,
 }
 
 pub use blocks::PeerBlocks;
@@ -155,6 +157,7 @@ impl Cluster {
             init_peerset: config.raft.init_peerset.clone(),
             blocks: Arc::default(),
             ipfs: Arc::default(),
+            tracker: Arc::default(),
             raft,
         };
         tokio::spawn(inbound::serve(cluster.clone(), inbound));
@@ -173,6 +176,22 @@ impl Cluster {
     /// The cluster swarm's addresses (with `/p2p/<id>`).
     pub fn addresses(&self) -> Vec<String> {
         self.me().addrs
+    }
+
+    /// Starts the pin tracker on `ipfs` (once).
+    pub fn start_tracker(&self, ipfs: crate::ipfs::IpfsClient, config: crate::tracker::TrackerConfig) {
+        let tracker = crate::tracker::Tracker::spawn(self.clone(), ipfs, config);
+        let _ = self.tracker.set(tracker);
+    }
+
+    /// The pin tracker, if started.
+    pub fn tracker(&self) -> Option<&crate::tracker::Tracker> {
+        self.tracker.get()
+    }
+
+    /// The index of the last log entry this peer applied.
+    pub fn last_applied(&self) -> Option<u64> {
+        self.raft.metrics().borrow().last_applied.map(|l| l.index)
     }
 
     /// The pinset as this peer has applied it.

@@ -6,10 +6,13 @@
 //! (ndjson, streamed from the store; 204 when empty), `GET /allocations/{cid}`.
 //! Errors are `{"code":<status>,"message":"…"}` plus a newline; values end with a newline.
 //!
+//! `GET /pins`, `GET /pins/{cid}` and the recover routes show this peer's tracker (`status`).
+//!
 //! # Not here
-//! Pin status across peers (`GET /pins`, recover) arrives with the tracker.
+//! Status gathered from every peer (next), allocations by metrics.
 
 pub(crate) mod options;
+mod status;
 
 use std::convert::Infallible;
 
@@ -50,6 +53,10 @@ async fn route(cluster: &Cluster, req: Request<Body>) -> Response<Body> {
             Ok(()) => empty(StatusCode::NO_CONTENT),
             Err(e) => failure(&e),
         },
+        (&Method::GET, ["pins"]) => status::all(cluster, &query),
+        (&Method::GET, ["pins", cid]) => status::one(cluster, cid),
+        (&Method::POST, ["pins", "recover"]) => status::recover(cluster, None).await,
+        (&Method::POST, ["pins", cid, "recover"]) => status::recover(cluster, Some(cid)).await,
         (&Method::POST, ["pins", cid]) => pin(cluster, cid, &query).await,
         (&Method::DELETE, ["pins", cid]) => unpin(cluster, cid).await,
         (&Method::GET, ["allocations"]) => allocations(cluster),
@@ -152,6 +159,11 @@ fn line<T: Serialize>(value: &T) -> Result<Bytes, serde_json::Error> {
     let mut bytes = serde_json::to_vec(value)?;
     bytes.push(b'\n');
     Ok(Bytes::from(bytes))
+}
+
+/// An ndjson answer of already-framed lines.
+fn ndjson_bytes(body: Vec<u8>) -> Response<Body> {
+    with_json_type(Response::new(boxed(Full::new(Bytes::from(body)))))
 }
 
 fn ndjson_of<T: Serialize>(items: Vec<Result<T, ClusterError>>) -> Response<Body> {

@@ -1,0 +1,269 @@
+//! The pin tracker: makes this peer's IPFS daemon hold what the shared pinset allocates to it,
+//! and keeps where each pin stands (the local state).
+//!
+//! # Where it sits
+//! Started by `cairn daemon` over the [`Cluster`]'s applied pinset and the peer's
+//! [`IpfsClient`]. It reconciles whenever Raft applies something, on every `sync_interval`,
+//! and when failed pins are due for a retry; the REST API reads [`Tracker::status`].
+//!
+//! # Invariants
+//! - At most `concurrent_pins` pin or unpin calls are in flight against the daemon.
+//! - The tracker unpins on the daemon only what it tracked as a cluster pin (a daemon's own
+//!   pins made outside the cluster are left alone).
+//! - A pin allocated here (allocations empty = every peer) that the daemon lacks is pinned;
+//!   one that was pinned and vanished is `unexpectedly_unpinned` and re-pinned on recovery.
+//!
+//! # Not here
+//! Choosing allocations (allocator), peer health (monitor), status across peers.
+
+mod status;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cid::Cid;
+use tokio::sync::Semaphore;
+
+pub use status::{LocalStatus, Status};
+
+use crate::api::{Pin, PinMode};
+use crate::cluster::Cluster;
+use crate::ipfs::{IpfsClient, PinKind};
+
+/// How the tracker works.
+#[derive(Clone, Copy, Debug)]
+pub struct TrackerConfig {
+    /// Pin/unpin calls in flight at once.
+    pub concurrent_pins: usize,
+    /// No-progress limit of one `pin/add`.
+    pub pin_timeout: Duration,
+    /// Full comparison with the daemon at least this often.
+    pub sync_interval: Duration,
+    /// Failed pins are retried this often.
+    pub recover_interval: Duration,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            concurrent_pins: 10,
+            pin_timeout: Duration::from_secs(120),
+            sync_interval: Duration::from_secs(60),
+            recover_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// How often the tracker looks for newly applied pins.
+const POLL: Duration = Duration::from_millis(300);
+
+/// Handle to the running tracker; cheap to clone.
+#[derive(Clone)]
+pub struct Tracker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cluster: Cluster,
+    ipfs: IpfsClient,
+    config: TrackerConfig,
+    states: Mutex<HashMap<Cid, LocalStatus>>,
+    slots: Arc<Semaphore>,
+}
+
+impl Tracker {
+    /// Starts tracking `cluster`'s pinset on `ipfs`.
+    pub fn spawn(cluster: Cluster, ipfs: IpfsClient, config: TrackerConfig) -> Self {
+        let inner = Arc::new(Inner {
+            cluster,
+            ipfs,
+            slots: Arc::new(Semaphore::new(config.concurrent_pins.max(1))),
+            config,
+            states: Mutex::new(HashMap::new()),
+        });
+        tokio::spawn(run(inner.clone()));
+        Self { inner }
+    }
+
+    /// The local state of `cid`: tracked, `remote`, or `unpinned` when not in the pinset.
+    pub fn status(&self, cid: &Cid) -> LocalStatus {
+        let tracked = self.inner.lock().get(cid).cloned();
+        tracked.unwrap_or_else(|| LocalStatus::now(Status::Unpinned, String::new(), 0))
+    }
+
+    /// Every tracked pin and its state.
+    pub fn all(&self) -> Vec<(Cid, LocalStatus)> {
+        self.inner.lock().iter().map(|(c, s)| (*c, s.clone())).collect()
+    }
+
+    /// Retries every failed pin now.
+    pub async fn recover(&self) {
+        reconcile(&self.inner, true).await;
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Cid, LocalStatus>> {
+        self.states
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn set(&self, cid: Cid, status: Status, error: String) {
+        let mut states = self.lock();
+        let attempts = states.get(&cid).map_or(0, |s| s.attempt_count);
+        let attempts = match status {
+            Status::PinError | Status::UnpinError => attempts + 1,
+            Status::Pinned | Status::Unpinned => 0,
+            _ => attempts,
+        };
+        states.insert(cid, LocalStatus::now(status, error, attempts));
+    }
+
+    fn status_of(&self, cid: &Cid) -> Option<Status> {
+        self.lock().get(cid).map(|s| s.status)
+    }
+}
+
+async fn run(inner: Arc<Inner>) {
+    let (mut seen, mut synced, mut recovered) = (None, Instant::now(), Instant::now());
+    let mut first = true;
+    loop {
+        let applied = inner.cluster.last_applied();
+        let sync_due = synced.elapsed() >= inner.config.sync_interval;
+        let recover_due = recovered.elapsed() >= inner.config.recover_interval;
+        if first || applied != seen || sync_due || recover_due {
+            reconcile(&inner, recover_due).await;
+            (seen, synced, first) = (applied, Instant::now(), false);
+            if recover_due {
+                recovered = Instant::now();
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Compares the pinset with the daemon and starts what is missing; `retry` retries failures.
+async fn reconcile(inner: &Arc<Inner>, retry: bool) {
+    let desired = match desired(inner).await {
+        Ok(desired) => desired,
+        Err(e) => return tracing::warn!(error = %e, "tracker: cannot read the pinset"),
+    };
+    let actual = match inner.ipfs.pins().await {
+        Ok(actual) => actual,
+        Err(e) => return mark_unreachable(inner, &desired, &e.to_string()),
+    };
+    for (cid, wanted) in &desired {
+        match wanted {
+            None => inner.set(*cid, Status::Remote, String::new()),
+            Some(kind) => want_pinned(inner, *cid, *kind, actual.get(cid).copied(), retry),
+        }
+    }
+    let gone: Vec<Cid> = inner
+        .lock()
+        .keys()
+        .filter(|c| !desired.contains_key(*c))
+        .copied()
+        .collect();
+    for cid in gone {
+        if actual.contains_key(&cid) && inner.status_of(&cid) != Some(Status::Remote) {
+            start_unpin(inner, cid);
+        } else {
+            inner.lock().remove(&cid);
+        }
+    }
+}
+
+/// Every pin in the state: `Some(kind)` when allocated here, `None` when remote.
+async fn desired(inner: &Arc<Inner>) -> Result<HashMap<Cid, Option<PinKind>>, String> {
+    let pins = inner.cluster.pins().clone();
+    let me = inner.cluster.peer_id.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut out = HashMap::new();
+        for pin in pins.iter().map_err(|e| e.to_string())? {
+            let pin = pin.map_err(|e| e.to_string())?;
+            out.insert(pin.cid, allocated(&pin, &me).then(|| kind_of(&pin)));
+        }
+        Ok::<_, String>(out)
+    });
+    read.await.map_err(|e| e.to_string())?
+}
+
+fn allocated(pin: &Pin, me: &str) -> bool {
+    pin.allocations.is_empty() || pin.allocations.iter().any(|a| a == me)
+}
+
+fn kind_of(pin: &Pin) -> PinKind {
+    match pin.options.mode {
+        PinMode::Recursive => PinKind::Recursive,
+        PinMode::Direct => PinKind::Direct,
+    }
+}
+
+fn want_pinned(inner: &Arc<Inner>, cid: Cid, kind: PinKind, held: Option<PinKind>, retry: bool) {
+    let now = inner.status_of(&cid);
+    if held == Some(kind) || (held == Some(PinKind::Recursive) && kind == PinKind::Direct) {
+        if !matches!(now, Some(Status::Pinning | Status::PinQueued)) {
+            inner.set(cid, Status::Pinned, String::new());
+        }
+        return;
+    }
+    match now {
+        Some(Status::Pinning | Status::PinQueued) => {}
+        Some(Status::PinError | Status::UnexpectedlyUnpinned) if !retry => {}
+        Some(Status::Pinned) => {
+            let lost = "the item should be pinned but it is not".to_owned();
+            inner.set(cid, Status::UnexpectedlyUnpinned, lost);
+            if retry {
+                start_pin(inner, cid, kind);
+            }
+        }
+        _ => start_pin(inner, cid, kind),
+    }
+}
+
+fn start_pin(inner: &Arc<Inner>, cid: Cid, kind: PinKind) {
+    inner.set(cid, Status::PinQueued, String::new());
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let Ok(_slot) = inner.slots.clone().acquire_owned().await else {
+            return;
+        };
+        inner.set(cid, Status::Pinning, String::new());
+        match inner.ipfs.pin_add(&cid, kind, inner.config.pin_timeout).await {
+            Ok(()) => inner.set(cid, Status::Pinned, String::new()),
+            Err(e) => inner.set(cid, Status::PinError, e.to_string()),
+        }
+    });
+}
+
+fn start_unpin(inner: &Arc<Inner>, cid: Cid) {
+    if matches!(
+        inner.status_of(&cid),
+        Some(Status::Unpinning | Status::UnpinQueued)
+    ) {
+        return;
+    }
+    inner.set(cid, Status::UnpinQueued, String::new());
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let Ok(_slot) = inner.slots.clone().acquire_owned().await else {
+            return;
+        };
+        inner.set(cid, Status::Unpinning, String::new());
+        match inner.ipfs.pin_rm(&cid).await {
+            Ok(()) => drop(inner.lock().remove(&cid)),
+            Err(e) => inner.set(cid, Status::UnpinError, e.to_string()),
+        }
+    });
+}
+
+fn mark_unreachable(inner: &Arc<Inner>, desired: &HashMap<Cid, Option<PinKind>>, why: &str) {
+    for (cid, wanted) in desired {
+        let busy = matches!(inner.status_of(cid), Some(Status::Pinning | Status::PinQueued));
+        if wanted.is_some() && !busy {
+            inner.set(*cid, Status::ClusterError, why.to_owned());
+        }
+    }
+}
