@@ -3,8 +3,9 @@
 //!
 //! # Where it sits
 //! Started by `cairn daemon` over the [`Cluster`]'s applied pinset and the peer's
-//! [`IpfsClient`]. It reconciles whenever Raft applies something, on every `sync_interval`,
-//! and when failed pins are due for a retry; the REST API reads [`Tracker::status`].
+//! [`IpfsClient`]. It reconciles when Raft has applied something (at most every 2 s), on
+//! every `sync_interval`, and when failed pins are due for a retry (`recover_interval`, or on
+//! demand); the REST API reads [`Tracker::status`].
 //!
 //! # Invariants
 //! - At most `concurrent_pins` pin or unpin calls are in flight against the daemon.
@@ -50,13 +51,17 @@ impl Default for TrackerConfig {
             concurrent_pins: 10,
             pin_timeout: Duration::from_secs(120),
             sync_interval: Duration::from_secs(60),
-            recover_interval: Duration::from_secs(60),
+            // ipfs-cluster's pin_recover_interval is 12m; failures are retried sooner on demand.
+            recover_interval: Duration::from_secs(600),
         }
     }
 }
 
 /// How often the tracker looks for newly applied pins.
 const POLL: Duration = Duration::from_millis(300);
+/// Least time between two reconciliations: each reads the whole pinset and the daemon's pin
+/// list, so under a stream of commits they are batched instead of run per commit.
+const MIN_GAP: Duration = Duration::from_secs(2);
 
 /// Handle to the running tracker; cheap to clone.
 #[derive(Clone)]
@@ -133,7 +138,8 @@ async fn run(inner: Arc<Inner>) {
         let applied = inner.cluster.last_applied();
         let sync_due = synced.elapsed() >= inner.config.sync_interval;
         let recover_due = recovered.elapsed() >= inner.config.recover_interval;
-        if first || applied != seen || sync_due || recover_due {
+        let changed = applied != seen && synced.elapsed() >= MIN_GAP;
+        if first || changed || sync_due || recover_due {
             reconcile(&inner, recover_due).await;
             (seen, synced, first) = (applied, Instant::now(), false);
             if recover_due {
