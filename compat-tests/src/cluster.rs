@@ -108,6 +108,17 @@ impl Dirs {
             None => Peer::start(self.dirs[i].path(), &all),
         }
     }
+
+    /// Starts every peer: the first initialises the cluster, the others join through it.
+    pub fn start_all(&self) -> anyhow::Result<Vec<Peer>> {
+        let first = self.start(0, None, &[])?;
+        let mut joined = Vec::with_capacity(self.dirs.len());
+        for i in 1..self.dirs.len() {
+            joined.push(self.start(i, Some(&first), &[])?);
+        }
+        joined.insert(0, first);
+        Ok(joined)
+    }
 }
 
 /// Polls until `peer` lists exactly `want` (sorted) or `within` passes.

@@ -242,11 +242,10 @@ async fn one_gib_add_streams_in_flat_memory() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pin_fetches_missing_blocks_from_the_other_peer() -> anyhow::Result<()> {
     let dirs = Dirs::init(2)?;
-    let first = dirs.start(0, None, &[])?;
-    let second = dirs.start(1, Some(&first), &[])?;
+    let peers = dirs.start_all()?;
     let (a, b) = (
-        first.ipfs.context("ipfs of peer 0")?,
-        second.ipfs.context("ipfs of peer 1")?,
+        peers[0].ipfs.context("ipfs of peer 0")?,
+        peers[1].ipfs.context("ipfs of peer 1")?,
     );
     let added = send(a, upload("/api/v0/add", (3 << 20) + 7)).await?;
     let cid = last_hash(&added.body)?;

@@ -24,12 +24,10 @@ struct Env {
 
 fn environment() -> anyhow::Result<Env> {
     let dirs = Dirs::init(3)?;
-    let first = dirs.start(0, None, &[])?;
-    let second = dirs.start(1, Some(&first), &[])?;
-    let third = dirs.start(2, Some(&first), &[])?;
+    let peers = dirs.start_all()?;
     Ok(Env {
         _dirs: dirs,
-        peers: vec![first, second, third],
+        peers,
         oracle: Vars::with_oracle_cids()?,
     })
 }

@@ -164,10 +164,7 @@ async fn broken_uploads_pin_nothing() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_acknowledged_pin_survives_the_leader_being_killed() -> anyhow::Result<()> {
     let dirs = Dirs::init(3)?;
-    let first = dirs.start(0, None, &[])?;
-    let second = dirs.start(1, Some(&first), &[])?;
-    let third = dirs.start(2, Some(&first), &[])?;
-    let mut peers = [Some(first), Some(second), Some(third)];
+    let mut peers: Vec<Option<Peer>> = dirs.start_all()?.into_iter().map(Some).collect();
     let leader_id = raft(peers[0].as_ref().context("peer")?).await?["leader"]
         .as_str()
         .unwrap_or("")

@@ -111,11 +111,9 @@ async fn a_pin_without_content_is_a_pin_error_and_filters_find_it() -> anyhow::R
 #[tokio::test(flavor = "multi_thread")]
 async fn every_peer_daemon_holds_a_pin_added_on_one() -> anyhow::Result<()> {
     let dirs = Dirs::init(3)?;
-    let first = dirs.start(0, None, &[])?;
-    let second = dirs.start(1, Some(&first), &[])?;
-    let third = dirs.start(2, Some(&first), &[])?;
+    let peers = dirs.start_all()?;
     let added = send(
-        first.gateway,
+        peers[0].gateway,
         form(
             "/api/v0/add",
             vec![Part::File("s".into(), Bytes::from(vec![9u8; 700_000]))],
@@ -123,7 +121,7 @@ async fn every_peer_daemon_holds_a_pin_added_on_one() -> anyhow::Result<()> {
     )
     .await?;
     let c = last_hash(&added.body)?;
-    for peer in [&first, &second, &third] {
+    for peer in &peers {
         reaches(peer, &c, "pinned").await?;
         assert!(
             upstream_has(peer, &c).await?,
