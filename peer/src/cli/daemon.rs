@@ -98,9 +98,9 @@ async fn serve(
     let rest = cairn_gateway::Server::bind_with(&rest_config, crate::rest::stack(cluster.clone()))
         .await
         .context("binding the REST API")?;
-    cluster.use_ipfs(crate::ipfs::IpfsClient::new(ipfs.clone()));
-    let tracking = crate::ipfs::IpfsClient::new(ipfs.clone());
-    cluster.start_tracker(tracking, crate::tracker::TrackerConfig::default());
+    let daemon = crate::ipfs::IpfsClient::new(ipfs.clone());
+    cluster.use_ipfs(daemon.clone());
+    cluster.start_tracker(daemon, crate::tracker::TrackerConfig::default());
     let intercepting: Arc<dyn cairn_gateway::intercept::Cluster> = Arc::new(cluster.clone());
     let stack = cairn_gateway::stack::build_with(&gateway_config, Some(intercepting));
     let gateway = cairn_gateway::Server::bind_with(&gateway_config, stack)

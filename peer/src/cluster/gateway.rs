@@ -46,22 +46,6 @@ impl Cluster {
         Ok(self.ipfs()?.repo_gc().await?)
     }
 
-    async fn ask(&self, member: &PeerNode, request: ClusterRequest) -> Result<ClusterReply, ClusterError> {
-        let (peer, addrs) = crate::consensus::network::address_of(member);
-        let peer =
-            peer.ok_or_else(|| ClusterError::Consensus(format!("{}: no valid peer id", member.peer_id)))?;
-        match self
-            .net
-            .request(peer, addrs, crate::net::Request::Cluster(request))
-            .await
-        {
-            Ok(crate::net::Response::Cluster(Ok(reply))) => Ok(reply),
-            Ok(crate::net::Response::Cluster(Err(message))) => Err(ClusterError::Consensus(message)),
-            Ok(other) => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
-            Err(e) => Err(ClusterError::Consensus(e.to_string())),
-        }
-    }
-
     async fn member_repo_stat(
         &self,
         member: PeerNode,
@@ -197,7 +181,7 @@ impl gw::Cluster for Cluster {
                 }
             }
         });
-        Box::pin(tokio_stream_from(rx))
+        Box::pin(crate::receiver_stream(rx))
     }
 
     fn repo_stats(&self, size_only: bool) -> BoxFuture<'static, Vec<Result<RepoStat, gw::ClusterError>>> {
@@ -225,10 +209,4 @@ impl gw::Cluster for Cluster {
         });
         Box::pin(per_member.flat_map(futures::stream::iter))
     }
-}
-
-fn tokio_stream_from<T: Send + 'static>(
-    rx: mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> + Send + 'static {
-    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
 }

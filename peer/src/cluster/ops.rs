@@ -45,15 +45,24 @@ impl Cluster {
         request: ClusterRequest,
     ) -> Result<ClusterReply, ClusterError> {
         let leader = leader.ok_or_else(|| ClusterError::NoLeader("no leader known".into()))?;
-        let (peer, addrs) = crate::consensus::network::address_of(&leader);
+        self.ask(&leader, request).await
+    }
+
+    /// Sends a cluster request to `member` and returns its answer.
+    pub(super) async fn ask(
+        &self,
+        member: &PeerNode,
+        request: ClusterRequest,
+    ) -> Result<ClusterReply, ClusterError> {
+        let (peer, addrs) = crate::consensus::network::address_of(member);
         let peer = peer.ok_or_else(|| {
-            ClusterError::Consensus(format!("leader {} has no valid peer id", leader.peer_id))
+            ClusterError::Consensus(format!("peer {} has no valid peer id", member.peer_id))
         })?;
         match self.net.request(peer, addrs, Request::Cluster(request)).await {
             Ok(Response::Cluster(Ok(reply))) => Ok(reply),
             Ok(Response::Cluster(Err(message))) => Err(ClusterError::Consensus(message)),
             Ok(other) => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
-            Err(e) => Err(ClusterError::Consensus(format!("leader {}: {e}", leader.peer_id))),
+            Err(e) => Err(ClusterError::Consensus(format!("peer {}: {e}", member.peer_id))),
         }
     }
 

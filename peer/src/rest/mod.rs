@@ -146,8 +146,7 @@ fn allocations(cluster: &Cluster) -> Response<Body> {
             }
         }
     });
-    let frames = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
-    let mut rsp = Response::new(boxed(StreamBody::new(frames)));
+    let mut rsp = Response::new(boxed(StreamBody::new(crate::receiver_stream(rx))));
     rsp.headers_mut().insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/json"),
