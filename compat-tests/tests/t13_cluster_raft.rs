@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use cairn_compat_tests::cluster::{Dirs, cid, listed, lists_eventually, raft, rest};
+use cairn_compat_tests::cluster::{Dirs, cid, lists_eventually, raft, rest};
 use cairn_compat_tests::process::Peer;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -148,7 +148,7 @@ async fn a_peer_joining_late_catches_up_through_a_snapshot() -> anyhow::Result<(
         log.contains("install") && log.contains("snapshot"),
         "the late peer installed a snapshot"
     );
-    assert_eq!(listed(&third).await?.len(), 10_000);
+    lists_eventually(&third, &cids, WAIT).await?;
     Ok(())
 }
 
