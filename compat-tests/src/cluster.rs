@@ -111,10 +111,15 @@ impl Dirs {
 
     /// Starts every peer: the first initialises the cluster, the others join through it.
     pub fn start_all(&self) -> anyhow::Result<Vec<Peer>> {
-        let first = self.start(0, None, &[])?;
+        self.start_all_with(&[])
+    }
+
+    /// [`Dirs::start_all`] with extra environment for every peer.
+    pub fn start_all_with(&self, env: &[(&str, &str)]) -> anyhow::Result<Vec<Peer>> {
+        let first = self.start(0, None, env)?;
         let mut joined = Vec::with_capacity(self.dirs.len());
         for i in 1..self.dirs.len() {
-            joined.push(self.start(i, Some(&first), &[])?);
+            joined.push(self.start(i, Some(&first), env)?);
         }
         joined.insert(0, first);
         Ok(joined)
@@ -140,4 +145,28 @@ pub async fn lists_eventually(peer: &Peer, want: &[String], within: Duration) ->
         last.len(),
         want.len()
     )
+}
+
+/// Monitoring at test speed: ping every second (alive 2 s), checks every second, metrics
+/// valid for 2 s.
+pub const FAST_MONITOR: [(&str, &str); 5] = [
+    ("CLUSTER_MONITORPINGINTERVAL", "1s"),
+    ("CLUSTER_PUBSUBMON_CHECKINTERVAL", "1s"),
+    ("CLUSTER_DISK_METRICTTL", "2s"),
+    ("CLUSTER_TAGS_METRICTTL", "2s"),
+    ("CLUSTER_PINQUEUE_METRICTTL", "2s"),
+];
+
+/// Waits until `peer` holds a valid `name` metric from `count` peers.
+pub async fn sees_metrics(peer: &Peer, name: &str, count: usize, within: Duration) -> anyhow::Result<()> {
+    crate::eventually(&format!("{count} peers' {name} metrics"), within, || async {
+        let metrics = rest(peer, "GET", &format!("/monitor/metrics/{name}"))
+            .await?
+            .json()?;
+        let valid = metrics
+            .as_array()
+            .map_or(0, |all| all.iter().filter(|m| m["valid"] == true).count());
+        Ok(valid >= count)
+    })
+    .await
 }

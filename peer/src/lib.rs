@@ -12,6 +12,7 @@
 //!
 //! Allocator and monitor arrive with their issue.
 
+pub mod allocator;
 pub mod api;
 pub mod cli;
 pub mod cluster;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod consensus;
 pub mod identity;
 pub mod ipfs;
+pub mod monitor;
 pub mod net;
 pub mod rest;
 pub mod state;

@@ -32,10 +32,10 @@ pub struct Global {
         default_value = "/ip4/127.0.0.1/tcp/9094",
         value_name = "MULTIADDR"
     )]
-    host: String,
+    pub(super) host: String,
     /// Output encoding.
     #[arg(long, global = true, value_enum, default_value_t)]
-    enc: Encoding,
+    pub(super) enc: Encoding,
 }
 
 /// `cairn pin …`.
@@ -82,13 +82,13 @@ pub enum PeersCommand {
     },
 }
 
-struct Rest {
+pub(super) struct Rest {
     client: Client<Connector, Empty<Bytes>>,
     authority: String,
 }
 
 impl Rest {
-    fn new(host: &str) -> anyhow::Result<Self> {
+    pub(super) fn new(host: &str) -> anyhow::Result<Self> {
         let target = Target::from_multiaddr(host).context("--host")?;
         let authority = target.authority();
         let client = Client::builder(TokioExecutor::new())
@@ -96,7 +96,7 @@ impl Rest {
         Ok(Self { client, authority })
     }
 
-    async fn call(&self, method: http::Method, path: &str) -> anyhow::Result<Vec<Value>> {
+    pub(super) async fn call(&self, method: http::Method, path: &str) -> anyhow::Result<Vec<Value>> {
         let uri = format!("http://{}{path}", self.authority);
         let req = http::Request::builder()
             .method(method)
@@ -124,7 +124,7 @@ impl Rest {
     }
 }
 
-fn print(values: &[Value], enc: Encoding, text: impl Fn(&Value) -> String) {
+pub(super) fn print(values: &[Value], enc: Encoding, text: impl Fn(&Value) -> String) {
     for value in values {
         match enc {
             Encoding::Json => println!("{value}"),
@@ -174,7 +174,9 @@ fn query(name: &Option<String>, r: Option<i32>, min: Option<i32>, max: Option<i3
     q.finish()
 }
 
-fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> Result<(), CliError> {
+pub(super) fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(
+    future: F,
+) -> Result<(), CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

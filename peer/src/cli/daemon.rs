@@ -98,9 +98,14 @@ async fn serve(
     let rest = cairn_gateway::Server::bind_with(&rest_config, crate::rest::stack(cluster.clone()))
         .await
         .context("binding the REST API")?;
-    let daemon = crate::ipfs::IpfsClient::new(ipfs.clone());
+    let timeouts = crate::ipfs::Timeouts::from_config(&config.ipfshttp);
+    let daemon = crate::ipfs::IpfsClient::new(ipfs.clone()).with_timeouts(timeouts);
     cluster.use_ipfs(daemon.clone());
-    cluster.start_tracker(daemon, crate::tracker::TrackerConfig::default());
+    cluster.start_tracker(
+        daemon.clone(),
+        crate::tracker::TrackerConfig::from_config(&config),
+    );
+    cluster.start_monitoring(daemon, crate::monitor::informers::Settings::from_config(&config));
     let intercepting: Arc<dyn cairn_gateway::intercept::Cluster> = Arc::new(cluster.clone());
     let stack = cairn_gateway::stack::build_with(&gateway_config, Some(intercepting));
     let gateway = cairn_gateway::Server::bind_with(&gateway_config, stack)

@@ -15,6 +15,7 @@ pub mod init;
 pub mod ipfs;
 mod logging;
 pub mod state;
+pub mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +59,42 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: client::PinCommand,
+        /// REST API address and output encoding.
+        #[command(flatten)]
+        global: client::Global,
+    },
+    /// Where pins stand on every peer (through a peer's REST API).
+    Status {
+        /// CID, filter, local.
+        #[command(flatten)]
+        args: status::StatusArgs,
+        /// REST API address and output encoding.
+        #[command(flatten)]
+        global: client::Global,
+    },
+    /// Retry failed pins now on every peer, then show their status.
+    Recover {
+        /// CID, filter, local.
+        #[command(flatten)]
+        args: status::StatusArgs,
+        /// REST API address and output encoding.
+        #[command(flatten)]
+        global: client::Global,
+    },
+    /// Compare every peer's pins with its IPFS daemon now, then show the status.
+    Sync {
+        /// Filter, local.
+        #[command(flatten)]
+        args: status::StatusArgs,
+        /// REST API address and output encoding.
+        #[command(flatten)]
+        global: client::Global,
+    },
+    /// Peer health: alerts and metrics (through a peer's REST API).
+    Health {
+        /// What to show.
+        #[command(subcommand)]
+        command: status::HealthCommand,
         /// REST API address and output encoding.
         #[command(flatten)]
         global: client::Global,
@@ -117,6 +154,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Pin { command, global } => client::pin(&global, &command),
         Command::Peers { command, global } => client::peers(&global, &command),
         Command::State { command } => state::run(&dir, command),
+        Command::Status { args, global } => status::status(&global, &args),
+        Command::Recover { args, global } => status::recover(&global, &args),
+        Command::Sync { args, global } => status::sync(&global, &args),
+        Command::Health { command, global } => status::health(&global, &command),
     }
 }
 

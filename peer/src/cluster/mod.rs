@@ -19,7 +19,10 @@ mod blocks;
 mod gateway;
 mod inbound;
 mod membership;
+mod monitoring;
 mod ops;
+mod placement;
+mod status;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -64,6 +67,9 @@ pub enum ClusterError {
     /// This peer's IPFS daemon failed.
     #[error(transparent)]
     Ipfs(#[from] crate::ipfs::IpfsError),
+    /// No allocation could be made; nothing was committed.
+    #[error(transparent)]
+    Allocate(#[from] crate::allocator::AllocateError),
 }
 
 /// A running cluster peer; cheap to clone.
@@ -88,9 +94,14 @@ pub struct Cluster {
     ipfs: Arc<OnceLock<crate::ipfs::IpfsClient>>,
     /// The pin tracker, once started.
     tracker: Arc<OnceLock<crate::tracker::Tracker>>,
+    /// Every peer's latest metrics and the alerts.
+    monitor: crate::monitor::Monitor,
+    /// `allocator.balanced.allocate_by`.
+    allocate_by: Arc<Vec<String>>,
 }
 
 pub use blocks::PeerBlocks;
+pub use status::MemberStatuses;
 
 fn start_err(e: impl std::fmt::Display) -> ClusterError {
     ClusterError::Start(e.to_string())
@@ -124,7 +135,7 @@ impl Cluster {
             listen: listen_addrs(config)?,
             request_timeout: network_timeout,
         };
-        let (net, inbound) = Net::start(settings).await.map_err(start_err)?;
+        let (net, incoming) = Net::start(settings).await.map_err(start_err)?;
         let log = LogStore::open(&dir.join("raft-log.redb")).map_err(start_err)?;
         let log_stats = log.stats();
         let machine = StateMachine::new(state::open(&dir.join("state.redb"))?, &dir.join("snapshots"))
@@ -158,9 +169,12 @@ impl Cluster {
             blocks: Arc::default(),
             ipfs: Arc::default(),
             tracker: Arc::default(),
+            monitor: crate::monitor::Monitor::new(),
+            allocate_by: Arc::new(config.placement.balanced.allocate_by.clone()),
             raft,
         };
-        tokio::spawn(inbound::serve(cluster.clone(), inbound));
+        cluster.spawn_metric_receiver(incoming.gossip);
+        tokio::spawn(inbound::serve(cluster.clone(), incoming.requests));
         cluster.initialise_or_join(bootstrap).await?;
         Ok(cluster)
     }

@@ -13,7 +13,11 @@ impl Cluster {
     /// Validates and commits a pin of `cid`; returns it as stored.
     pub async fn pin(&self, cid: Cid, options: PinOptions) -> Result<Pin, ClusterError> {
         let existing = self.pins.get(&cid)?;
-        let pin = Pin::new(cid, options).validated(self.defaults, existing.as_ref())?;
+        let mut pin = Pin::new(cid, options).validated(self.defaults, existing.as_ref())?;
+        if !pin.is_everywhere() {
+            pin.allocations = existing.map(|old| old.allocations).unwrap_or_default();
+            pin.allocations = self.allocations_for(&pin, &[])?;
+        }
         self.commit(PinOp::Pin(Box::new(pin.clone()))).await?;
         Ok(pin)
     }

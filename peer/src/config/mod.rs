@@ -18,6 +18,13 @@ use serde_json::{Value, json};
 
 use crate::api::check_factors;
 
+mod placement;
+
+pub use placement::{
+    BalancedSection, DiskSection, MonitorSection, PinQueueSection, Placement, TagsSection, TrackerSection,
+    duration,
+};
+
 /// The `cluster` section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -36,6 +43,14 @@ pub struct ClusterConfig {
     pub replication_factor_max: i32,
     /// Leave the cluster on a clean shutdown.
     pub leave_on_shutdown: bool,
+    /// How often this peer broadcasts its `ping` metric (valid for twice as long).
+    pub monitor_ping_interval: String,
+    /// When false (the default), pins allocated to a peer whose ping expired are re-allocated.
+    pub disable_repinning: bool,
+    /// Failed pins are retried this often (and on demand).
+    pub pin_recover_interval: String,
+    /// The tracker compares the pinset with the IPFS daemon's pins at least this often.
+    pub state_sync_interval: String,
 }
 
 impl Default for ClusterConfig {
@@ -48,6 +63,10 @@ impl Default for ClusterConfig {
             replication_factor_min: -1,
             replication_factor_max: -1,
             leave_on_shutdown: false,
+            monitor_ping_interval: "15s".into(),
+            disable_repinning: false,
+            pin_recover_interval: "12m0s".into(),
+            state_sync_interval: "1m0s".into(),
         }
     }
 }
@@ -123,12 +142,21 @@ pub struct IpfsHttpConfig {
     /// The IPFS daemon this peer pins on and its gateway fronts: `embedded` (cairn-node,
     /// in-process on a loopback port) or a daemon's API multiaddr.
     pub node_multiaddress: String,
+    /// A `pin/add` that shows no progress for this long is abandoned.
+    pub pin_timeout: String,
+    /// Limit of one `pin/rm`.
+    pub unpin_timeout: String,
+    /// Limit of any other call to the daemon.
+    pub ipfs_request_timeout: String,
 }
 
 impl Default for IpfsHttpConfig {
     fn default() -> Self {
         Self {
             node_multiaddress: EMBEDDED.into(),
+            pin_timeout: "2m0s".into(),
+            unpin_timeout: "3h0m0s".into(),
+            ipfs_request_timeout: "5m0s".into(),
         }
     }
 }
@@ -159,6 +187,8 @@ pub struct ServiceConfig {
     pub ipfsproxy: ProxyConfig,
     /// `ipfs_connector.ipfshttp`.
     pub ipfshttp: IpfsHttpConfig,
+    /// Tracker, allocator, informers and monitor.
+    pub placement: Placement,
 }
 
 /// A configuration that cannot be used; the message names the key.
@@ -196,6 +226,7 @@ impl ServiceConfig {
             restapi: section(&json, &["api", "restapi"])?,
             ipfsproxy: proxy_section(&json, &env)?,
             ipfshttp: section(&json, &["ipfs_connector", "ipfshttp"])?,
+            placement: Placement::from_json(&json)?,
         };
         config.validate()?;
         Ok(config)
@@ -225,6 +256,26 @@ impl ServiceConfig {
                 return fail(&format!("consensus.raft.{key}"), e.to_string());
             }
         }
+        for (key, value) in [
+            (
+                "cluster.monitor_ping_interval",
+                &self.cluster.monitor_ping_interval,
+            ),
+            ("cluster.pin_recover_interval", &self.cluster.pin_recover_interval),
+            ("cluster.state_sync_interval", &self.cluster.state_sync_interval),
+            ("ipfs_connector.ipfshttp.pin_timeout", &self.ipfshttp.pin_timeout),
+            (
+                "ipfs_connector.ipfshttp.unpin_timeout",
+                &self.ipfshttp.unpin_timeout,
+            ),
+            (
+                "ipfs_connector.ipfshttp.ipfs_request_timeout",
+                &self.ipfshttp.ipfs_request_timeout,
+            ),
+        ] {
+            placement::positive(key, value).map_err(ConfigError)?;
+        }
+        self.placement.validate().map_err(ConfigError)?;
         if let Err(e) = cairn_gateway::config::listen_addr(&self.restapi.http_listen_multiaddress) {
             return fail("api.restapi.http_listen_multiaddress", e);
         }
@@ -245,12 +296,16 @@ fn template(peername: String, secret: String) -> Value {
         peername,
         ..ClusterConfig::default()
     };
-    json!({
+    let mut json = json!({
         "cluster": cluster,
         "consensus": { "raft": RaftConfig::default() },
         "api": { "restapi": RestConfig::default(), "ipfsproxy": ProxyConfig::default().to_json() },
         "ipfs_connector": { "ipfshttp": IpfsHttpConfig::default() },
-    })
+    });
+    if let (Some(all), Value::Object(extra)) = (json.as_object_mut(), Placement::template()) {
+        all.extend(extra);
+    }
+    json
 }
 
 /// 32 bytes from the OS's random source, as 64 hex characters.
@@ -300,7 +355,7 @@ fn proxy_section(json: &Value, env: &impl Fn(&str) -> Option<String>) -> Result<
 /// Sets `CLUSTER_<SECTION>_<KEY>` values into the JSON before it is typed.
 fn apply_env(json: &mut Value, env: &impl Fn(&str) -> Option<String>) {
     let defaults = template(String::new(), String::new());
-    for (path, prefix) in SECTIONS {
+    for (path, prefix) in SECTIONS.into_iter().chain(placement::SECTIONS) {
         let Some(Value::Object(keys)) = lookup(&defaults, path) else {
             continue;
         };

@@ -26,8 +26,37 @@ mod pins;
 
 pub use pins::{PinKind, listed_cids};
 
-/// How long one call may go without an answer frame before it counts as failed.
-const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+mod backoff;
+
+use backoff::Backoff;
+
+/// Per-call limits (`ipfs_request_timeout`, `unpin_timeout`; `pin/add` has `pin_timeout`).
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// How long an ordinary call may go without an answer frame.
+    pub request: Duration,
+    /// How long a `pin/rm` may go without an answer frame.
+    pub unpin: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            request: Duration::from_secs(300),
+            unpin: Duration::from_secs(3 * 3600),
+        }
+    }
+}
+
+impl Timeouts {
+    /// From the validated configuration.
+    pub fn from_config(config: &crate::config::IpfsHttpConfig) -> Self {
+        Self {
+            request: crate::config::duration(&config.ipfs_request_timeout),
+            unpin: crate::config::duration(&config.unpin_timeout),
+        }
+    }
+}
 
 /// Why a call to the daemon failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +86,8 @@ pub enum IpfsError {
 pub struct IpfsClient {
     target: Target,
     client: Client<Connector, Full<Bytes>>,
+    timeouts: Timeouts,
+    backoff: std::sync::Arc<Backoff>,
 }
 
 impl IpfsClient {
@@ -64,12 +95,29 @@ impl IpfsClient {
     pub fn new(target: Target) -> Self {
         let connector = Connector::new(target.clone(), Some(Duration::from_secs(10)));
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        Self { target, client }
+        Self {
+            target,
+            client,
+            timeouts: Timeouts::default(),
+            backoff: std::sync::Arc::default(),
+        }
+    }
+
+    /// The same client with other per-call limits.
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The per-call limits.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
     }
 
     /// `POST /api/v0/<call>` without a body; the whole answer body.
     async fn post(&self, call: &str) -> Result<Bytes, IpfsError> {
-        self.exchange(call, None, Bytes::new(), CALL_TIMEOUT).await
+        self.exchange(call, None, Bytes::new(), self.timeouts.request)
+            .await
     }
 
     /// `POST /api/v0/<call>` with `body` (of `content_type`); fails when the daemon sends
@@ -95,10 +143,15 @@ impl IpfsClient {
         let req = req
             .body(Full::new(body))
             .map_err(|e| unreachable(e.to_string()))?;
-        let rsp = tokio::time::timeout(idle, self.client.request(req))
+        self.backoff.check().map_err(unreachable)?;
+        let answer = tokio::time::timeout(idle, self.client.request(req))
             .await
-            .map_err(|_| unreachable(format!("no answer within {idle:?}")))?
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|_| unreachable(format!("no answer within {idle:?}")))?;
+        // Only failures to connect count towards the back-off; a slow daemon is not down.
+        let rsp = self
+            .backoff
+            .observe(answer.map_err(|e| e.to_string()))
+            .map_err(unreachable)?;
         let status = rsp.status();
         let (body, late) = read_watched(rsp.into_body(), idle).await.map_err(unreachable)?;
         let refused = |message: String| IpfsError::Refused {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use cid::Cid;
 use serde_json::Value;
 
-use super::{CALL_TIMEOUT, IpfsClient, IpfsError};
+use super::{IpfsClient, IpfsError};
 
 /// How the daemon has a CID pinned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +41,12 @@ impl IpfsClient {
     /// `pin/rm`; a CID the daemon does not have pinned counts as unpinned.
     pub async fn pin_rm(&self, cid: &Cid) -> Result<(), IpfsError> {
         match self
-            .exchange(&format!("pin/rm?arg={cid}"), None, Bytes::new(), CALL_TIMEOUT)
+            .exchange(
+                &format!("pin/rm?arg={cid}"),
+                None,
+                Bytes::new(),
+                self.timeouts().unpin,
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -64,7 +69,7 @@ impl IpfsClient {
                     &format!("pin/ls?type={word}&stream=true"),
                     None,
                     Bytes::new(),
-                    CALL_TIMEOUT,
+                    self.timeouts().request,
                 )
                 .await?;
             all.extend(listed_cids(&body).into_iter().map(|cid| (cid, kind)));
@@ -86,7 +91,7 @@ impl IpfsClient {
                 "block/put?cid-codec=raw&format=raw",
                 Some(&kind),
                 Bytes::from(body),
-                CALL_TIMEOUT,
+                self.timeouts().request,
             )
             .await?;
         let value: Value = serde_json::from_slice(answer.split(|b| *b == b'\n').next().unwrap_or_default())

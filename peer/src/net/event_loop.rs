@@ -6,21 +6,25 @@ use std::collections::HashMap;
 use futures::StreamExt;
 use libp2p::core::{muxing::StreamMuxerBox, transport::Transport, upgrade::Version};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identify, noise, pnet, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, gossipsub, identify, noise, pnet, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Command, Inbound, MAX_MESSAGE, NetError, PROTOCOL, Request, Response, Settings};
+use super::{
+    Command, Gossip, Inbound, MAX_MESSAGE, METRICS_TOPIC, NetError, PROTOCOL, Request, Response, Settings,
+};
 
 type Rpc = request_response::cbor::Behaviour<Request, Response>;
 type Pending = oneshot::Sender<Result<Response, NetError>>;
 type Answered = (u64, Response);
 
-/// The composed behaviour: the RPC protocol and identify.
+/// The composed behaviour: the RPC protocol, identify, and gossipsub for metrics.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
     rpc: Rpc,
     identify: identify::Behaviour,
+    gossip: gossipsub::Behaviour,
 }
 
 /// Owns the swarm; see the module docs.
@@ -28,6 +32,8 @@ pub(crate) struct EventLoop {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     inbound: mpsc::Sender<Inbound>,
+    gossip: mpsc::Sender<Gossip>,
+    topic: gossipsub::IdentTopic,
     pending: HashMap<OutboundRequestId, Pending>,
     channels: HashMap<u64, ResponseChannel<Response>>,
     next_channel: u64,
@@ -65,12 +71,30 @@ fn build_swarm(settings: &Settings) -> Result<Swarm<Behaviour>, String> {
             );
             let identify =
                 identify::Behaviour::new(identify::Config::new("/cairn/0.1.0".into(), key.public()));
-            Behaviour { rpc, identify }
+            let gossip = gossip_behaviour(key)?;
+            Ok(Behaviour {
+                rpc,
+                identify,
+                gossip,
+            })
         })
         .map_err(|e| e.to_string())?
         .with_swarm_config(|c| c.with_idle_connection_timeout(std::time::Duration::from_secs(60)))
         .build();
     Ok(swarm)
+}
+
+/// Signed messages (a metric's `peer` is the signer's), flooded to every subscribed peer so
+/// that small clusters (fewer peers than a gossip mesh wants) still hear every metric.
+fn gossip_behaviour(
+    key: &libp2p::identity::Keypair,
+) -> Result<gossipsub::Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+    let config = gossipsub::ConfigBuilder::default()
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .flood_publish(true)
+        .build()?;
+    let behaviour = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)?;
+    Ok(behaviour)
 }
 
 impl EventLoop {
@@ -79,8 +103,15 @@ impl EventLoop {
         settings: &Settings,
         commands: mpsc::Receiver<Command>,
         inbound: mpsc::Sender<Inbound>,
+        gossip: mpsc::Sender<Gossip>,
     ) -> Result<(Self, Vec<Multiaddr>), String> {
         let mut swarm = build_swarm(settings)?;
+        let topic = gossipsub::IdentTopic::new(METRICS_TOPIC);
+        swarm
+            .behaviour_mut()
+            .gossip
+            .subscribe(&topic)
+            .map_err(|e| format!("cannot subscribe to {METRICS_TOPIC}: {e}"))?;
         for addr in &settings.listen {
             swarm
                 .listen_on(addr.clone())
@@ -92,6 +123,8 @@ impl EventLoop {
             swarm,
             commands,
             inbound,
+            gossip,
+            topic,
             pending: HashMap::new(),
             channels: HashMap::new(),
             next_channel: 0,
@@ -116,20 +149,60 @@ impl EventLoop {
     }
 
     fn on_command(&mut self, command: Command) {
-        let Command::Request {
-            peer,
-            addrs,
-            request,
-            reply,
-        } = command;
-        let rpc = &mut self.swarm.behaviour_mut().rpc;
-        let id = rpc.send_request_with_addresses(&peer, request, addrs);
-        self.pending.insert(id, reply);
+        match command {
+            Command::Request {
+                peer,
+                addrs,
+                request,
+                reply,
+            } => {
+                let rpc = &mut self.swarm.behaviour_mut().rpc;
+                let id = rpc.send_request_with_addresses(&peer, *request, addrs);
+                self.pending.insert(id, reply);
+            }
+            Command::Publish(data) => self.publish(data),
+            Command::Connect(peer, addrs) => self.connect(peer, addrs),
+        }
+    }
+
+    fn publish(&mut self, data: Vec<u8>) {
+        let topic = self.topic.clone();
+        if let Err(e) = self.swarm.behaviour_mut().gossip.publish(topic, data) {
+            // Alone, or before any peer subscribed: nobody to tell.
+            tracing::debug!(error = %e, "metric not published");
+        }
+    }
+
+    fn connect(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        let opts = DialOpts::peer_id(peer)
+            .addresses(addrs)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(%peer, error = %e, "not dialled");
+        }
+    }
+
+    fn on_gossip(&mut self, event: gossipsub::Event) {
+        if let gossipsub::Event::Message { message, .. } = event {
+            let Some(source) = message.source else { return };
+            if self
+                .gossip
+                .try_send(Gossip {
+                    source,
+                    data: message.data,
+                })
+                .is_err()
+            {
+                tracing::debug!(%source, "metric dropped: the monitor is behind");
+            }
+        }
     }
 
     fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Rpc(event)) => self.on_rpc(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossip(event)) => self.on_gossip(event),
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 tracing::debug!(peer = ?peer_id, %error, "dial failed");
             }

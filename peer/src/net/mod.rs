@@ -72,9 +72,35 @@ pub(crate) enum Command {
     Request {
         peer: PeerId,
         addrs: Vec<Multiaddr>,
-        request: Request,
+        request: Box<Request>,
         reply: oneshot::Sender<Result<Response, NetError>>,
     },
+    /// Publish on [`METRICS_TOPIC`].
+    Publish(Vec<u8>),
+    /// Dial the peer unless connected (gossip reaches connected peers only).
+    Connect(PeerId, Vec<Multiaddr>),
+}
+
+/// A message another peer published on [`METRICS_TOPIC`] (signed by `source`).
+#[derive(Debug)]
+pub struct Gossip {
+    /// The peer that signed it.
+    pub source: PeerId,
+    /// Its bytes.
+    pub data: Vec<u8>,
+}
+
+/// The gossipsub topic metrics travel on (ipfs-cluster's name).
+pub const METRICS_TOPIC: &str = "monitor.metrics";
+/// Received metrics waiting for the monitor; beyond it they are dropped (the next one comes).
+pub const GOSSIP_QUEUE: usize = 1024;
+
+/// What arrives from other peers: requests to answer and published metrics.
+pub struct Incoming {
+    /// Requests (see [`Inbound`]).
+    pub requests: mpsc::Receiver<Inbound>,
+    /// Metrics (see [`Gossip`]).
+    pub gossip: mpsc::Receiver<Gossip>,
 }
 
 /// A handle to the running network; cheap to clone.
@@ -91,6 +117,8 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Command::Request { peer, .. } => write!(f, "Request({peer})"),
+            Command::Publish(data) => write!(f, "Publish({} bytes)", data.len()),
+            Command::Connect(peer, _) => write!(f, "Connect({peer})"),
         }
     }
 }
@@ -110,11 +138,12 @@ pub struct Settings {
 
 impl Net {
     /// Builds the swarm, starts listening, and spawns the event loop.
-    pub async fn start(settings: Settings) -> Result<(Net, mpsc::Receiver<Inbound>), String> {
+    pub async fn start(settings: Settings) -> Result<(Net, Incoming), String> {
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        let (gossip_tx, gossip_rx) = mpsc::channel(GOSSIP_QUEUE);
         let peer_id = settings.keypair.public().to_peer_id();
-        let (event_loop, addrs) = EventLoop::new(&settings, command_rx, inbound_tx).await?;
+        let (event_loop, addrs) = EventLoop::new(&settings, command_rx, inbound_tx, gossip_tx).await?;
         tokio::spawn(event_loop.run());
         let addrs = addrs
             .into_iter()
@@ -126,8 +155,21 @@ impl Net {
                 peer_id,
                 addrs,
             },
-            inbound_rx,
+            Incoming {
+                requests: inbound_rx,
+                gossip: gossip_rx,
+            },
         ))
+    }
+
+    /// Publishes `data` on [`METRICS_TOPIC`]; dropped when the network is too busy to queue it.
+    pub fn publish(&self, data: Vec<u8>) {
+        let _ = self.commands.try_send(Command::Publish(data));
+    }
+
+    /// Dials `peer` unless already connected (never waits).
+    pub fn connect(&self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        let _ = self.commands.try_send(Command::Connect(peer, addrs));
     }
 
     /// Sends `request` to `peer` (dialling `addrs` if not connected) and awaits the answer.
@@ -141,7 +183,7 @@ impl Net {
         let command = Command::Request {
             peer,
             addrs,
-            request,
+            request: Box::new(request),
             reply,
         };
         self.commands.send(command).await.map_err(|_| NetError::Stopped)?;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::consensus::{NodeId, PeerNode, TypeConfig};
 use crate::state::{Applied, PinOp};
+use crate::tracker::LocalStatus;
 
 /// A request between peers.
 #[derive(Debug, Serialize, Deserialize)]
@@ -34,7 +35,7 @@ pub enum RaftRequest {
 }
 
 /// Requests a peer serves for the cluster.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum ClusterRequest {
     /// Add this peer to the cluster (as learner, then voter); sent to any member.
     Join(PeerNode),
@@ -46,6 +47,19 @@ pub enum ClusterRequest {
     RepoStat(bool),
     /// Run `repo/gc` on this peer's IPFS daemon.
     RepoGc,
+    /// Up to `limit` of this peer's tracked statuses after the CID `after` (in CID order).
+    Statuses {
+        /// The last CID of the previous page.
+        after: Option<String>,
+        /// Page size.
+        limit: u32,
+    },
+    /// This peer's status of one CID.
+    StatusOf(String),
+    /// Retry this peer's failed pins now (one CID, or all).
+    Recover(Option<String>),
+    /// Compare this peer's pins with its IPFS daemon now.
+    Sync,
 }
 
 /// Answers to [`ClusterRequest`]s.
@@ -61,6 +75,10 @@ pub enum ClusterReply {
     RepoStat(u64, u64, u64, String, String),
     /// To [`ClusterRequest::RepoGc`]: the removed keys.
     Gc(Vec<String>),
+    /// To [`ClusterRequest::Statuses`] and [`ClusterRequest::StatusOf`]: (CID, status).
+    Statuses(Vec<(String, LocalStatus)>),
+    /// Done (recover, sync).
+    Done,
 }
 
 /// An answer between peers.

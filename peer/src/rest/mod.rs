@@ -6,11 +6,14 @@
 //! (ndjson, streamed from the store; 204 when empty), `GET /allocations/{cid}`.
 //! Errors are `{"code":<status>,"message":"…"}` plus a newline; values end with a newline.
 //!
-//! `GET /pins`, `GET /pins/{cid}` and the recover routes show this peer's tracker (`status`).
+//! `GET /pins`, `GET /pins/{cid}`, the recover routes and `POST /pins/sync` (`status`) show
+//! every peer's tracker; `GET /monitor/metrics[/{name}]` and `GET /health/alerts` (`health`)
+//! the monitor.
 //!
 //! # Not here
-//! Status gathered from every peer (next), allocations by metrics.
+//! Choosing allocations (allocator, `Cluster::pin`).
 
+mod health;
 pub(crate) mod options;
 mod status;
 
@@ -26,6 +29,7 @@ use cairn_gateway::{Body, BoxError, boxed};
 
 use crate::api::parse_cid;
 use crate::cluster::{Cluster, ClusterError};
+use crate::net::ClusterRequest;
 
 /// Cairn's version, as `/version` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -53,16 +57,26 @@ async fn route(cluster: &Cluster, req: Request<Body>) -> Response<Body> {
             Ok(()) => empty(StatusCode::NO_CONTENT),
             Err(e) => failure(&e),
         },
-        (&Method::GET, ["pins"]) => status::all(cluster, &query),
-        (&Method::GET, ["pins", cid]) => status::one(cluster, cid),
-        (&Method::POST, ["pins", "recover"]) => status::recover(cluster, None).await,
-        (&Method::POST, ["pins", cid, "recover"]) => status::recover(cluster, Some(cid)).await,
+        (&Method::GET, ["pins"]) => status::all(cluster, &query).await,
+        (&Method::GET, ["pins", cid]) => status::one(cluster, cid, &query).await,
+        (&Method::POST, ["pins", "recover"]) => status::act(cluster, recover(None), None, &query).await,
+        (&Method::POST, ["pins", "sync"]) => status::act(cluster, ClusterRequest::Sync, None, &query).await,
+        (&Method::POST, ["pins", cid, "recover"]) => {
+            status::act(cluster, recover(Some(cid)), Some(cid), &query).await
+        }
+        (&Method::GET, ["monitor", "metrics"]) => json(StatusCode::OK, &cluster.monitor().names()),
+        (&Method::GET, ["monitor", "metrics", name]) => health::metrics(cluster, name),
+        (&Method::GET, ["health", "alerts"]) => json(StatusCode::OK, &cluster.monitor().alerts()),
         (&Method::POST, ["pins", cid]) => pin(cluster, cid, &query).await,
         (&Method::DELETE, ["pins", cid]) => unpin(cluster, cid).await,
         (&Method::GET, ["allocations"]) => allocations(cluster),
         (&Method::GET, ["allocations", cid]) => allocation(cluster, cid),
         _ => error(StatusCode::NOT_FOUND, "not found"),
     }
+}
+
+fn recover(cid: Option<&str>) -> ClusterRequest {
+    ClusterRequest::Recover(cid.map(str::to_owned))
 }
 
 /// ipfs-cluster's `ID` object for every member (this peer's own is complete; others carry
@@ -160,11 +174,6 @@ fn line<T: Serialize>(value: &T) -> Result<Bytes, serde_json::Error> {
     Ok(Bytes::from(bytes))
 }
 
-/// An ndjson answer of already-framed lines.
-fn ndjson_bytes(body: Vec<u8>) -> Response<Body> {
-    with_json_type(Response::new(boxed(Full::new(Bytes::from(body)))))
-}
-
 fn ndjson_of<T: Serialize>(items: Vec<Result<T, ClusterError>>) -> Response<Body> {
     let mut body = Vec::new();
     for item in items {
@@ -219,7 +228,7 @@ fn empty(status: StatusCode) -> Response<Body> {
     rsp
 }
 
-fn with_json_type(mut rsp: Response<Body>) -> Response<Body> {
+pub(super) fn with_json_type(mut rsp: Response<Body>) -> Response<Body> {
     rsp.headers_mut().insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/json"),

@@ -1,79 +1,179 @@
-//! `GET /pins`, `GET /pins/{cid}`, `POST /pins/{cid}/recover`, `POST /pins/recover`: where pins
-//! stand, in ipfs-cluster's `GlobalPinInfo` shape, from this peer's tracker.
+//! `GET /pins`, `GET /pins/{cid}`, `POST /pins/{cid}/recover`, `POST /pins/recover` and
+//! `POST /pins/sync` (Cairn-only): where pins stand, in ipfs-cluster's `GlobalPinInfo` shape.
 //!
-//! Only this peer's entry is in `peer_map` for now (as ipfs-cluster's `local=true`); the view
-//! across every peer over the cluster network comes next.
+//! Every member's tracker is asked over the cluster network (`local=true`: this peer only). A
+//! member that does not answer shows `cluster_error` with the reason in its `peer_map` entry;
+//! the call itself succeeds. `GET /pins` streams one line per pin of the pinset.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cid::Cid;
 use http::{Response, StatusCode};
+use http_body_util::StreamBody;
+use hyper::body::Frame;
 use serde_json::{Value, json};
 
-use cairn_gateway::Body;
+use cairn_gateway::{Body, BoxError, boxed};
 
 use super::{error, json as reply, line};
-use crate::api::parse_cid;
-use crate::cluster::Cluster;
-use crate::tracker::{LocalStatus, Status, Tracker};
+use crate::api::{Pin, parse_cid};
+use crate::cluster::{Cluster, MemberStatuses};
+use crate::consensus::PeerNode;
+use crate::net::ClusterRequest;
+use crate::tracker::{LocalStatus, Status, untracked};
 
-fn tracker(cluster: &Cluster) -> Option<&Tracker> {
-    cluster.tracker()
+/// The query parameters these routes read.
+#[derive(Default)]
+struct Query {
+    local: bool,
+    filter: Option<String>,
 }
 
-fn no_tracker() -> Response<Body> {
-    error(StatusCode::SERVICE_UNAVAILABLE, "the pin tracker is not running")
+fn query_of(text: &str) -> Query {
+    let mut query = Query::default();
+    for (key, value) in form_urlencoded::parse(text.as_bytes()) {
+        match key.as_ref() {
+            "local" => query.local = value == "true",
+            "filter" if !value.is_empty() => query.filter = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    query
 }
 
-/// ipfs-cluster's `GlobalPinInfo` for `cid` with this peer's `PinInfoShort`.
-fn global(cluster: &Cluster, cid: &cid::Cid, local: &LocalStatus) -> Value {
-    let pin = cluster.pins().get(cid).ok().flatten();
-    let short = json!({
-        "peername": cluster.peername,
-        "status": local.status,
-        "timestamp": local.timestamp,
-        "error": local.error,
-        "attempt_count": local.attempt_count,
-        "priority_pin": false,
-    });
+/// One member's entry: its statuses, or why it did not answer.
+type Entry = MemberStatuses;
+
+/// The `PinInfoShort` of `member` (names and IPFS ids from its ping metric).
+fn short(cluster: &Cluster, member: &PeerNode, local: &LocalStatus) -> Value {
+    let ping = cluster
+        .monitor()
+        .latest(crate::monitor::PING, std::slice::from_ref(&member.peer_id));
+    let about: Value = ping
+        .first()
+        .and_then(|m| serde_json::from_str(&m.value).ok())
+        .unwrap_or_default();
+    let mut entry = json!({ "peername": about["peer_name"].as_str().unwrap_or_default() });
+    if member.peer_id == cluster.peer_id {
+        entry["peername"] = json!(cluster.peername);
+    }
+    if let Some(id) = about["ipfs_id"].as_str().filter(|id| !id.is_empty()) {
+        entry["ipfs_peer_id"] = json!(id);
+        entry["ipfs_peer_addresses"] = about["ipfs_addresses"].clone();
+    }
+    for (key, value) in [
+        ("status", json!(local.status)),
+        ("timestamp", json!(local.timestamp)),
+        ("error", json!(local.error)),
+        ("attempt_count", json!(local.attempt_count)),
+        ("priority_pin", json!(false)),
+    ] {
+        entry[key] = value;
+    }
+    entry
+}
+
+/// `GlobalPinInfo` of `cid` from its pin (if any) and the peer map.
+fn global(cid: &Cid, pin: Option<&Pin>, peer_map: serde_json::Map<String, Value>) -> Value {
     json!({
         "cid": cid.to_string(),
-        "name": pin.as_ref().map(|p| p.options.name.clone()).unwrap_or_default(),
-        "allocations": pin.as_ref().map(|p| p.allocations.clone()).unwrap_or_default(),
-        "origins": [],
-        "created": pin.as_ref().map(|p| serde_json::to_value(p.timestamp).unwrap_or_default()).unwrap_or_default(),
-        "metadata": pin.as_ref().map(|p| serde_json::to_value(&p.options.metadata).unwrap_or_default()).unwrap_or_default(),
-        "peer_map": { cluster.peer_id.clone(): short },
+        "name": pin.map(|p| p.options.name.clone()).unwrap_or_default(),
+        "allocations": pin.map(|p| p.allocations.clone()).unwrap_or_default(),
+        "origins": pin.map(|p| p.options.origins.clone()).unwrap_or_default(),
+        "created": pin.map(|p| json!(p.timestamp)).unwrap_or_else(|| json!("0001-01-01T00:00:00Z")),
+        "metadata": pin.map(|p| json!(p.options.metadata)).unwrap_or_else(|| json!({})),
+        "peer_map": peer_map,
     })
 }
 
-/// `GET /pins/{cid}`.
-pub(super) fn one(cluster: &Cluster, cid: &str) -> Response<Body> {
-    let (tracker, cid) = match (tracker(cluster), parse_cid(cid)) {
-        (None, _) => return no_tracker(),
-        (_, Err(e)) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
-        (Some(t), Ok(cid)) => (t, cid),
-    };
-    reply(StatusCode::OK, &global(cluster, &cid, &tracker.status(&cid)))
+/// `member`'s status of `pin`: what it answered, what follows from the pin when it tracks
+/// nothing yet, or `cluster_error` when it did not answer.
+fn status_in(entry: &Entry, cid: &Cid, pin: Option<&Pin>) -> LocalStatus {
+    match &entry.1 {
+        Ok(statuses) => statuses
+            .get(cid)
+            .cloned()
+            .unwrap_or_else(|| LocalStatus::now(untracked(pin, &entry.0.peer_id), String::new(), 0)),
+        Err(why) => LocalStatus::now(Status::ClusterError, why.clone(), 0),
+    }
 }
 
-/// `GET /pins[?filter=…]`: every tracked pin, ndjson.
-pub(super) fn all(cluster: &Cluster, query: &str) -> Response<Body> {
-    let Some(tracker) = tracker(cluster) else {
-        return no_tracker();
+/// The line for `pin`, or `None` when the filter selects none of its peers.
+fn pin_line(cluster: &Cluster, entries: &[Entry], pin: &Pin, filter: Option<&str>) -> Option<Value> {
+    let mut peer_map = serde_json::Map::new();
+    for entry in entries {
+        let local = status_in(entry, &pin.cid, Some(pin));
+        if filter.is_none_or(|f| local.status.matches(f)) {
+            peer_map.insert(entry.0.peer_id.clone(), short(cluster, &entry.0, &local));
+        }
+    }
+    (!peer_map.is_empty()).then(|| global(&pin.cid, Some(pin), peer_map))
+}
+
+async fn entries(cluster: &Cluster, local: bool) -> Vec<Entry> {
+    if !local {
+        return cluster.statuses_everywhere().await;
+    }
+    let statuses = cluster
+        .tracker()
+        .map(|t| t.page(None, usize::MAX).into_iter().collect());
+    let why = "the pin tracker is not running".to_owned();
+    vec![(cluster.me(), statuses.ok_or(why))]
+}
+
+/// `GET /pins/{cid}[?local=true]`.
+pub(super) async fn one(cluster: &Cluster, cid: &str, query: &str) -> Response<Body> {
+    let cid = match parse_cid(cid) {
+        Ok(cid) => cid,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let filter = form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "filter")
-        .map(|(_, v)| v.into_owned());
-    if let Some(f) = &filter
+    let pin = cluster.pins().get(&cid).ok().flatten();
+    let answers = if query_of(query).local {
+        let local = cluster.tracker().map(|t| t.status(&cid));
+        vec![(
+            cluster.me(),
+            local.ok_or_else(|| "the pin tracker is not running".to_owned()),
+        )]
+    } else {
+        cluster.status_everywhere(&cid).await
+    };
+    let mut peer_map = serde_json::Map::new();
+    for (member, answer) in answers {
+        let local = answer.unwrap_or_else(|why| LocalStatus::now(Status::ClusterError, why, 0));
+        peer_map.insert(member.peer_id.clone(), short(cluster, &member, &local));
+    }
+    reply(StatusCode::OK, &global(&cid, pin.as_ref(), peer_map))
+}
+
+/// `GET /pins[?filter=…][&local=true]`: one `GlobalPinInfo` per pin of the pinset, ndjson.
+pub(super) async fn all(cluster: &Cluster, query: &str) -> Response<Body> {
+    let query = query_of(query);
+    if let Some(f) = &query.filter
         && !known_filter(f)
     {
         return error(StatusCode::BAD_REQUEST, "invalid filter value");
     }
-    let mut body = Vec::new();
-    for (cid, local) in tracker.all() {
-        if filter.as_deref().is_none_or(|f| local.status.matches(f)) {
-            body.extend_from_slice(&line(&global(cluster, &cid, &local)).unwrap_or_default());
+    let entries = Arc::new(entries(cluster, query.local).await);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(64);
+    let cluster = cluster.clone();
+    tokio::task::spawn_blocking(move || {
+        let pins = match cluster.pins().iter() {
+            Ok(pins) => pins,
+            Err(e) => return drop(tx.blocking_send(Err(e.into()))),
+        };
+        for pin in pins {
+            let Ok(pin) = pin else { continue };
+            let Some(value) = pin_line(&cluster, &entries, &pin, query.filter.as_deref()) else {
+                continue;
+            };
+            let frame = line(&value).map(Frame::data).map_err(BoxError::from);
+            if tx.blocking_send(frame).is_err() {
+                return; // the client went away
+            }
         }
-    }
-    super::ndjson_bytes(body)
+    });
+    super::with_json_type(Response::new(boxed(StreamBody::new(crate::receiver_stream(rx)))))
 }
 
 fn known_filter(filter: &str) -> bool {
@@ -93,14 +193,31 @@ fn known_filter(filter: &str) -> bool {
     ALL.iter().any(|s| s.matches(filter))
 }
 
-/// `POST /pins/{cid}/recover` and `POST /pins/recover`: retry failures now.
-pub(super) async fn recover(cluster: &Cluster, cid: Option<&str>) -> Response<Body> {
-    let Some(tracker) = tracker(cluster).cloned() else {
-        return no_tracker();
-    };
-    tracker.recover().await;
+/// `POST /pins/{cid}/recover`, `POST /pins/recover` (retry failures now) and `POST
+/// /pins/sync` (compare with the daemons now); then the status as `GET` gives it.
+pub(super) async fn act(
+    cluster: &Cluster,
+    request: ClusterRequest,
+    cid: Option<&str>,
+    query: &str,
+) -> Response<Body> {
+    if query_of(query).local {
+        let Some(tracker) = cluster.tracker() else {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "the pin tracker is not running");
+        };
+        match request {
+            ClusterRequest::Sync => tracker.sync().await,
+            _ => tracker.recover().await,
+        }
+    } else {
+        for (member, outcome) in cluster.on_every_member(request).await {
+            if let Err(e) = outcome {
+                tracing::warn!(peer = %member.peer_id, error = %e, "recover/sync not done");
+            }
+        }
+    }
     match cid {
-        Some(cid) => one(cluster, cid),
-        None => all(cluster, ""),
+        Some(cid) => one(cluster, cid, query).await,
+        None => all(cluster, query).await,
     }
 }

@@ -13,13 +13,17 @@
 //!   pins made outside the cluster are left alone).
 //! - A pin allocated here (allocations empty = every peer) that the daemon lacks is pinned;
 //!   one that was pinned and vanished is `unexpectedly_unpinned` and re-pinned on recovery.
+//!   While the daemon cannot be asked, such pins are `pin_error` with the reason.
+//! - A pin of the pinset that is not allocated here (any more) is `remote`, and the daemon's
+//!   pin of it is removed: a peer that lost an allocation, or comes back after failover, follows
+//!   the shared state instead of keeping stale pins.
 //!
 //! # Not here
 //! Choosing allocations (allocator), peer health (monitor), status across peers.
 
 mod status;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,6 +61,19 @@ impl Default for TrackerConfig {
     }
 }
 
+impl TrackerConfig {
+    /// From the validated configuration.
+    pub fn from_config(config: &crate::config::ServiceConfig) -> Self {
+        use crate::config::duration;
+        Self {
+            concurrent_pins: config.placement.tracker.concurrent_pins,
+            pin_timeout: duration(&config.ipfshttp.pin_timeout),
+            sync_interval: duration(&config.cluster.state_sync_interval),
+            recover_interval: duration(&config.cluster.pin_recover_interval),
+        }
+    }
+}
+
 /// How often the tracker looks for newly applied pins.
 const POLL: Duration = Duration::from_millis(300);
 /// Least time between two reconciliations: each reads the whole pinset and the daemon's pin
@@ -73,7 +90,7 @@ struct Inner {
     cluster: Cluster,
     ipfs: IpfsClient,
     config: TrackerConfig,
-    states: Mutex<HashMap<Cid, LocalStatus>>,
+    states: Mutex<BTreeMap<Cid, LocalStatus>>,
     slots: Arc<Semaphore>,
 }
 
@@ -85,21 +102,46 @@ impl Tracker {
             ipfs,
             slots: Arc::new(Semaphore::new(config.concurrent_pins.max(1))),
             config,
-            states: Mutex::new(HashMap::new()),
+            states: Mutex::new(BTreeMap::new()),
         });
         tokio::spawn(run(inner.clone()));
         Self { inner }
     }
 
-    /// The local state of `cid`: tracked, `remote`, or `unpinned` when not in the pinset.
+    /// The local state of `cid`: as tracked; for a pin not reconciled yet `pin_queued` when
+    /// allocated here, else `remote`; `unpinned` when not in the pinset.
     pub fn status(&self, cid: &Cid) -> LocalStatus {
         let tracked = self.inner.lock().get(cid).cloned();
-        tracked.unwrap_or_else(|| LocalStatus::now(Status::Unpinned, String::new(), 0))
+        tracked.unwrap_or_else(|| {
+            let pin = self.inner.cluster.pins().get(cid).ok().flatten();
+            let me = &self.inner.cluster.peer_id;
+            LocalStatus::now(untracked(pin.as_ref(), me), String::new(), 0)
+        })
     }
 
-    /// Every tracked pin and its state.
-    pub fn all(&self) -> Vec<(Cid, LocalStatus)> {
-        self.inner.lock().iter().map(|(c, s)| (*c, s.clone())).collect()
+    /// Up to `limit` tracked pins after `after`, in CID order.
+    pub fn page(&self, after: Option<Cid>, limit: usize) -> Vec<(Cid, LocalStatus)> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let start = after.map_or(Unbounded, Excluded);
+        let states = self.inner.lock();
+        let range = states.range((start, Unbounded));
+        range.take(limit).map(|(c, s)| (*c, s.clone())).collect()
+    }
+
+    /// Compares with the daemon now (without retrying failures).
+    pub async fn sync(&self) {
+        reconcile(&self.inner, false).await;
+    }
+
+    /// Operations waiting for a slot or in flight (the `pinqueue` metric).
+    pub fn queued(&self) -> u64 {
+        let busy = |s: &&LocalStatus| {
+            matches!(
+                s.status,
+                Status::PinQueued | Status::Pinning | Status::UnpinQueued | Status::Unpinning
+            )
+        };
+        self.inner.lock().values().filter(busy).count() as u64
     }
 
     /// Retries every failed pin now.
@@ -109,7 +151,7 @@ impl Tracker {
 }
 
 impl Inner {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Cid, LocalStatus>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Cid, LocalStatus>> {
         self.states
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -162,7 +204,8 @@ async fn reconcile(inner: &Arc<Inner>, retry: bool) {
     };
     for (cid, wanted) in &desired {
         match wanted {
-            None => inner.set(*cid, Status::Remote, String::new()),
+            None if actual.contains_key(cid) => start_unpin(inner, *cid),
+            None => drop(inner.lock().remove(cid)),
             Some(kind) => want_pinned(inner, *cid, *kind, actual.get(cid).copied(), retry),
         }
     }
@@ -194,6 +237,15 @@ async fn desired(inner: &Arc<Inner>) -> Result<HashMap<Cid, Option<PinKind>>, St
         Ok::<_, String>(out)
     });
     read.await.map_err(|e| e.to_string())?
+}
+
+/// The status of a pin the tracker has not reconciled yet.
+pub fn untracked(pin: Option<&Pin>, peer: &str) -> Status {
+    match pin {
+        None => Status::Unpinned,
+        Some(pin) if allocated(pin, peer) => Status::PinQueued,
+        Some(_) => Status::Remote,
+    }
 }
 
 fn allocated(pin: &Pin, me: &str) -> bool {
@@ -265,11 +317,14 @@ fn start_unpin(inner: &Arc<Inner>, cid: Cid) {
     });
 }
 
+/// The daemon cannot be asked: every pin allocated here that is not being worked on is a
+/// `pin_error` with the reason (counted once, not again on every reconcile), retried by recover.
 fn mark_unreachable(inner: &Arc<Inner>, desired: &HashMap<Cid, Option<PinKind>>, why: &str) {
     for (cid, wanted) in desired {
-        let busy = matches!(inner.status_of(cid), Some(Status::Pinning | Status::PinQueued));
-        if wanted.is_some() && !busy {
-            inner.set(*cid, Status::ClusterError, why.to_owned());
+        let now = inner.status_of(cid);
+        let settled = matches!(now, Some(Status::Pinning | Status::PinQueued | Status::PinError));
+        if wanted.is_some() && !settled {
+            inner.set(*cid, Status::PinError, why.to_owned());
         }
     }
 }

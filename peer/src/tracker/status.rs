@@ -1,12 +1,12 @@
 //! Where a pin stands on this peer (ipfs-cluster's `TrackerStatus` words) and the
 //! `PinInfoShort` object the REST API shows for it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::GoTime;
 
 /// ipfs-cluster's tracker statuses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Waiting for a pin slot.
@@ -49,7 +49,7 @@ impl Status {
 }
 
 /// One pin's local state (`PinInfoShort` without the peer fields the REST layer adds).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LocalStatus {
     /// Where it stands.
     pub status: Status,

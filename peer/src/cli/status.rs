@@ -1,0 +1,148 @@
+//! Client commands about where pins stand and peer health, through a peer's REST API:
+//! `cairn status [cid] [--filter F] [--local]`, `cairn sync`, `cairn recover [cid]`,
+//! `cairn health alerts`, `cairn health metrics [name]` (ipfs-cluster-ctl's words and text
+//! layout; `--enc json` prints the API's JSON).
+
+use serde_json::Value;
+
+use super::CliError;
+use super::client::{Global, Rest, block_on, print};
+
+/// Options of `cairn status`, `cairn sync` and `cairn recover`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Only this CID.
+    cid: Option<String>,
+    /// Only these statuses (comma-separated; `error` and `queued` name groups).
+    #[arg(long)]
+    filter: Option<String>,
+    /// Only this peer's view.
+    #[arg(long)]
+    local: bool,
+}
+
+/// `cairn health …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum HealthCommand {
+    /// Expired metrics (a down peer shows as an expired `ping`).
+    Alerts,
+    /// The newest metrics of every peer; without a name, the metric names.
+    Metrics {
+        /// A metric name (`freespace`, `ping`, `tag:group`, …).
+        name: Option<String>,
+    },
+}
+
+fn query(args: &StatusArgs) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    if let Some(filter) = &args.filter {
+        q.append_pair("filter", filter);
+    }
+    if args.local {
+        q.append_pair("local", "true");
+    }
+    q.finish()
+}
+
+/// ipfs-cluster-ctl's text for a `GlobalPinInfo`.
+fn status_text(info: &Value) -> String {
+    let mut out = format!(
+        "{} | {}:",
+        info["cid"].as_str().unwrap_or(""),
+        info["name"].as_str().unwrap_or("")
+    );
+    let Some(peers) = info["peer_map"].as_object() else {
+        return out;
+    };
+    for (peer, entry) in peers {
+        let name = entry["peername"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(peer);
+        let status = entry["status"].as_str().unwrap_or("").to_uppercase();
+        out.push_str(&format!(
+            "\n    > {name:<16} : {status} | {} | Attempts: {}",
+            entry["timestamp"].as_str().unwrap_or(""),
+            entry["attempt_count"]
+        ));
+        if let Some(error) = entry["error"].as_str().filter(|e| !e.is_empty()) {
+            out.push_str(&format!(" | {error}"));
+        }
+    }
+    out
+}
+
+async fn show(global: &Global, method: http::Method, path: &str) -> anyhow::Result<()> {
+    let values = Rest::new(&global.host)?.call(method, path).await?;
+    print(&values, global.enc, status_text);
+    Ok(())
+}
+
+/// `cairn status`.
+pub(super) fn status(global: &Global, args: &StatusArgs) -> Result<(), CliError> {
+    let path = match &args.cid {
+        Some(cid) => format!("/pins/{cid}?{}", query(args)),
+        None => format!("/pins?{}", query(args)),
+    };
+    block_on(show(global, http::Method::GET, &path))
+}
+
+/// `cairn recover`.
+pub(super) fn recover(global: &Global, args: &StatusArgs) -> Result<(), CliError> {
+    let path = match &args.cid {
+        Some(cid) => format!("/pins/{cid}/recover?{}", query(args)),
+        None => format!("/pins/recover?{}", query(args)),
+    };
+    block_on(show(global, http::Method::POST, &path))
+}
+
+/// `cairn sync`.
+pub(super) fn sync(global: &Global, args: &StatusArgs) -> Result<(), CliError> {
+    block_on(show(
+        global,
+        http::Method::POST,
+        &format!("/pins/sync?{}", query(args)),
+    ))
+}
+
+fn metric_text(metric: &Value) -> String {
+    format!(
+        "{} | {}: {} | valid: {} | expire: {}",
+        metric["peer"].as_str().unwrap_or(""),
+        metric["name"].as_str().unwrap_or(""),
+        metric["value"].as_str().unwrap_or(""),
+        metric["valid"],
+        metric["expire"]
+    )
+}
+
+fn alert_text(alert: &Value) -> String {
+    format!(
+        "{} | {} | expired, alert at {}",
+        alert["peer"].as_str().unwrap_or(""),
+        alert["name"].as_str().unwrap_or(""),
+        alert["triggered_at"].as_str().unwrap_or("")
+    )
+}
+
+/// `cairn health alerts|metrics`.
+pub(super) fn health(global: &Global, command: &HealthCommand) -> Result<(), CliError> {
+    block_on(async {
+        let rest = Rest::new(&global.host)?;
+        let (path, text): (String, fn(&Value) -> String) = match command {
+            HealthCommand::Alerts => ("/health/alerts".into(), alert_text),
+            HealthCommand::Metrics { name: Some(name) } => (format!("/monitor/metrics/{name}"), metric_text),
+            HealthCommand::Metrics { name: None } => ("/monitor/metrics".into(), |v| v.to_string()),
+        };
+        let values = rest.call(http::Method::GET, &path).await?;
+        let items: Vec<Value> = values
+            .into_iter()
+            .flat_map(|v| match v {
+                Value::Array(items) => items,
+                other => vec![other],
+            })
+            .collect();
+        print(&items, global.enc, text);
+        Ok(())
+    })
+}

@@ -1,0 +1,141 @@
+//! The monitor's loops on a running peer: record what other peers publish, publish this
+//! peer's informer metrics and ping, and check for expired metrics (alerts) and down peers
+//! (failover, unless `disable_repinning`).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::Cluster;
+use crate::ipfs::IpfsClient;
+use crate::monitor::Metric;
+use crate::monitor::informers::{self, Settings};
+use crate::net::Gossip;
+
+impl Cluster {
+    /// Records every metric other peers publish (runs until the network stops).
+    pub(super) fn spawn_metric_receiver(&self, mut gossip: mpsc::Receiver<Gossip>) {
+        let monitor = self.monitor.clone();
+        tokio::spawn(async move {
+            while let Some(Gossip { source, data }) = gossip.recv().await {
+                monitor.receive(&source.to_base58(), &data);
+            }
+        });
+    }
+
+    /// Starts publishing metrics measured on `ipfs`, the ping, and the checker.
+    pub fn start_monitoring(&self, ipfs: IpfsClient, settings: Settings) {
+        tokio::spawn(inform(self.clone(), ipfs.clone(), settings.clone()));
+        tokio::spawn(ping(self.clone(), ipfs, settings.clone()));
+        tokio::spawn(check(self.clone(), settings));
+    }
+
+    /// The monitor's store.
+    pub fn monitor(&self) -> &crate::monitor::Monitor {
+        &self.monitor
+    }
+
+    /// Records `metric` here and, when valid, publishes it to the other peers.
+    fn publish_metric(&self, metric: Metric) {
+        if metric.valid {
+            match serde_json::to_vec(&metric) {
+                Ok(data) => self.net.publish(data),
+                Err(e) => tracing::warn!(error = %e, "metric not encoded"),
+            }
+        }
+        self.monitor.record(metric);
+    }
+
+    /// Dials every other member not connected yet (gossip reaches connected peers only).
+    fn connect_members(&self) {
+        for member in self.members() {
+            if member.peer_id == self.peer_id {
+                continue;
+            }
+            if let (Some(peer), addrs) = crate::consensus::network::address_of(&member) {
+                self.net.connect(peer, addrs);
+            }
+        }
+    }
+
+    async fn own_metrics(&self, ipfs: &IpfsClient, settings: &Settings) -> Vec<Metric> {
+        let me = &self.peer_id;
+        let mut metrics = match ipfs.repo_stat(true).await {
+            Ok(stat) => informers::disk(me, &stat, settings.disk_ttl),
+            Err(e) => {
+                tracing::warn!(error = %e, "informer: repo/stat failed");
+                informers::disk_unknown(me, settings.disk_ttl)
+            }
+        };
+        metrics.extend(informers::tags(me, &settings.tags, settings.tags_ttl));
+        let queued = self.tracker().map_or(0, |t| t.queued());
+        let bucket = settings.weight_bucket_size;
+        metrics.push(informers::pinqueue(me, queued, bucket, settings.pinqueue_ttl));
+        metrics
+    }
+}
+
+async fn inform(cluster: Cluster, ipfs: IpfsClient, settings: Settings) {
+    loop {
+        for metric in cluster.own_metrics(&ipfs, &settings).await {
+            cluster.publish_metric(metric);
+        }
+        tokio::time::sleep(settings.informer_interval()).await;
+    }
+}
+
+async fn ping(cluster: Cluster, ipfs: IpfsClient, settings: Settings) {
+    let mut ipfs_id = None;
+    loop {
+        if ipfs_id.is_none() {
+            ipfs_id = ipfs.id().await.ok();
+        }
+        cluster.connect_members();
+        let metric = informers::ping(
+            &cluster.peer_id,
+            &cluster.peername,
+            ipfs_id.as_ref(),
+            settings.ping_interval,
+        );
+        cluster.publish_metric(metric);
+        tokio::time::sleep(settings.ping_interval).await;
+    }
+}
+
+/// How long a member never heard from still counts as alive (it may be starting).
+fn grace_ns(settings: &Settings) -> i64 {
+    i64::try_from((settings.ping_interval * 4).as_nanos()).unwrap_or(i64::MAX)
+}
+
+async fn check(cluster: Cluster, settings: Settings) {
+    let grace = grace_ns(&settings);
+    // Down peer → the applied index its pins were last scanned at (nothing new, no rescan).
+    let mut scanned: HashMap<String, Option<u64>> = HashMap::new();
+    loop {
+        tokio::time::sleep(settings.check_interval.max(Duration::from_millis(100))).await;
+        let members = cluster.member_ids();
+        for alert in cluster.monitor.check(&members) {
+            tracing::warn!(peer = %alert.metric.peer, metric = %alert.metric.name, "alert: metric expired");
+        }
+        if !settings.repin {
+            continue;
+        }
+        scanned.retain(|peer, _| !cluster.monitor.alive(peer, grace));
+        for down in members.iter().filter(|m| **m != cluster.peer_id) {
+            let applied = cluster.last_applied();
+            if cluster.monitor.alive(down, grace) || scanned.get(down) == Some(&applied) {
+                continue;
+            }
+            match cluster.repin_from(down, grace).await {
+                Ok(moved) => {
+                    if moved > 0 {
+                        tracing::warn!(peer = %down, moved, "failover: pins re-allocated");
+                    }
+                    scanned.insert(down.clone(), cluster.last_applied());
+                }
+                Err(e) => tracing::warn!(peer = %down, error = %e, "failover failed"),
+            }
+        }
+    }
+}

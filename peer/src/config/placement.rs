@@ -1,0 +1,218 @@
+//! The sections that decide where pins go and how their placement is watched:
+//! `pin_tracker.stateless`, `allocator.balanced`, `informer.disk`, `informer.tags`,
+//! `informer.pinqueue` and `monitor.pubsubmon` (ipfs-cluster's section and key names). The
+//! `cluster` section's timers (`monitor_ping_interval`, `pin_recover_interval`, …) live in
+//! [`super::ClusterConfig`].
+//!
+//! # Invariants
+//! Durations are Go-style strings (`"15s"`, `"2m0s"`); [`Placement::validate`] checks each one
+//! and the other values before the peer binds anything.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// `pin_tracker.stateless`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackerSection {
+    /// Pin or unpin calls in flight against the IPFS daemon at once.
+    pub concurrent_pins: usize,
+    /// Operations waiting for a slot; beyond it a pin fails with `pin queue is full`.
+    pub max_pin_queue_size: usize,
+}
+
+impl Default for TrackerSection {
+    fn default() -> Self {
+        Self {
+            concurrent_pins: 10,
+            max_pin_queue_size: 1_000_000,
+        }
+    }
+}
+
+/// `allocator.balanced`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BalancedSection {
+    /// Metric names, most significant first (`tag:<key>` names a tag).
+    pub allocate_by: Vec<String>,
+}
+
+impl Default for BalancedSection {
+    fn default() -> Self {
+        Self {
+            allocate_by: vec!["tag:group".into(), "freespace".into()],
+        }
+    }
+}
+
+/// `informer.disk`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiskSection {
+    /// How long a published metric stays valid.
+    pub metric_ttl: String,
+    /// `freespace` or `reposize` (both are published; this one is the disk informer's).
+    pub metric_type: String,
+}
+
+impl Default for DiskSection {
+    fn default() -> Self {
+        Self {
+            metric_ttl: "30s".into(),
+            metric_type: "freespace".into(),
+        }
+    }
+}
+
+/// `informer.tags`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TagsSection {
+    /// How long a published metric stays valid.
+    pub metric_ttl: String,
+    /// Published as `tag:<key>` metrics.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Default for TagsSection {
+    fn default() -> Self {
+        Self {
+            metric_ttl: "30s".into(),
+            tags: BTreeMap::from([("group".to_owned(), "default".to_owned())]),
+        }
+    }
+}
+
+/// `informer.pinqueue`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PinQueueSection {
+    /// How long a published metric stays valid.
+    pub metric_ttl: String,
+    /// Queued operations per unit of (negative) weight.
+    pub weight_bucket_size: u64,
+}
+
+impl Default for PinQueueSection {
+    fn default() -> Self {
+        Self {
+            metric_ttl: "30s".into(),
+            weight_bucket_size: 100_000,
+        }
+    }
+}
+
+/// `monitor.pubsubmon`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorSection {
+    /// How often expired metrics are looked for (and alerts raised).
+    pub check_interval: String,
+}
+
+impl Default for MonitorSection {
+    fn default() -> Self {
+        Self {
+            check_interval: "15s".into(),
+        }
+    }
+}
+
+/// Every placement section, parsed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Placement {
+    /// `pin_tracker.stateless`.
+    pub tracker: TrackerSection,
+    /// `allocator.balanced`.
+    pub balanced: BalancedSection,
+    /// `informer.disk`.
+    pub disk: DiskSection,
+    /// `informer.tags`.
+    pub tags: TagsSection,
+    /// `informer.pinqueue`.
+    pub pinqueue: PinQueueSection,
+    /// `monitor.pubsubmon`.
+    pub monitor: MonitorSection,
+}
+
+/// Where each section sits in `service.json` and the prefix of its environment variables.
+pub(super) const SECTIONS: [(&[&str], &str); 6] = [
+    (&["pin_tracker", "stateless"], "CLUSTER_STATELESS_"),
+    (&["allocator", "balanced"], "CLUSTER_BALANCED_"),
+    (&["informer", "disk"], "CLUSTER_DISK_"),
+    (&["informer", "tags"], "CLUSTER_TAGS_"),
+    (&["informer", "pinqueue"], "CLUSTER_PINQUEUE_"),
+    (&["monitor", "pubsubmon"], "CLUSTER_PUBSUBMON_"),
+];
+
+/// Parses a duration that [`Placement::validate`] (or the cluster section's check) accepted.
+pub fn duration(text: &str) -> Duration {
+    cairn_gateway::duration::parse(text).unwrap_or_default()
+}
+
+impl Placement {
+    /// Parses every section of `json` (absent ones take their defaults).
+    pub(super) fn from_json(json: &serde_json::Value) -> Result<Self, super::ConfigError> {
+        Ok(Self {
+            tracker: super::section(json, SECTIONS[0].0)?,
+            balanced: super::section(json, SECTIONS[1].0)?,
+            disk: super::section(json, SECTIONS[2].0)?,
+            tags: super::section(json, SECTIONS[3].0)?,
+            pinqueue: super::section(json, SECTIONS[4].0)?,
+            monitor: super::section(json, SECTIONS[5].0)?,
+        })
+    }
+
+    /// The defaults as `service.json` writes them.
+    pub(super) fn template() -> serde_json::Value {
+        let d = Self::default();
+        serde_json::json!({
+            "pin_tracker": { "stateless": d.tracker },
+            "allocator": { "balanced": d.balanced },
+            "informer": { "disk": d.disk, "tags": d.tags, "pinqueue": d.pinqueue },
+            "monitor": { "pubsubmon": d.monitor },
+        })
+    }
+
+    /// Checks durations, the metric type and the allocator's metric names.
+    pub(super) fn validate(&self) -> Result<(), String> {
+        for (key, value) in [
+            ("informer.disk.metric_ttl", &self.disk.metric_ttl),
+            ("informer.tags.metric_ttl", &self.tags.metric_ttl),
+            ("informer.pinqueue.metric_ttl", &self.pinqueue.metric_ttl),
+            ("monitor.pubsubmon.check_interval", &self.monitor.check_interval),
+        ] {
+            positive(key, value)?;
+        }
+        if !matches!(self.disk.metric_type.as_str(), "freespace" | "reposize") {
+            return Err("informer.disk.metric_type: must be freespace or reposize".into());
+        }
+        if self.tracker.concurrent_pins == 0 || self.tracker.max_pin_queue_size == 0 {
+            return Err("pin_tracker.stateless: concurrent_pins and max_pin_queue_size must be > 0".into());
+        }
+        self.check_allocate_by()
+    }
+
+    fn check_allocate_by(&self) -> Result<(), String> {
+        let known =
+            |name: &str| name.starts_with("tag:") || matches!(name, "freespace" | "reposize" | "pinqueue");
+        match self.balanced.allocate_by.iter().find(|n| !known(n)) {
+            Some(name) => Err(format!(
+                "allocator.balanced.allocate_by: unknown metric {name:?} (freespace, reposize, pinqueue, tag:<key>)"
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Fails unless `value` is a valid duration above zero.
+pub(super) fn positive(key: &str, value: &str) -> Result<Duration, String> {
+    match cairn_gateway::duration::parse(value) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(format!("{key}: must be above zero")),
+        Err(e) => Err(format!("{key}: {e}")),
+    }
+}
