@@ -60,6 +60,10 @@ async fn the_connector_drives_the_embedded_node() -> anyhow::Result<()> {
     );
     let (id, _) = ipfs.id().await?;
     assert!(id.starts_with("12D3"), "{id}");
+    assert_eq!(ipfs.resolve(&format!("/ipfs/{present}")).await?, present);
+    let peer = "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp";
+    let refused = ipfs.swarm_connect(&[peer.to_owned()]).await;
+    assert!(refused.is_err(), "the embedded node has no swarm and says so");
     let stat = ipfs.repo_stat(false).await?;
     assert!(stat.num_objects >= 1 && stat.storage_max > 0, "{stat:?}");
     Ok(())
@@ -70,6 +74,8 @@ async fn the_connector_drives_js_ipfs() -> anyhow::Result<()> {
     let daemon = JsIpfs::start("connector")?;
     let ipfs = client(daemon.api);
     pins_round_trip(&ipfs, b"cairn connector block for js-ipfs").await?;
+    let block = ipfs.block_put(Bytes::from_static(b"resolve me")).await?;
+    assert_eq!(ipfs.resolve(&format!("/ipfs/{block}")).await?, block);
     let stat = ipfs.repo_stat(false).await?;
     assert!(
         stat.repo_size > 0 && stat.storage_max > 0,
@@ -102,5 +108,21 @@ async fn a_pin_whose_daemon_stops_sending_progress_fails_at_pin_timeout() -> any
         "the watchdog cut the stalled pin: {text}"
     );
     stalling.abort();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_three_refused_connections_calls_back_off_without_dialling() -> anyhow::Result<()> {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let ipfs = client(closed); // the listener is dropped: connections are refused
+    for _ in 0..3 {
+        let err = ipfs.id().await.map(drop).unwrap_err().to_string();
+        assert!(!err.contains("not contacted"), "{err}");
+    }
+    let err = ipfs.id().await.map(drop).unwrap_err().to_string();
+    assert!(
+        err.contains("not contacted: 3 connection failures in a row"),
+        "{err}"
+    );
     Ok(())
 }

@@ -98,6 +98,8 @@ pub struct Cluster {
     monitor: crate::monitor::Monitor,
     /// `allocator.balanced.allocate_by`.
     allocate_by: Arc<Vec<String>>,
+    /// Changes as this peer applies them.
+    feed: crate::consensus::state_machine::Feed,
 }
 
 pub use blocks::PeerBlocks;
@@ -141,6 +143,7 @@ impl Cluster {
         let machine = StateMachine::new(state::open(&dir.join("state.redb"))?, &dir.join("snapshots"))
             .map_err(start_err)?;
         let pins = machine.pins();
+        let feed = machine.feed();
         let peer_id = identity.peer_id.to_base58();
         let node = node_id(&peer_id);
         let raft = Raft::new(
@@ -171,6 +174,7 @@ impl Cluster {
             tracker: Arc::default(),
             monitor: crate::monitor::Monitor::new(),
             allocate_by: Arc::new(config.placement.balanced.allocate_by.clone()),
+            feed,
             raft,
         };
         cluster.spawn_metric_receiver(incoming.gossip);
@@ -201,6 +205,11 @@ impl Cluster {
     /// The pin tracker, if started.
     pub fn tracker(&self) -> Option<&crate::tracker::Tracker> {
         self.tracker.get()
+    }
+
+    /// Follows the changes this peer applies from now on (see `consensus::state_machine::Feed`).
+    pub fn follow(&self) -> tokio::sync::broadcast::Receiver<Arc<[crate::state::Change]>> {
+        self.feed.subscribe()
     }
 
     /// The index of the last log entry this peer applied.

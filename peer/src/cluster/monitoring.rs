@@ -2,7 +2,7 @@
 //! peer's informer metrics and ping, and check for expired metrics (alerts) and down peers
 //! (failover, unless `disable_repinning`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -59,6 +59,32 @@ impl Cluster {
         }
     }
 
+    /// Asks this peer's daemon to connect to the other peers' daemons (addresses from their
+    /// pings), each address once; a daemon without a swarm (embedded, offline) refuses.
+    async fn connect_ipfs_swarms(&self, ipfs: &IpfsClient, dialled: &mut HashSet<String>) {
+        let members = self.member_ids();
+        let others: Vec<String> = members.into_iter().filter(|m| *m != self.peer_id).collect();
+        let mut fresh = Vec::new();
+        for ping in self.monitor.usable(crate::monitor::PING, &others) {
+            let value: serde_json::Value = serde_json::from_str(&ping.value).unwrap_or_default();
+            let addrs = value["ipfs_addresses"].as_array().cloned().unwrap_or_default();
+            let id = value["ipfs_id"].as_str().unwrap_or_default().to_owned();
+            for addr in addrs.iter().filter_map(|a| a.as_str()) {
+                let full = if addr.contains("/p2p/") || id.is_empty() {
+                    addr.to_owned()
+                } else {
+                    format!("{addr}/p2p/{id}")
+                };
+                if dialled.insert(full.clone()) {
+                    fresh.push(full);
+                }
+            }
+        }
+        if let Err(e) = ipfs.swarm_connect(&fresh).await {
+            tracing::debug!(error = %e, "ipfs swarm/connect to the other peers' daemons");
+        }
+    }
+
     async fn own_metrics(&self, ipfs: &IpfsClient, settings: &Settings) -> Vec<Metric> {
         let me = &self.peer_id;
         let mut metrics = match ipfs.repo_stat(true).await {
@@ -87,11 +113,13 @@ async fn inform(cluster: Cluster, ipfs: IpfsClient, settings: Settings) {
 
 async fn ping(cluster: Cluster, ipfs: IpfsClient, settings: Settings) {
     let mut ipfs_id = None;
+    let mut dialled = HashSet::new();
     loop {
         if ipfs_id.is_none() {
             ipfs_id = ipfs.id().await.ok();
         }
         cluster.connect_members();
+        cluster.connect_ipfs_swarms(&ipfs, &mut dialled).await;
         let metric = informers::ping(
             &cluster.peer_id,
             &cluster.peername,

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncSeekExt;
 
 use super::{NodeId, PeerNode, StorageError, TypeConfig, any_error, blocking};
-use crate::state::{self, Applied, PinStore};
+use crate::state::{self, Applied, Change, PinStore};
 
 const SM_META: TableDefinition<&str, &[u8]> = TableDefinition::new("sm_meta");
 const APPLIED: &str = "last_applied";
@@ -30,13 +30,21 @@ const CURRENT: &str = "current.json";
 type Membership = StoredMembership<NodeId, PeerNode>;
 type Meta = SnapshotMeta<NodeId, PeerNode>;
 
-/// The state machine; clones share the database and snapshot directory.
+/// The state machine; clones share the database, the snapshot directory and the feed.
 #[derive(Clone, Debug)]
 pub struct StateMachine {
     db: Arc<Database>,
     snapshots: PathBuf,
     counter: Arc<AtomicU64>,
+    feed: Feed,
 }
+
+/// Applied changes, for whoever follows the pinset (the tracker); bounded: a follower that
+/// falls [`FEED_CAPACITY`] batches behind is told it lagged and rereads the pinset.
+pub type Feed = tokio::sync::broadcast::Sender<Arc<[Change]>>;
+
+/// Batches the feed holds for a slow follower.
+pub const FEED_CAPACITY: usize = 1024;
 
 /// What `current.json` records about the latest snapshot.
 #[derive(Debug, Serialize, Deserialize)]
@@ -61,7 +69,19 @@ impl StateMachine {
             db,
             snapshots: snapshots.to_path_buf(),
             counter: Arc::new(AtomicU64::new(0)),
+            feed: tokio::sync::broadcast::channel(FEED_CAPACITY).0,
         })
+    }
+
+    /// The feed of applied changes (subscribe to follow the pinset).
+    pub fn feed(&self) -> Feed {
+        self.feed.clone()
+    }
+
+    fn announce(&self, changes: Vec<Change>) {
+        if !changes.is_empty() && self.feed.receiver_count() > 0 {
+            let _ = self.feed.send(changes.into());
+        }
     }
 
     /// Read access to the pinset this machine maintains.
@@ -109,13 +129,13 @@ impl StateMachine {
 
     /// Applies `entries` in one commit; records the applied log id, and the membership only
     /// when the batch changes it (nothing is read back).
-    fn apply_batch(
-        db: &Database,
-        entries: Vec<Entry<TypeConfig>>,
-    ) -> Result<Vec<Option<Applied>>, StorageError> {
+    fn apply_batch(&self, entries: Vec<Entry<TypeConfig>>) -> Result<Vec<Option<Applied>>, StorageError> {
+        let db = &self.db;
         let Some(last) = entries.last().map(|e| e.log_id) else {
             return Ok(Vec::new());
         };
+        let following = self.feed.receiver_count() > 0;
+        let mut changes = Vec::new();
         let mut txn = db.begin_write().map_err(sm_err)?;
         // The Raft log is the durable record: after a crash, openraft re-applies what this
         // commit may lose. `build_snapshot` makes everything durable before log is purged.
@@ -125,7 +145,12 @@ impl StateMachine {
         for entry in entries {
             results.push(match entry.payload {
                 EntryPayload::Blank => None,
-                EntryPayload::Normal(op) => Some(state::apply(&txn, &op).map_err(sm_err)?),
+                EntryPayload::Normal(op) => {
+                    if following {
+                        Change::collect(&op, &mut changes);
+                    }
+                    Some(state::apply(&txn, &op).map_err(sm_err)?)
+                }
                 EntryPayload::Membership(m) => {
                     membership = Some(StoredMembership::new(Some(entry.log_id), m));
                     None
@@ -134,6 +159,7 @@ impl StateMachine {
         }
         Self::write_meta(&txn, &Some(last), membership.as_ref())?;
         txn.commit().map_err(sm_err)?;
+        self.announce(changes);
         Ok(results)
     }
 
@@ -242,8 +268,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let (db, entries) = (self.db.clone(), entries.into_iter().collect::<Vec<_>>());
-        blocking(move || StateMachine::apply_batch(&db, entries)).await
+        let (this, entries) = (self.clone(), entries.into_iter().collect::<Vec<_>>());
+        blocking(move || this.apply_batch(entries)).await
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
@@ -289,7 +315,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             std::io::Seek::rewind(&mut source).map_err(snap_err)?;
             std::io::copy(&mut source, &mut copy).map_err(snap_err)?;
             copy.sync_all().map_err(snap_err)?;
-            this.publish(&meta, &temp)
+            this.publish(&meta, &temp)?;
+            this.announce(vec![Change::Reset]);
+            Ok(())
         })
         .await
     }

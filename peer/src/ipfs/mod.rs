@@ -23,6 +23,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 mod pins;
+mod swarm;
 
 pub use pins::{PinKind, listed_cids};
 

@@ -111,7 +111,7 @@ impl IpfsClient {
         Ok((value["ID"].as_str().unwrap_or_default().to_owned(), addresses))
     }
 
-    fn refused(&self, status: u16, message: String) -> IpfsError {
+    pub(super) fn refused(&self, status: u16, message: String) -> IpfsError {
         IpfsError::Refused {
             target: cairn_gateway::config::target_multiaddr(&self.target),
             status,

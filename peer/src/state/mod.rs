@@ -60,6 +60,28 @@ pub enum Applied {
     Batch(Vec<Applied>),
 }
 
+/// One applied change, as the state machine's feed announces it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The pin is stored (new, or replaced: other allocations, options).
+    Pinned(Box<Pin>),
+    /// The pin of this CID is gone.
+    Unpinned(Cid),
+    /// The whole pinset was replaced (a snapshot was installed): reread it.
+    Reset,
+}
+
+impl Change {
+    /// Appends what applying `op` changes to `out` (batches flattened, in order).
+    pub fn collect(op: &PinOp, out: &mut Vec<Change>) {
+        match op {
+            PinOp::Pin(pin) => out.push(Change::Pinned(pin.clone())),
+            PinOp::Unpin(cid) => out.push(Change::Unpinned(*cid)),
+            PinOp::Batch(ops) => ops.iter().for_each(|op| Change::collect(op, out)),
+        }
+    }
+}
+
 /// Why the pinset could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {

@@ -3,12 +3,15 @@
 //!
 //! # Where it sits
 //! Started by `cairn daemon` over the [`Cluster`]'s applied pinset and the peer's
-//! [`IpfsClient`]. It reconciles when Raft has applied something (at most every 2 s), on
+//! [`IpfsClient`]. It follows each applied change as Raft applies it ([`follow`]), and
+//! compares the whole pinset with the daemon's pins at start, after falling behind the feed,
 //! every `sync_interval`, and when failed pins are due for a retry (`recover_interval`, or on
 //! demand); the REST API reads [`Tracker::status`].
 //!
 //! # Invariants
-//! - At most `concurrent_pins` pin or unpin calls are in flight against the daemon.
+//! - At most `concurrent_pins` pin or unpin calls are in flight against the daemon (that many
+//!   workers take operations from a bounded [`queue`]: first attempts before retries, and a
+//!   newer operation on a CID cancels the older one).
 //! - The tracker unpins on the daemon only what it tracked as a cluster pin (a daemon's own
 //!   pins made outside the cluster are left alone).
 //! - A pin allocated here (allocations empty = every peer) that the daemon lacks is pinned;
@@ -21,6 +24,8 @@
 //! # Not here
 //! Choosing allocations (allocator), peer health (monitor), status across peers.
 
+mod follow;
+mod queue;
 mod status;
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,13 +33,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cid::Cid;
-use tokio::sync::Semaphore;
 
 pub use status::{LocalStatus, Status};
 
 use crate::api::{Pin, PinMode};
 use crate::cluster::Cluster;
 use crate::ipfs::{IpfsClient, PinKind};
+use queue::{Op, Queue, Work};
 
 /// How the tracker works.
 #[derive(Clone, Copy, Debug)]
@@ -47,6 +52,8 @@ pub struct TrackerConfig {
     pub sync_interval: Duration,
     /// Failed pins are retried this often.
     pub recover_interval: Duration,
+    /// Operations waiting for a slot at most.
+    pub max_queue: usize,
 }
 
 impl Default for TrackerConfig {
@@ -57,6 +64,7 @@ impl Default for TrackerConfig {
             sync_interval: Duration::from_secs(60),
             // ipfs-cluster's pin_recover_interval is 12m; failures are retried sooner on demand.
             recover_interval: Duration::from_secs(600),
+            max_queue: 1_000_000,
         }
     }
 }
@@ -70,15 +78,13 @@ impl TrackerConfig {
             pin_timeout: duration(&config.ipfshttp.pin_timeout),
             sync_interval: duration(&config.cluster.state_sync_interval),
             recover_interval: duration(&config.cluster.pin_recover_interval),
+            max_queue: config.placement.tracker.max_pin_queue_size,
         }
     }
 }
 
-/// How often the tracker looks for newly applied pins.
-const POLL: Duration = Duration::from_millis(300);
-/// Least time between two reconciliations: each reads the whole pinset and the daemon's pin
-/// list, so under a stream of commits they are batched instead of run per commit.
-const MIN_GAP: Duration = Duration::from_secs(2);
+/// How often the tracker checks whether a full sync or a recovery is due.
+const TICK: Duration = Duration::from_secs(1);
 
 /// Handle to the running tracker; cheap to clone.
 #[derive(Clone)]
@@ -91,7 +97,7 @@ struct Inner {
     ipfs: IpfsClient,
     config: TrackerConfig,
     states: Mutex<BTreeMap<Cid, LocalStatus>>,
-    slots: Arc<Semaphore>,
+    queue: Queue,
 }
 
 impl Tracker {
@@ -100,10 +106,13 @@ impl Tracker {
         let inner = Arc::new(Inner {
             cluster,
             ipfs,
-            slots: Arc::new(Semaphore::new(config.concurrent_pins.max(1))),
+            queue: Queue::new(config.max_queue),
             config,
             states: Mutex::new(BTreeMap::new()),
         });
+        for _ in 0..inner.config.concurrent_pins.max(1) {
+            tokio::spawn(work(inner.clone()));
+        }
         tokio::spawn(run(inner.clone()));
         Self { inner }
     }
@@ -135,13 +144,7 @@ impl Tracker {
 
     /// Operations waiting for a slot or in flight (the `pinqueue` metric).
     pub fn queued(&self) -> u64 {
-        let busy = |s: &&LocalStatus| {
-            matches!(
-                s.status,
-                Status::PinQueued | Status::Pinning | Status::UnpinQueued | Status::Unpinning
-            )
-        };
-        self.inner.lock().values().filter(busy).count() as u64
+        self.inner.queue.len() as u64
     }
 
     /// Retries every failed pin now.
@@ -173,22 +176,33 @@ impl Inner {
     }
 }
 
+/// Follows applied changes one by one; compares everything at start, after a lag or a
+/// snapshot, every `sync_interval`, and (retrying failures) every `recover_interval`.
 async fn run(inner: Arc<Inner>) {
-    let (mut seen, mut synced, mut recovered) = (None, Instant::now(), Instant::now());
-    let mut first = true;
+    use tokio::sync::broadcast::error::RecvError;
+    let mut feed = inner.cluster.follow();
+    reconcile(&inner, false).await;
+    let (mut synced, mut recovered) = (Instant::now(), Instant::now());
     loop {
-        let applied = inner.cluster.last_applied();
-        let sync_due = synced.elapsed() >= inner.config.sync_interval;
+        tokio::select! {
+            got = feed.recv() => match got {
+                Ok(changes) if follow::apply(&inner, &changes) => {}
+                Ok(_) | Err(RecvError::Lagged(_)) => {
+                    reconcile(&inner, false).await;
+                    synced = Instant::now();
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = tokio::time::sleep(TICK) => {}
+        }
         let recover_due = recovered.elapsed() >= inner.config.recover_interval;
-        let changed = applied != seen && synced.elapsed() >= MIN_GAP;
-        if first || changed || sync_due || recover_due {
+        if recover_due || synced.elapsed() >= inner.config.sync_interval {
             reconcile(&inner, recover_due).await;
-            (seen, synced, first) = (applied, Instant::now(), false);
+            synced = Instant::now();
             if recover_due {
                 recovered = Instant::now();
             }
         }
-        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -274,26 +288,12 @@ fn want_pinned(inner: &Arc<Inner>, cid: Cid, kind: PinKind, held: Option<PinKind
             let lost = "the item should be pinned but it is not".to_owned();
             inner.set(cid, Status::UnexpectedlyUnpinned, lost);
             if retry {
-                start_pin(inner, cid, kind);
+                enqueue(inner, cid, Work::Pin(kind), true);
             }
         }
-        _ => start_pin(inner, cid, kind),
+        Some(Status::PinError | Status::UnexpectedlyUnpinned) => enqueue(inner, cid, Work::Pin(kind), true),
+        _ => enqueue(inner, cid, Work::Pin(kind), false),
     }
-}
-
-fn start_pin(inner: &Arc<Inner>, cid: Cid, kind: PinKind) {
-    inner.set(cid, Status::PinQueued, String::new());
-    let inner = inner.clone();
-    tokio::spawn(async move {
-        let Ok(_slot) = inner.slots.clone().acquire_owned().await else {
-            return;
-        };
-        inner.set(cid, Status::Pinning, String::new());
-        match inner.ipfs.pin_add(&cid, kind, inner.config.pin_timeout).await {
-            Ok(()) => inner.set(cid, Status::Pinned, String::new()),
-            Err(e) => inner.set(cid, Status::PinError, e.to_string()),
-        }
-    });
 }
 
 fn start_unpin(inner: &Arc<Inner>, cid: Cid) {
@@ -303,18 +303,50 @@ fn start_unpin(inner: &Arc<Inner>, cid: Cid) {
     ) {
         return;
     }
-    inner.set(cid, Status::UnpinQueued, String::new());
-    let inner = inner.clone();
-    tokio::spawn(async move {
-        let Ok(_slot) = inner.slots.clone().acquire_owned().await else {
-            return;
-        };
-        inner.set(cid, Status::Unpinning, String::new());
-        match inner.ipfs.pin_rm(&cid).await {
-            Ok(()) => drop(inner.lock().remove(&cid)),
-            Err(e) => inner.set(cid, Status::UnpinError, e.to_string()),
+    enqueue(inner, cid, Work::Unpin, false);
+}
+
+/// Queues `work` (cancelling an older operation on `cid`); a full queue is an error status.
+fn enqueue(inner: &Arc<Inner>, cid: Cid, work: Work, retry: bool) {
+    let (queued, failed) = match work {
+        Work::Pin(_) => (Status::PinQueued, Status::PinError),
+        Work::Unpin => (Status::UnpinQueued, Status::UnpinError),
+    };
+    match inner.queue.push(cid, work, retry) {
+        Ok(()) => inner.set(cid, queued, String::new()),
+        Err(full) => inner.set(cid, failed, full.to_string()),
+    }
+}
+
+/// One of `concurrent_pins` workers: runs queued operations one at a time.
+async fn work(inner: Arc<Inner>) {
+    loop {
+        let op = inner.queue.pop().await;
+        let task = tokio::spawn(run_op(inner.clone(), op));
+        inner.queue.started(&op, task.abort_handle());
+        let _ = task.await; // an aborted operation was replaced by a newer one
+        inner.queue.finished(&op);
+    }
+}
+
+async fn run_op(inner: Arc<Inner>, op: Op) {
+    let cid = op.cid;
+    match op.work {
+        Work::Pin(kind) => {
+            inner.set(cid, Status::Pinning, String::new());
+            match inner.ipfs.pin_add(&cid, kind, inner.config.pin_timeout).await {
+                Ok(()) => inner.set(cid, Status::Pinned, String::new()),
+                Err(e) => inner.set(cid, Status::PinError, e.to_string()),
+            }
         }
-    });
+        Work::Unpin => {
+            inner.set(cid, Status::Unpinning, String::new());
+            match inner.ipfs.pin_rm(&cid).await {
+                Ok(()) => drop(inner.lock().remove(&cid)),
+                Err(e) => inner.set(cid, Status::UnpinError, e.to_string()),
+            }
+        }
+    }
 }
 
 /// The daemon cannot be asked: every pin allocated here that is not being worked on is a

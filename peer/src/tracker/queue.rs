@@ -1,0 +1,198 @@
+//! The tracker's operation queue: pins and unpins waiting for one of `concurrent_pins`
+//! workers.
+//!
+//! # Invariants
+//! - Bounded: beyond `capacity` waiting operations, [`Queue::push`] refuses (`pin queue is
+//!   full`, ipfs-cluster's words) instead of growing.
+//! - First attempts go before retries.
+//! - A newer operation on a CID cancels the older one: a waiting one is skipped when popped,
+//!   a running one is aborted (its daemon call is dropped).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use cid::Cid;
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+
+use crate::ipfs::PinKind;
+
+/// What to do on the daemon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Work {
+    /// `pin/add` of this kind.
+    Pin(PinKind),
+    /// `pin/rm`.
+    Unpin,
+}
+
+/// One queued operation.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Op {
+    pub cid: Cid,
+    pub work: Work,
+    generation: u64,
+}
+
+/// The queue is full.
+#[derive(Debug, thiserror::Error)]
+#[error("pin queue is full")]
+pub(super) struct Full;
+
+#[derive(Default)]
+struct State {
+    first: VecDeque<Op>,
+    retries: VecDeque<Op>,
+    /// The newest operation's generation per CID (queued or running).
+    latest: HashMap<Cid, u64>,
+    running: HashMap<Cid, (u64, AbortHandle)>,
+    next: u64,
+}
+
+/// See the module docs.
+pub(super) struct Queue {
+    state: Mutex<State>,
+    wake: Notify,
+    capacity: usize,
+}
+
+impl Queue {
+    /// An empty queue holding at most `capacity` waiting operations.
+    pub(super) fn new(capacity: usize) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues `work` on `cid`, cancelling any older operation on it.
+    pub(super) fn push(&self, cid: Cid, work: Work, retry: bool) -> Result<(), Full> {
+        let mut state = self.lock();
+        if state.first.len() + state.retries.len() >= self.capacity {
+            return Err(Full);
+        }
+        state.next += 1;
+        let op = Op {
+            cid,
+            work,
+            generation: state.next,
+        };
+        state.latest.insert(cid, op.generation);
+        if let Some((_, older)) = state.running.remove(&cid) {
+            older.abort();
+        }
+        let side = if retry {
+            &mut state.retries
+        } else {
+            &mut state.first
+        };
+        side.push_back(op);
+        drop(state);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// The next current operation (first attempts before retries), waiting for one.
+    pub(super) async fn pop(&self) -> Op {
+        loop {
+            if let Some(op) = self.try_pop() {
+                return op;
+            }
+            self.wake.notified().await;
+        }
+    }
+
+    fn try_pop(&self) -> Option<Op> {
+        let mut state = self.lock();
+        while let Some(op) = state.first.pop_front().or_else(|| state.retries.pop_front()) {
+            if state.latest.get(&op.cid) == Some(&op.generation) {
+                return Some(op);
+            }
+        }
+        None
+    }
+
+    /// Records `op` as running as `task`; aborts it at once if a newer one came meanwhile.
+    pub(super) fn started(&self, op: &Op, task: AbortHandle) {
+        let mut state = self.lock();
+        if state.latest.get(&op.cid) == Some(&op.generation) {
+            state.running.insert(op.cid, (op.generation, task));
+        } else {
+            task.abort();
+        }
+    }
+
+    /// Forgets `op` once it ended (unless a newer one on its CID exists).
+    pub(super) fn finished(&self, op: &Op) {
+        let mut state = self.lock();
+        if state.latest.get(&op.cid) == Some(&op.generation) {
+            state.latest.remove(&op.cid);
+        }
+        if state
+            .running
+            .get(&op.cid)
+            .is_some_and(|(g, _)| *g == op.generation)
+        {
+            state.running.remove(&op.cid);
+        }
+    }
+
+    /// Operations waiting or running.
+    pub(super) fn len(&self) -> usize {
+        let state = self.lock();
+        state.first.len() + state.retries.len() + state.running.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cid(n: u8) -> Cid {
+        use multihash_codetable::{Code, MultihashDigest};
+        Cid::new_v1(0x55, Code::Sha2_256.digest(&[n]))
+    }
+
+    #[tokio::test]
+    async fn first_attempts_go_before_retries() {
+        let queue = Queue::new(10);
+        queue.push(cid(1), Work::Unpin, true).unwrap();
+        queue.push(cid(2), Work::Unpin, false).unwrap();
+        assert_eq!(queue.pop().await.cid, cid(2));
+        assert_eq!(queue.pop().await.cid, cid(1));
+    }
+
+    #[tokio::test]
+    async fn a_newer_operation_replaces_a_waiting_one_and_aborts_a_running_one() {
+        let queue = Queue::new(10);
+        queue.push(cid(1), Work::Pin(PinKind::Recursive), false).unwrap();
+        let running = queue.pop().await;
+        let task = tokio::spawn(std::future::pending::<()>());
+        queue.started(&running, task.abort_handle());
+        queue.push(cid(1), Work::Unpin, false).unwrap();
+        assert!(
+            task.await.unwrap_err().is_cancelled(),
+            "the older pin was aborted"
+        );
+        queue.push(cid(1), Work::Pin(PinKind::Direct), false).unwrap();
+        let next = queue.pop().await;
+        assert_eq!(
+            next.work,
+            Work::Pin(PinKind::Direct),
+            "the waiting unpin was skipped"
+        );
+        assert!(queue.try_pop().is_none());
+    }
+
+    #[test]
+    fn a_full_queue_refuses() {
+        let queue = Queue::new(1);
+        queue.push(cid(1), Work::Unpin, false).unwrap();
+        assert!(queue.push(cid(2), Work::Unpin, false).is_err());
+    }
+}
