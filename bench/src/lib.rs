@@ -10,6 +10,7 @@ pub mod intercept;
 pub mod load;
 pub mod null_upstream;
 pub mod pins;
+pub mod tracking;
 
 /// A `/proc/<pid>/status` field in KiB (`VmRSS:`, `VmHWM:`).
 pub fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {

@@ -31,7 +31,15 @@ async fn main() -> anyhow::Result<()> {
         p2().await?;
     }
     if wants("p6") {
-        p6().await?;
+        p6(&[]).await?;
+    }
+    if wants("p6c") {
+        // Consensus alone: every peer's IPFS daemon is down, so the trackers' pin calls fail
+        // at once (the connector backs off) instead of competing with Raft for the cores.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let down = format!("/ip4/127.0.0.1/tcp/{}", closed.port());
+        println!("P6c: as P6 with the peers' IPFS daemons down (consensus without pinning work)");
+        p6(&[("CLUSTER_IPFSHTTP_NODEMULTIADDRESS", down.as_str())]).await?;
     }
     if wants("p4") {
         p4().await?;
@@ -48,6 +56,15 @@ async fn main() -> anyhow::Result<()> {
     }
     if wants("p7m") {
         p7(1_000_000).await?;
+    }
+    if wants("p9") {
+        cairn_bench::tracking::ack_to_pinned(1_000).await?;
+    }
+    if wants("p10") {
+        cairn_bench::tracking::tracker_memory(1_000_000).await?;
+    }
+    if wants("p11") {
+        cairn_bench::tracking::status_across(100_000).await?;
     }
     if wants("p1") || wants("p3") {
         let daemon = JsIpfs::start("bench").context("starting js-ipfs")?;
@@ -204,12 +221,12 @@ async fn appends(peer: &cairn_compat_tests::process::Peer) -> anyhow::Result<(u6
 }
 
 /// P6: pins/s through Raft with 3 peers in 3 processes, fsync on; entries per fsync.
-async fn p6() -> anyhow::Result<()> {
+async fn p6(env: &[(&str, &str)]) -> anyhow::Result<()> {
     println!("P6 Raft pin commits/s, 3 cairn daemons on loopback, fsync on (clients send to the leader)");
     let dirs = Dirs::init(3)?;
-    let first = dirs.start(0, None, &[])?;
-    let second = dirs.start(1, Some(&first), &[])?;
-    let third = dirs.start(2, Some(&first), &[])?;
+    let first = dirs.start(0, None, env)?;
+    let second = dirs.start(1, Some(&first), env)?;
+    let third = dirs.start(2, Some(&first), env)?;
     let peers = [&first, &second, &third];
     let leader_id = raft(&first).await?["leader"]
         .as_str()

@@ -170,3 +170,33 @@ pub async fn sees_metrics(peer: &Peer, name: &str, count: usize, within: Duratio
     })
     .await
 }
+
+/// Puts `count` distinct small raw blocks (`cairn block {n}`) on `peer`'s IPFS node, 16 at a
+/// time; returns their CIDs in order.
+pub async fn put_blocks(peer: &Peer, count: u64) -> anyhow::Result<Vec<String>> {
+    use futures::StreamExt;
+    let ipfs = peer.ipfs.ok_or_else(|| anyhow::anyhow!("no ipfs address"))?;
+    let puts = (0..count).map(|n| async move {
+        let data = bytes::Bytes::from(format!("cairn block {n}"));
+        let part = vec![crate::content::Part::File("b".into(), data)];
+        let answer = send(
+            ipfs,
+            crate::content::form("/api/v0/block/put?cid-codec=raw", part),
+        )
+        .await?;
+        anyhow::ensure!(answer.status == 200, "{}", answer.text());
+        Ok(answer.json()?["Key"].as_str().unwrap_or("").to_owned())
+    });
+    let done: Vec<anyhow::Result<String>> = futures::stream::iter(puts).buffered(16).collect().await;
+    done.into_iter().collect()
+}
+
+/// Runs the `cairn` client command `args` against `peer`'s REST API; its standard output.
+pub fn cairn_cli(peer: &Peer, args: &[&str]) -> anyhow::Result<String> {
+    let host = peer.rest_multiaddr();
+    let mut all = args.to_vec();
+    all.extend(["--host", &host]);
+    let (code, out, err) = crate::process::run_cairn(&all, &[])?;
+    anyhow::ensure!(code == 0, "cairn {args:?} exited {code}: {err}");
+    Ok(out)
+}

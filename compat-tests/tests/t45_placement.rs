@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
-use cairn_compat_tests::cluster::{Dirs, FAST_MONITOR, rest, sees_metrics};
+use cairn_compat_tests::cluster::{Dirs, FAST_MONITOR, cairn_cli, rest, sees_metrics};
 use cairn_compat_tests::content::{Part, form, last_hash};
 use cairn_compat_tests::eventually;
 use cairn_compat_tests::http::{Call, send};
@@ -139,7 +139,7 @@ async fn too_few_peers_for_rf_min_is_an_error_and_commits_nothing() -> anyhow::R
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_allocated_peer_pins_move_to_a_healthy_one() -> anyhow::Result<()> {
-    let (_dirs, mut peers) = cluster_of_three().await?;
+    let (dirs, mut peers) = cluster_of_three().await?;
     let c = add_unpinned(&peers[0], b"failover content").await?;
     let pinned = rest(
         &peers[0],
@@ -154,10 +154,10 @@ async fn a_killed_allocated_peer_pins_move_to_a_healthy_one() -> anyhow::Result<
     .await?;
 
     // The content lives on peer 0's node: kill another allocated peer.
-    let victim = (1..3)
+    let index = (1..3)
         .find(|i| chosen.contains(&peers[*i].peer_id))
         .context("an allocated peer besides peer 0")?;
-    let victim = peers.remove(victim);
+    let victim = peers.remove(index);
     let victim_id = victim.peer_id.clone();
     victim.kill()?;
 
@@ -192,5 +192,18 @@ async fn a_killed_allocated_peer_pins_move_to_a_healthy_one() -> anyhow::Result<
         },
     )
     .await?;
+    let alerts = cairn_cli(&peers[0], &["health", "alerts"])?;
+    assert!(alerts.contains(&victim_id) && alerts.contains("ping"), "{alerts}");
+    let metrics = cairn_cli(&peers[0], &["health", "metrics", "freespace"])?;
+    assert!(peers.iter().all(|p| metrics.contains(&p.peer_id)), "{metrics}");
+
+    // The killed peer comes back: not re-added; it drops the pin it no longer holds.
+    let back = dirs.start(index, None, &FAST_MONITOR)?;
+    eventually("the returning peer follows the shared state", WAIT, || async {
+        let info = global(&back, &c).await?;
+        Ok(info["peer_map"][&back.peer_id]["status"] == "remote" && !upstream_has(&back, &c).await?)
+    })
+    .await?;
+    assert!(!allocations(&global(&back, &c).await?).contains(&victim_id));
     Ok(())
 }

@@ -7,11 +7,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use cairn_compat_tests::cluster::{Dirs, rest};
+use cairn_compat_tests::cluster::{Dirs, cairn_cli, put_blocks, rest};
 use cairn_compat_tests::content::{Part, form, last_hash};
 use cairn_compat_tests::eventually;
 use cairn_compat_tests::http::{Call, send};
-use cairn_compat_tests::process::{JsIpfs, Peer, init_peer, run_cairn, signal};
+use cairn_compat_tests::process::{JsIpfs, Peer, init_peer, signal};
 use cairn_compat_tests::scratch_dir;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -37,15 +37,6 @@ async fn add_to(daemon: &JsIpfs, text: &'static [u8]) -> anyhow::Result<String> 
     last_hash(&added.body)
 }
 
-fn cli(peer: &Peer, args: &[&str]) -> anyhow::Result<String> {
-    let host = peer.rest_multiaddr();
-    let mut all = args.to_vec();
-    all.extend(["--host", &host]);
-    let (code, out, err) = run_cairn(&all, &[])?;
-    anyhow::ensure!(code == 0, "cairn {args:?} exited {code}: {err}");
-    Ok(out)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_js_ipfs_upstream_gives_pin_errors_and_recover_brings_pins_back() -> anyhow::Result<()> {
     let daemon = JsIpfs::start("recover")?;
@@ -69,14 +60,14 @@ async fn a_stopped_js_ipfs_upstream_gives_pin_errors_and_recover_brings_pins_bac
     assert_eq!(rest(&peer, "POST", &format!("/pins/{b}")).await?.status, 200);
     reaches(&peer, &b, "pin_error").await?;
     reaches(&peer, &a, "pin_error").await?;
-    let errors = cli(&peer, &["status", "--filter", "error"])?;
+    let errors = cairn_cli(&peer, &["status", "--filter", "error"])?;
     assert!(
         errors.contains(&a) && errors.contains(&b) && errors.contains("PIN_ERROR"),
         "{errors}"
     );
 
     signal(daemon.pid(), "CONT")?;
-    let recovered = cli(&peer, &["recover"])?;
+    let recovered = cairn_cli(&peer, &["recover"])?;
     assert!(recovered.contains(&b), "{recovered}");
     reaches(&peer, &a, "pinned").await?;
     reaches(&peer, &b, "pinned").await?;
@@ -86,12 +77,12 @@ async fn a_stopped_js_ipfs_upstream_gives_pin_errors_and_recover_brings_pins_bac
     // Behind the cluster's back.
     let removed = send(daemon.api, Call::post(&format!("/api/v0/pin/rm?arg={a}"))).await?;
     assert_eq!(removed.status, 200, "{}", removed.text());
-    let synced = cli(&peer, &["sync"])?;
+    let synced = cairn_cli(&peer, &["sync"])?;
     assert!(synced.contains("UNEXPECTEDLY_UNPINNED"), "{synced}");
-    let one = cli(&peer, &["recover", &a])?;
+    let one = cairn_cli(&peer, &["recover", &a])?;
     assert!(one.contains(&a), "{one}");
     reaches(&peer, &a, "pinned").await?;
-    let shown = cli(&peer, &["status", &a])?;
+    let shown = cairn_cli(&peer, &["status", &a])?;
     assert!(shown.contains("PINNED") && shown.contains("recover"), "{shown}");
     Ok(())
 }
@@ -111,27 +102,6 @@ fn rss_mib(pid: u32) -> anyhow::Result<u64> {
 async fn local_count(peer: &Peer, status: &str) -> anyhow::Result<usize> {
     let answer = rest(peer, "GET", &format!("/pins?local=true&filter={status}")).await?;
     Ok(answer.text().lines().count())
-}
-
-async fn put_blocks(peer: &Peer, count: u64) -> anyhow::Result<Vec<String>> {
-    use futures::StreamExt;
-    let ipfs = peer.ipfs.ok_or_else(|| anyhow::anyhow!("no ipfs address"))?;
-    let puts = (0..count).map(|n| async move {
-        let data = Bytes::from(format!("cairn scale block {n}"));
-        let call = form(
-            "/api/v0/block/put?cid-codec=raw",
-            vec![Part::File("b".into(), data)],
-        );
-        let answer = send(ipfs, call).await?;
-        anyhow::ensure!(answer.status == 200, "{}", answer.text());
-        Ok(answer.json()?["Key"].as_str().unwrap_or("").to_owned())
-    });
-    futures::stream::iter(puts)
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -82,6 +82,17 @@ pub enum IpfsError {
     },
 }
 
+impl IpfsError {
+    /// What a pin status shows: the daemon's own message when it answered, else the whole
+    /// error (which daemon, what failed).
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Refused { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// A client of one daemon's RPC API.
 #[derive(Clone, Debug)]
 pub struct IpfsClient {

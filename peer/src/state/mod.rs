@@ -208,6 +208,13 @@ impl PinStore {
         found.map(|v| decode(v.value())).transpose()
     }
 
+    /// Whether `cid` is pinned (without decoding its pin).
+    pub fn contains(&self, cid: &Cid) -> Result<bool, StateError> {
+        let txn = self.db.begin_read().map_err(db)?;
+        let pins = txn.open_table(PINS).map_err(db)?;
+        Ok(pins.get(cid.to_bytes().as_slice()).map_err(db)?.is_some())
+    }
+
     /// How many pins there are.
     pub fn len(&self) -> Result<u64, StateError> {
         let txn = self.db.begin_read().map_err(db)?;

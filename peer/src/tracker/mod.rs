@@ -26,9 +26,10 @@
 
 mod follow;
 mod queue;
+mod reconcile;
 mod status;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,7 @@ use crate::api::{Pin, PinMode};
 use crate::cluster::Cluster;
 use crate::ipfs::{IpfsClient, PinKind};
 use queue::{Op, Queue, Work};
+use reconcile::reconcile;
 
 /// How the tracker works.
 #[derive(Clone, Copy, Debug)]
@@ -161,6 +163,12 @@ impl Inner {
     }
 
     fn set(&self, cid: Cid, status: Status, error: String) {
+        let op = self.lock().get(&cid).map_or(0, |s| s.op);
+        self.set_with_op(cid, status, error, op);
+    }
+
+    /// Sets the status and the generation of the CID's newest operation.
+    fn set_with_op(&self, cid: Cid, status: Status, error: String, op: u64) {
         let mut states = self.lock();
         let attempts = states.get(&cid).map_or(0, |s| s.attempt_count);
         let attempts = match status {
@@ -168,7 +176,25 @@ impl Inner {
             Status::Pinned | Status::Unpinned => 0,
             _ => attempts,
         };
-        states.insert(cid, LocalStatus::now(status, error, attempts));
+        let mut entry = LocalStatus::now(status, error, attempts);
+        entry.op = op;
+        states.insert(cid, entry);
+    }
+
+    /// Up to `limit` tracked CIDs after `after`, in order.
+    fn keys_after(&self, after: Option<Cid>, limit: usize) -> Vec<Cid> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let start = after.map_or(Unbounded, Excluded);
+        self.lock()
+            .range((start, Unbounded))
+            .take(limit)
+            .map(|(c, _)| *c)
+            .collect()
+    }
+
+    /// Whether `op` is the newest operation queued for its CID.
+    fn current(&self, op: &Op) -> bool {
+        self.lock().get(&op.cid).is_some_and(|s| s.op == op.generation)
     }
 
     fn status_of(&self, cid: &Cid) -> Option<Status> {
@@ -204,53 +230,6 @@ async fn run(inner: Arc<Inner>) {
             }
         }
     }
-}
-
-/// Compares the pinset with the daemon and starts what is missing; `retry` retries failures.
-async fn reconcile(inner: &Arc<Inner>, retry: bool) {
-    let desired = match desired(inner).await {
-        Ok(desired) => desired,
-        Err(e) => return tracing::warn!(error = %e, "tracker: cannot read the pinset"),
-    };
-    let actual = match inner.ipfs.pins().await {
-        Ok(actual) => actual,
-        Err(e) => return mark_unreachable(inner, &desired, &e.to_string()),
-    };
-    for (cid, wanted) in &desired {
-        match wanted {
-            None if actual.contains_key(cid) => start_unpin(inner, *cid),
-            None => drop(inner.lock().remove(cid)),
-            Some(kind) => want_pinned(inner, *cid, *kind, actual.get(cid).copied(), retry),
-        }
-    }
-    let gone: Vec<Cid> = inner
-        .lock()
-        .keys()
-        .filter(|c| !desired.contains_key(*c))
-        .copied()
-        .collect();
-    for cid in gone {
-        if actual.contains_key(&cid) && inner.status_of(&cid) != Some(Status::Remote) {
-            start_unpin(inner, cid);
-        } else {
-            inner.lock().remove(&cid);
-        }
-    }
-}
-
-/// Every pin in the state: `Some(kind)` when allocated here, `None` when remote.
-async fn desired(inner: &Arc<Inner>) -> Result<HashMap<Cid, Option<PinKind>>, String> {
-    let pins = inner.cluster.pins().clone();
-    let me = inner.cluster.peer_id.clone();
-    let read = tokio::task::spawn_blocking(move || {
-        let mut out = HashMap::new();
-        for pin in pins.iter().map_err(|e| e.to_string())? {
-            let pin = pin.map_err(|e| e.to_string())?;
-            out.insert(pin.cid, allocated(&pin, &me).then(|| kind_of(&pin)));
-        }
-        Ok::<_, String>(out)
-    });
-    read.await.map_err(|e| e.to_string())?
 }
 
 /// The status of a pin the tracker has not reconciled yet.
@@ -313,7 +292,7 @@ fn enqueue(inner: &Arc<Inner>, cid: Cid, work: Work, retry: bool) {
         Work::Unpin => (Status::UnpinQueued, Status::UnpinError),
     };
     match inner.queue.push(cid, work, retry) {
-        Ok(()) => inner.set(cid, queued, String::new()),
+        Ok(generation) => inner.set_with_op(cid, queued, String::new(), generation),
         Err(full) => inner.set(cid, failed, full.to_string()),
     }
 }
@@ -321,9 +300,12 @@ fn enqueue(inner: &Arc<Inner>, cid: Cid, work: Work, retry: bool) {
 /// One of `concurrent_pins` workers: runs queued operations one at a time.
 async fn work(inner: Arc<Inner>) {
     loop {
-        let op = inner.queue.pop().await;
+        let op = inner.queue.pop(|op| inner.current(op)).await;
         let task = tokio::spawn(run_op(inner.clone(), op));
         inner.queue.started(&op, task.abort_handle());
+        if !inner.current(&op) {
+            task.abort(); // superseded between popping and starting
+        }
         let _ = task.await; // an aborted operation was replaced by a newer one
         inner.queue.finished(&op);
     }
@@ -336,27 +318,15 @@ async fn run_op(inner: Arc<Inner>, op: Op) {
             inner.set(cid, Status::Pinning, String::new());
             match inner.ipfs.pin_add(&cid, kind, inner.config.pin_timeout).await {
                 Ok(()) => inner.set(cid, Status::Pinned, String::new()),
-                Err(e) => inner.set(cid, Status::PinError, e.to_string()),
+                Err(e) => inner.set(cid, Status::PinError, e.reason()),
             }
         }
         Work::Unpin => {
             inner.set(cid, Status::Unpinning, String::new());
             match inner.ipfs.pin_rm(&cid).await {
                 Ok(()) => drop(inner.lock().remove(&cid)),
-                Err(e) => inner.set(cid, Status::UnpinError, e.to_string()),
+                Err(e) => inner.set(cid, Status::UnpinError, e.reason()),
             }
-        }
-    }
-}
-
-/// The daemon cannot be asked: every pin allocated here that is not being worked on is a
-/// `pin_error` with the reason (counted once, not again on every reconcile), retried by recover.
-fn mark_unreachable(inner: &Arc<Inner>, desired: &HashMap<Cid, Option<PinKind>>, why: &str) {
-    for (cid, wanted) in desired {
-        let now = inner.status_of(cid);
-        let settled = matches!(now, Some(Status::Pinning | Status::PinQueued | Status::PinError));
-        if wanted.is_some() && !settled {
-            inner.set(*cid, Status::PinError, why.to_owned());
         }
     }
 }

@@ -5,8 +5,10 @@
 //! - Bounded: beyond `capacity` waiting operations, [`Queue::push`] refuses (`pin queue is
 //!   full`, ipfs-cluster's words) instead of growing.
 //! - First attempts go before retries.
-//! - A newer operation on a CID cancels the older one: a waiting one is skipped when popped,
-//!   a running one is aborted (its daemon call is dropped).
+//! - A newer operation on a CID cancels the older one: a running one is aborted (its daemon
+//!   call is dropped) when the newer is pushed, and a waiting one is skipped when popped (the
+//!   caller says which generation is current: the tracker keeps it with the CID's status, so
+//!   the queue holds no second index of CIDs).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -31,7 +33,7 @@ pub(super) enum Work {
 pub(super) struct Op {
     pub cid: Cid,
     pub work: Work,
-    generation: u64,
+    pub generation: u64,
 }
 
 /// The queue is full.
@@ -43,8 +45,6 @@ pub(super) struct Full;
 struct State {
     first: VecDeque<Op>,
     retries: VecDeque<Op>,
-    /// The newest operation's generation per CID (queued or running).
-    latest: HashMap<Cid, u64>,
     running: HashMap<Cid, (u64, AbortHandle)>,
     next: u64,
 }
@@ -70,8 +70,9 @@ impl Queue {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues `work` on `cid`, cancelling any older operation on it.
-    pub(super) fn push(&self, cid: Cid, work: Work, retry: bool) -> Result<(), Full> {
+    /// Queues `work` on `cid`, aborting a running older operation on it; returns the new
+    /// operation's generation.
+    pub(super) fn push(&self, cid: Cid, work: Work, retry: bool) -> Result<u64, Full> {
         let mut state = self.lock();
         if state.first.len() + state.retries.len() >= self.capacity {
             return Err(Full);
@@ -82,7 +83,6 @@ impl Queue {
             work,
             generation: state.next,
         };
-        state.latest.insert(cid, op.generation);
         if let Some((_, older)) = state.running.remove(&cid) {
             older.abort();
         }
@@ -94,50 +94,43 @@ impl Queue {
         side.push_back(op);
         drop(state);
         self.wake.notify_one();
-        Ok(())
+        Ok(op.generation)
     }
 
-    /// The next current operation (first attempts before retries), waiting for one.
-    pub(super) async fn pop(&self) -> Op {
+    /// The next operation that `current` accepts (first attempts before retries), waiting for
+    /// one; superseded ones are dropped on the way.
+    pub(super) async fn pop(&self, current: impl Fn(&Op) -> bool) -> Op {
         loop {
-            if let Some(op) = self.try_pop() {
+            if let Some(op) = self.try_pop(&current) {
                 return op;
             }
             self.wake.notified().await;
         }
     }
 
-    fn try_pop(&self) -> Option<Op> {
+    fn try_pop(&self, current: &impl Fn(&Op) -> bool) -> Option<Op> {
         let mut state = self.lock();
         while let Some(op) = state.first.pop_front().or_else(|| state.retries.pop_front()) {
-            if state.latest.get(&op.cid) == Some(&op.generation) {
+            if current(&op) {
                 return Some(op);
             }
         }
         None
     }
 
-    /// Records `op` as running as `task`; aborts it at once if a newer one came meanwhile.
+    /// Records `op` as running as `task` (a newer push aborts it).
     pub(super) fn started(&self, op: &Op, task: AbortHandle) {
-        let mut state = self.lock();
-        if state.latest.get(&op.cid) == Some(&op.generation) {
-            state.running.insert(op.cid, (op.generation, task));
-        } else {
-            task.abort();
-        }
+        self.lock().running.insert(op.cid, (op.generation, task));
     }
 
-    /// Forgets `op` once it ended (unless a newer one on its CID exists).
+    /// Forgets `op` once it ended.
     pub(super) fn finished(&self, op: &Op) {
         let mut state = self.lock();
-        if state.latest.get(&op.cid) == Some(&op.generation) {
-            state.latest.remove(&op.cid);
-        }
-        if state
+        let ours = state
             .running
             .get(&op.cid)
-            .is_some_and(|(g, _)| *g == op.generation)
-        {
+            .is_some_and(|(g, _)| *g == op.generation);
+        if ours {
             state.running.remove(&op.cid);
         }
     }
@@ -158,20 +151,24 @@ mod tests {
         Cid::new_v1(0x55, Code::Sha2_256.digest(&[n]))
     }
 
+    fn any(_: &Op) -> bool {
+        true
+    }
+
     #[tokio::test]
     async fn first_attempts_go_before_retries() {
         let queue = Queue::new(10);
         queue.push(cid(1), Work::Unpin, true).unwrap();
         queue.push(cid(2), Work::Unpin, false).unwrap();
-        assert_eq!(queue.pop().await.cid, cid(2));
-        assert_eq!(queue.pop().await.cid, cid(1));
+        assert_eq!(queue.pop(any).await.cid, cid(2));
+        assert_eq!(queue.pop(any).await.cid, cid(1));
     }
 
     #[tokio::test]
-    async fn a_newer_operation_replaces_a_waiting_one_and_aborts_a_running_one() {
+    async fn a_newer_operation_aborts_a_running_one_and_superseded_ones_are_skipped() {
         let queue = Queue::new(10);
         queue.push(cid(1), Work::Pin(PinKind::Recursive), false).unwrap();
-        let running = queue.pop().await;
+        let running = queue.pop(any).await;
         let task = tokio::spawn(std::future::pending::<()>());
         queue.started(&running, task.abort_handle());
         queue.push(cid(1), Work::Unpin, false).unwrap();
@@ -179,14 +176,14 @@ mod tests {
             task.await.unwrap_err().is_cancelled(),
             "the older pin was aborted"
         );
-        queue.push(cid(1), Work::Pin(PinKind::Direct), false).unwrap();
-        let next = queue.pop().await;
+        let newest = queue.push(cid(1), Work::Pin(PinKind::Direct), false).unwrap();
+        let next = queue.pop(|op| op.generation == newest).await;
         assert_eq!(
             next.work,
             Work::Pin(PinKind::Direct),
             "the waiting unpin was skipped"
         );
-        assert!(queue.try_pop().is_none());
+        assert!(queue.try_pop(&any).is_none());
     }
 
     #[test]

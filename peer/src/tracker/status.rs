@@ -59,6 +59,9 @@ pub struct LocalStatus {
     pub error: String,
     /// Failed attempts since the last success.
     pub attempt_count: u32,
+    /// The generation of the newest queued operation (the tracker's; not shown).
+    #[serde(skip)]
+    pub op: u64,
 }
 
 impl LocalStatus {
@@ -69,6 +72,7 @@ impl LocalStatus {
             timestamp: GoTime::now(),
             error,
             attempt_count,
+            op: 0,
         }
     }
 }
