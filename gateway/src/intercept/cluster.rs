@@ -56,6 +56,22 @@ pub enum GcLine {
     Failed(String),
 }
 
+/// Where a committed pin stands on the cluster's IPFS daemons.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Landing {
+    /// Enough allocations hold it (rf-min of them; every answering peer for replication -1).
+    Pinned,
+    /// Not yet: `pinned` of the `needed` allocations hold it.
+    Pending {
+        /// Allocations that hold it.
+        pinned: usize,
+        /// Allocations that must.
+        needed: usize,
+    },
+    /// Every allocation failed; why.
+    Failed(String),
+}
+
 /// Why the cluster could not do what the gateway asked.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ClusterError {
@@ -89,4 +105,6 @@ pub trait Cluster: Send + Sync + 'static {
     fn repo_stats(&self, size_only: bool) -> BoxFuture<'static, Vec<Result<RepoStat, ClusterError>>>;
     /// `repo/gc` on every peer's daemon.
     fn repo_gc(&self) -> BoxStream<'static, GcLine>;
+    /// Where the committed pin of `cid` stands on the allocated peers' daemons.
+    fn landing(&self, cid: Cid) -> BoxFuture<'static, Result<Landing, ClusterError>>;
 }

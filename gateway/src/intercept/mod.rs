@@ -42,7 +42,7 @@ use http::{Request, Response};
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
-pub use cluster::{Cluster, ClusterError, GcLine, PinInfo, PinRequest, RepoStat};
+pub use cluster::{Cluster, ClusterError, GcLine, Landing, PinInfo, PinRequest, RepoStat};
 pub use error::InterceptError;
 
 use crate::{Body, BoxError};

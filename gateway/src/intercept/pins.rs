@@ -1,11 +1,22 @@
 //! `pin/add`, `pin/rm` and `pin/update`: committed to the cluster, answered as kubo does
 //! (`{"Pins":[…]}`, kubo's errors and argument names).
+//!
+//! `pin/add?progress=true` (what a parent cluster's connector sends) is held until the pins
+//! really landed: `{"Progress":n}` lines (n = checks so far, at least one a second) until
+//! rf-min of each pin's allocations report `pinned`, then `{"Pins":[…]}`; if every allocation
+//! of a pin failed, the answer ends with that reason in `X-Stream-Error`. Without `progress`
+//! the answer comes at commit, as kubo's.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use cid::Cid;
 use http::Response;
 use serde::Serialize;
 
 use super::Ctx;
-use super::cluster::{ClusterError, PinRequest};
+use super::cluster::{Cluster, ClusterError, Landing, PinRequest};
+use super::reply::Lines;
 use super::error::InterceptError;
 use super::query::{Query, cid_arg, required};
 use super::reply;
@@ -42,8 +53,54 @@ pub(super) async fn add(ctx: &Ctx, query: Query) -> Result<Response<Body>, Inter
         return Ok(reply::json(&output));
     }
     let (response, lines) = reply::ndjson();
-    tokio::spawn(async move { lines.line(&output).await });
+    tokio::spawn(hold(ctx.cluster.clone(), cids, output, lines));
     Ok(response)
+}
+
+/// kubo's pin progress line.
+#[derive(Serialize)]
+struct Progress {
+    #[serde(rename = "Progress")]
+    progress: u64,
+}
+
+/// First wait between two checks of where the pins stand; doubled up to [`HOLD_MAX_WAIT`].
+const HOLD_FIRST_WAIT: Duration = Duration::from_millis(50);
+/// Longest wait between two checks (and two progress lines).
+const HOLD_MAX_WAIT: Duration = Duration::from_secs(1);
+
+/// Streams progress until every pin in `cids` landed (then `output`) or one failed.
+async fn hold(cluster: Arc<dyn Cluster>, cids: Vec<Cid>, output: PinOutput, lines: Lines) {
+    let (mut checks, mut wait) = (0u64, HOLD_FIRST_WAIT);
+    loop {
+        match landed(cluster.as_ref(), &cids).await {
+            Ok(true) => {
+                lines.line(&output).await;
+                return;
+            }
+            Ok(false) => {}
+            Err(reason) => return lines.fail(&reason).await,
+        }
+        checks += 1;
+        if !lines.line(&Progress { progress: checks }).await {
+            return; // the caller went away; the pins stay committed
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(HOLD_MAX_WAIT);
+    }
+}
+
+/// Whether every pin landed; the reason when one cannot.
+async fn landed(cluster: &dyn Cluster, cids: &[Cid]) -> Result<bool, String> {
+    for cid in cids {
+        match cluster.landing(*cid).await {
+            Ok(Landing::Pinned) => {}
+            Ok(Landing::Pending { .. }) => return Ok(false),
+            Ok(Landing::Failed(reason)) => return Err(format!("pinning {cid}: {reason}")),
+            Err(e) => return Err(format!("pinning {cid}: {e}")),
+        }
+    }
+    Ok(true)
 }
 
 /// `pin/rm`: parse → remove each CID from the pinset → `{"Pins":[…]}`. As kubo, a recursive

@@ -105,7 +105,8 @@ async fn serve(
         daemon.clone(),
         crate::tracker::TrackerConfig::from_config(&config),
     );
-    cluster.start_monitoring(daemon, crate::monitor::informers::Settings::from_config(&config));
+    let monitoring = crate::monitor::informers::Settings::from_config(&config);
+    cluster.start_monitoring(daemon, monitoring).await;
     let intercepting: Arc<dyn cairn_gateway::intercept::Cluster> = Arc::new(cluster.clone());
     let stack = cairn_gateway::stack::build_with(&gateway_config, Some(intercepting));
     let gateway = cairn_gateway::Server::bind_with(&gateway_config, stack)

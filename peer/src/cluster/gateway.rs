@@ -195,6 +195,11 @@ impl gw::Cluster for Cluster {
         })
     }
 
+    fn landing(&self, cid: Cid) -> BoxFuture<'static, Result<gw::Landing, gw::ClusterError>> {
+        let this = self.clone();
+        Box::pin(async move { this.landing(cid).await.map_err(to_gateway) })
+    }
+
     fn repo_gc(&self) -> BoxStream<'static, GcLine> {
         let this = Arc::new(self.clone());
         let members = this.members();

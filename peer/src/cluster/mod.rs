@@ -18,6 +18,7 @@ mod batcher;
 mod blocks;
 mod gateway;
 mod inbound;
+mod landing;
 mod membership;
 mod monitoring;
 mod ops;

@@ -24,8 +24,12 @@ impl Cluster {
         });
     }
 
-    /// Starts publishing metrics measured on `ipfs`, the ping, and the checker.
-    pub fn start_monitoring(&self, ipfs: IpfsClient, settings: Settings) {
+    /// Measures and records this peer's metrics once (so that it can allocate to itself as
+    /// soon as it serves), then starts publishing them, the ping, and the checker.
+    pub async fn start_monitoring(&self, ipfs: IpfsClient, settings: Settings) {
+        for metric in self.own_metrics(&ipfs, &settings).await {
+            self.monitor.record(metric);
+        }
         tokio::spawn(inform(self.clone(), ipfs.clone(), settings.clone()));
         tokio::spawn(ping(self.clone(), ipfs, settings.clone()));
         tokio::spawn(check(self.clone(), settings));
@@ -111,22 +115,23 @@ async fn inform(cluster: Cluster, ipfs: IpfsClient, settings: Settings) {
     }
 }
 
+/// Publishes the ping while this peer's IPFS daemon answers `id` within the interval: a peer
+/// whose daemon is gone cannot hold pins, so it stops announcing itself alive and the others
+/// fail its pins over (in a composite cluster: a parent peer whose child gateway went away).
 async fn ping(cluster: Cluster, ipfs: IpfsClient, settings: Settings) {
-    let mut ipfs_id = None;
     let mut dialled = HashSet::new();
     loop {
-        if ipfs_id.is_none() {
-            ipfs_id = ipfs.id().await.ok();
-        }
         cluster.connect_members();
-        cluster.connect_ipfs_swarms(&ipfs, &mut dialled).await;
-        let metric = informers::ping(
-            &cluster.peer_id,
-            &cluster.peername,
-            ipfs_id.as_ref(),
-            settings.ping_interval,
-        );
-        cluster.publish_metric(metric);
+        match tokio::time::timeout(settings.ping_interval, ipfs.id()).await {
+            Ok(Ok(ipfs_id)) => {
+                cluster.connect_ipfs_swarms(&ipfs, &mut dialled).await;
+                let (me, name) = (&cluster.peer_id, &cluster.peername);
+                let metric = informers::ping(me, name, Some(&ipfs_id), settings.ping_interval);
+                cluster.publish_metric(metric);
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "the IPFS daemon does not answer: no ping sent"),
+            Err(_) => tracing::warn!("the IPFS daemon did not answer id in time: no ping sent"),
+        }
         tokio::time::sleep(settings.ping_interval).await;
     }
 }
