@@ -70,6 +70,8 @@ pub enum Landing {
     },
     /// Every allocation failed; why.
     Failed(String),
+    /// The pin is not in this peer's pinset (not applied here yet, or removed since).
+    Missing,
 }
 
 /// Why the cluster could not do what the gateway asked.

@@ -16,10 +16,10 @@ use serde::Serialize;
 
 use super::Ctx;
 use super::cluster::{Cluster, ClusterError, Landing, PinRequest};
-use super::reply::Lines;
 use super::error::InterceptError;
 use super::query::{Query, cid_arg, required};
 use super::reply;
+use super::reply::Lines;
 use crate::Body;
 
 /// kubo's `PinOutput`.
@@ -68,12 +68,15 @@ struct Progress {
 const HOLD_FIRST_WAIT: Duration = Duration::from_millis(50);
 /// Longest wait between two checks (and two progress lines).
 const HOLD_MAX_WAIT: Duration = Duration::from_secs(1);
+/// Checks that may find a pin missing from the pinset (this peer applies commits a little
+/// after the leader) before the hold gives up on it.
+const HOLD_MISSING_CHECKS: u32 = 30;
 
 /// Streams progress until every pin in `cids` landed (then `output`) or one failed.
 async fn hold(cluster: Arc<dyn Cluster>, cids: Vec<Cid>, output: PinOutput, lines: Lines) {
-    let (mut checks, mut wait) = (0u64, HOLD_FIRST_WAIT);
+    let (mut checks, mut wait, mut missing) = (0u64, HOLD_FIRST_WAIT, 0u32);
     loop {
-        match landed(cluster.as_ref(), &cids).await {
+        match landed(cluster.as_ref(), &cids, &mut missing).await {
             Ok(true) => {
                 lines.line(&output).await;
                 return;
@@ -91,11 +94,16 @@ async fn hold(cluster: Arc<dyn Cluster>, cids: Vec<Cid>, output: PinOutput, line
 }
 
 /// Whether every pin landed; the reason when one cannot.
-async fn landed(cluster: &dyn Cluster, cids: &[Cid]) -> Result<bool, String> {
+async fn landed(cluster: &dyn Cluster, cids: &[Cid], missing: &mut u32) -> Result<bool, String> {
     for cid in cids {
         match cluster.landing(*cid).await {
             Ok(Landing::Pinned) => {}
             Ok(Landing::Pending { .. }) => return Ok(false),
+            Ok(Landing::Missing) if *missing < HOLD_MISSING_CHECKS => {
+                *missing += 1;
+                return Ok(false);
+            }
+            Ok(Landing::Missing) => return Err(format!("{cid} is no longer in the cluster's pinset")),
             Ok(Landing::Failed(reason)) => return Err(format!("pinning {cid}: {reason}")),
             Err(e) => return Err(format!("pinning {cid}: {e}")),
         }

@@ -17,7 +17,9 @@ use crate::tracker::{LocalStatus, Status};
 impl Cluster {
     /// Where the pin of `cid` stands (see the module docs).
     pub async fn landing(&self, cid: Cid) -> Result<Landing, ClusterError> {
-        let pin = self.pins.get(&cid)?.ok_or(ClusterError::NotPinned)?;
+        let Some(pin) = self.pins.get(&cid)? else {
+            return Ok(Landing::Missing);
+        };
         let answers = self.status_everywhere(&cid).await;
         let statuses: Vec<(String, Result<LocalStatus, String>)> = answers
             .into_iter()
@@ -84,22 +86,41 @@ mod tests {
     }
 
     fn peers(statuses: Vec<Result<LocalStatus, String>>) -> Vec<(String, Result<LocalStatus, String>)> {
-        statuses.into_iter().enumerate().map(|(i, s)| (format!("p{i}"), s)).collect()
+        statuses
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (format!("p{i}"), s))
+            .collect()
     }
 
     #[test]
     fn rf_min_pinned_allocations_are_enough() {
         let statuses = peers(vec![at(Status::Pinned), at(Status::Pinned), at(Status::Pinning)]);
         assert_eq!(judge(&pin(2, 3), &statuses), Landing::Pinned);
-        let statuses = peers(vec![at(Status::Pinned), at(Status::PinQueued), at(Status::PinError)]);
-        assert_eq!(judge(&pin(2, 3), &statuses), Landing::Pending { pinned: 1, needed: 2 });
+        let statuses = peers(vec![
+            at(Status::Pinned),
+            at(Status::PinQueued),
+            at(Status::PinError),
+        ]);
+        assert_eq!(
+            judge(&pin(2, 3), &statuses),
+            Landing::Pending { pinned: 1, needed: 2 }
+        );
     }
 
     #[test]
     fn errors_on_every_allocation_fail_and_one_pending_keeps_waiting() {
-        let all_failed = peers(vec![at(Status::PinError), Err("down".into()), at(Status::PinError)]);
+        let all_failed = peers(vec![
+            at(Status::PinError),
+            Err("down".into()),
+            at(Status::PinError),
+        ]);
         assert!(matches!(judge(&pin(2, 3), &all_failed), Landing::Failed(why) if why.contains("down")));
-        let one_left = peers(vec![at(Status::PinError), at(Status::Pinning), at(Status::PinError)]);
+        let one_left = peers(vec![
+            at(Status::PinError),
+            at(Status::Pinning),
+            at(Status::PinError),
+        ]);
         assert!(matches!(judge(&pin(2, 3), &one_left), Landing::Pending { .. }));
     }
 
@@ -108,6 +129,9 @@ mod tests {
         let statuses = peers(vec![at(Status::Pinned), Err("down".into()), at(Status::Pinned)]);
         assert_eq!(judge(&pin(-1, -1), &statuses), Landing::Pinned);
         let statuses = peers(vec![at(Status::Pinned), at(Status::Pinning)]);
-        assert_eq!(judge(&pin(-1, -1), &statuses), Landing::Pending { pinned: 1, needed: 2 });
+        assert_eq!(
+            judge(&pin(-1, -1), &statuses),
+            Landing::Pending { pinned: 1, needed: 2 }
+        );
     }
 }

@@ -1,0 +1,174 @@
+//! Composite clusters: a parent cluster whose peers use a child cluster's gateway as their IPFS
+//! daemon. The child holds the parent's `pin/add?progress=true` until the pin really landed on
+//! its nodes; a child that cannot satisfy its rf-min fails the parent's pin, and the parent's
+//! recover succeeds once the child has enough peers.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use cairn_compat_tests::cluster::{Dirs, FAST_MONITOR, cairn_cli, rest, sees_metrics};
+use cairn_compat_tests::content::{Part, form, last_hash};
+use cairn_compat_tests::eventually;
+use cairn_compat_tests::http::{Call, send};
+use cairn_compat_tests::process::Peer;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn gateway_of(peer: &Peer) -> String {
+    format!("/ip4/127.0.0.1/tcp/{}", peer.gateway.port())
+}
+
+async fn status_map(peer: &Peer, c: &str) -> anyhow::Result<Value> {
+    let answer = rest(peer, "GET", &format!("/pins/{c}")).await?;
+    anyhow::ensure!(answer.status == 200, "{}", answer.text());
+    Ok(answer.json()?["peer_map"].clone())
+}
+
+async fn all_pinned(peer: &Peer, c: &str) -> anyhow::Result<bool> {
+    let map = status_map(peer, c).await?;
+    Ok(map
+        .as_object()
+        .is_some_and(|m| !m.is_empty() && m.values().all(|e| e["status"] == "pinned")))
+}
+
+async fn node_has_pin(peer: &Peer, c: &str) -> anyhow::Result<bool> {
+    let ipfs = peer
+        .ipfs
+        .ok_or_else(|| anyhow::anyhow!("{} has no node", peer.peer_id))?;
+    Ok(send(ipfs, Call::post(&format!("/api/v0/pin/ls?arg={c}")))
+        .await?
+        .status
+        == 200)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parent_pin_is_held_until_it_landed_on_the_child_nodes() -> anyhow::Result<()> {
+    let child_dirs = Dirs::init(2)?;
+    let child = child_dirs.start_all_with(&FAST_MONITOR)?;
+    let upstream = gateway_of(&child[0]);
+    let parent_dirs = Dirs::init(1)?;
+    let env = [("CLUSTER_IPFSHTTP_NODEMULTIADDRESS", upstream.as_str())];
+    let parent = parent_dirs.start(0, None, &env)?;
+
+    // Added through the parent's gateway: stored by the child's node, pinned by both clusters.
+    let part = vec![Part::File(
+        "composite.bin".into(),
+        Bytes::from(vec![7u8; 600_000]),
+    )];
+    let added = send(parent.gateway, form("/api/v0/add", part)).await?;
+    assert_eq!(added.status, 200, "{}", added.text());
+    let c = last_hash(&added.body)?;
+    eventually("pinned at the parent", WAIT, || async {
+        all_pinned(&parent, &c).await
+    })
+    .await?;
+    assert!(
+        all_pinned(&child[1], &c).await?,
+        "pinned on every child peer when the parent says so"
+    );
+    for peer in &child {
+        assert!(node_has_pin(peer, &c).await?, "{} node holds it", peer.peer_id);
+    }
+
+    // The child holds a parent's progress call until the pin landed, and says who it is.
+    let put = form(
+        "/api/v0/block/put?cid-codec=raw&pin=false",
+        vec![Part::File("b".into(), Bytes::from_static(b"held until landed"))],
+    );
+    let block = send(child[0].ipfs.ok_or_else(|| anyhow::anyhow!("node"))?, put).await?;
+    let b = block.json()?["Key"].as_str().unwrap_or_default().to_owned();
+    let held = send(
+        child[1].gateway,
+        Call::post(&format!("/api/v0/pin/add?arg={b}&progress=true")),
+    )
+    .await?;
+    assert_eq!(held.status, 200, "{}", held.text());
+    assert!(
+        held.header("server")
+            .unwrap_or_default()
+            .starts_with("cairn-gateway/")
+    );
+    let last = held.text().lines().last().unwrap_or_default().to_owned();
+    anyhow::ensure!(
+        !last.is_empty(),
+        "held answer: {:?} trailers {:?}",
+        held.text(),
+        held.trailers
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&last)?["Pins"][0],
+        b.as_str(),
+        "{}",
+        held.text()
+    );
+    assert!(
+        all_pinned(&child[0], &b).await?,
+        "answered only once pinned everywhere"
+    );
+
+    // Unpinned at the parent: gone from the child's pinset and its nodes.
+    assert_eq!(rest(&parent, "DELETE", &format!("/pins/{c}")).await?.status, 200);
+    eventually("unpinned down to the child nodes", WAIT, || async {
+        let in_child = rest(&child[0], "GET", &format!("/allocations/{c}")).await?.status == 200;
+        Ok(!in_child && !node_has_pin(&child[0], &c).await? && !node_has_pin(&child[1], &c).await?)
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_child_without_enough_peers_fails_the_parent_pin_until_it_grows() -> anyhow::Result<()> {
+    let rf = [
+        ("CLUSTER_REPLICATIONFACTORMIN", "2"),
+        ("CLUSTER_REPLICATIONFACTORMAX", "2"),
+    ];
+    let child_env: Vec<(&str, &str)> = FAST_MONITOR.iter().chain(rf.iter()).copied().collect();
+    let child_dirs = Dirs::init(2)?;
+    let first = child_dirs.start(0, None, &child_env)?;
+    let upstream = gateway_of(&first);
+    let parent_dirs = Dirs::init(1)?;
+    let parent = parent_dirs.start(
+        0,
+        None,
+        &[("CLUSTER_IPFSHTTP_NODEMULTIADDRESS", upstream.as_str())],
+    )?;
+    let put = form(
+        "/api/v0/block/put?cid-codec=raw&pin=false",
+        vec![Part::File(
+            "b".into(),
+            Bytes::from_static(b"needs two child peers"),
+        )],
+    );
+    let block = send(first.ipfs.ok_or_else(|| anyhow::anyhow!("node"))?, put).await?;
+    let c = block.json()?["Key"].as_str().unwrap_or_default().to_owned();
+
+    assert_eq!(rest(&parent, "POST", &format!("/pins/{c}")).await?.status, 200);
+    eventually("pin_error at the parent", WAIT, || async {
+        Ok(status_map(&parent, &c).await?[&parent.peer_id]["status"] == "pin_error")
+    })
+    .await?;
+    let error = status_map(&parent, &c).await?[&parent.peer_id]["error"].clone();
+    assert!(
+        error
+            .as_str()
+            .unwrap_or("")
+            .contains("not enough peers to allocate"),
+        "{error}"
+    );
+
+    let second = child_dirs.start(1, Some(&first), &child_env)?;
+    sees_metrics(&first, "freespace", 2, WAIT).await?;
+    let recovered = cairn_cli(&parent, &["recover", &c])?;
+    assert!(recovered.contains(&c), "{recovered}");
+    eventually("pinned at the parent after recover", WAIT, || async {
+        all_pinned(&parent, &c).await
+    })
+    .await?;
+    assert!(all_pinned(&second, &c).await?);
+    assert!(
+        node_has_pin(&second, &c).await?,
+        "the new child peer's node holds it"
+    );
+    Ok(())
+}
