@@ -157,15 +157,19 @@ pub const FAST_MONITOR: [(&str, &str); 5] = [
     ("CLUSTER_PINQUEUE_METRICTTL", "2s"),
 ];
 
-/// Waits until `peer` holds a valid `name` metric from `count` peers.
+/// Waits until `peer` holds a valid, unexpired `name` metric from `count` peers.
 pub async fn sees_metrics(peer: &Peer, name: &str, count: usize, within: Duration) -> anyhow::Result<()> {
     crate::eventually(&format!("{count} peers' {name} metrics"), within, || async {
         let metrics = rest(peer, "GET", &format!("/monitor/metrics/{name}"))
             .await?
             .json()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64);
+        let usable = |m: &&serde_json::Value| m["valid"] == true && m["expire"].as_i64().unwrap_or(0) > now;
         let valid = metrics
             .as_array()
-            .map_or(0, |all| all.iter().filter(|m| m["valid"] == true).count());
+            .map_or(0, |all| all.iter().filter(usable).count());
         Ok(valid >= count)
     })
     .await

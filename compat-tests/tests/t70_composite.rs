@@ -158,13 +158,19 @@ async fn a_child_without_enough_peers_fails_the_parent_pin_until_it_grows() -> a
     );
 
     let second = child_dirs.start(1, Some(&first), &child_env)?;
-    sees_metrics(&first, "freespace", 2, WAIT).await?;
+    for metric in ["freespace", "tag:group"] {
+        sees_metrics(&first, metric, 2, WAIT).await?;
+    }
     let recovered = cairn_cli(&parent, &["recover", &c])?;
     assert!(recovered.contains(&c), "{recovered}");
-    eventually("pinned at the parent after recover", WAIT, || async {
+    let waited = eventually("pinned at the parent after recover", WAIT, || async {
         all_pinned(&parent, &c).await
     })
-    .await?;
+    .await;
+    if let Err(e) = waited {
+        let (up, down) = (status_map(&parent, &c).await?, status_map(&first, &c).await?);
+        anyhow::bail!("{e}\nparent: {up}\nchild: {down}");
+    }
     assert!(all_pinned(&second, &c).await?);
     assert!(
         node_has_pin(&second, &c).await?,

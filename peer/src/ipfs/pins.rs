@@ -80,17 +80,12 @@ impl IpfsClient {
     /// `block/put` of `data` as a raw block (asked for in kubo's and in js-ipfs's words:
     /// js-ipfs defaults to dag-pb); the CID the daemon gives it.
     pub async fn block_put(&self, data: Bytes) -> Result<Cid, IpfsError> {
-        const BOUNDARY: &str = "cairn-block-boundary";
-        let mut body = Vec::with_capacity(data.len() + 200);
-        body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"block\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
-        body.extend_from_slice(&data);
-        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-        let kind = format!("multipart/form-data; boundary={BOUNDARY}");
+        let (kind, body) = block_form(data);
         let answer = self
             .exchange(
                 "block/put?cid-codec=raw&format=raw",
                 Some(&kind),
-                Bytes::from(body),
+                body,
                 self.timeouts().request,
             )
             .await?;
@@ -111,7 +106,7 @@ impl IpfsClient {
         Ok((value["ID"].as_str().unwrap_or_default().to_owned(), addresses))
     }
 
-    pub(super) fn refused(&self, status: u16, message: String) -> IpfsError {
+    pub(crate) fn refused(&self, status: u16, message: String) -> IpfsError {
         IpfsError::Refused {
             target: cairn_gateway::config::target_multiaddr(&self.target),
             status,
@@ -140,4 +135,17 @@ pub fn listed_cids(body: &[u8]) -> Vec<Cid> {
         }
     }
     out
+}
+
+/// `data` as the one-file multipart form `block/put` reads: (content type, body).
+pub(super) fn block_form(data: Bytes) -> (String, Bytes) {
+    const BOUNDARY: &str = "cairn-block-boundary";
+    let mut body = Vec::with_capacity(data.len() + 200);
+    body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"block\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+    body.extend_from_slice(&data);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    (
+        format!("multipart/form-data; boundary={BOUNDARY}"),
+        Bytes::from(body),
+    )
 }

@@ -291,9 +291,10 @@ fn enqueue(inner: &Arc<Inner>, cid: Cid, work: Work, retry: bool) {
         Work::Pin(_) => (Status::PinQueued, Status::PinError),
         Work::Unpin => (Status::UnpinQueued, Status::UnpinError),
     };
-    match inner.queue.push(cid, work, retry) {
-        Ok(generation) => inner.set_with_op(cid, queued, String::new(), generation),
-        Err(full) => inner.set(cid, failed, full.to_string()),
+    let generation = inner.queue.generation();
+    inner.set_with_op(cid, queued, String::new(), generation);
+    if let Err(full) = inner.queue.push(cid, work, retry, generation) {
+        inner.set(cid, failed, full.to_string());
     }
 }
 
@@ -316,6 +317,7 @@ async fn run_op(inner: Arc<Inner>, op: Op) {
     match op.work {
         Work::Pin(kind) => {
             inner.set(cid, Status::Pinning, String::new());
+            inner.cluster.ensure_content(&inner.ipfs, cid).await;
             match inner.ipfs.pin_add(&cid, kind, inner.config.pin_timeout).await {
                 Ok(()) => inner.set(cid, Status::Pinned, String::new()),
                 Err(e) => inner.set(cid, Status::PinError, e.reason()),

@@ -70,18 +70,24 @@ impl Queue {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues `work` on `cid`, aborting a running older operation on it; returns the new
-    /// operation's generation.
-    pub(super) fn push(&self, cid: Cid, work: Work, retry: bool) -> Result<u64, Full> {
+    /// A new generation for an operation about to be pushed: the caller records it as the
+    /// CID's current one first, so that no worker can pop the operation before it counts.
+    pub(super) fn generation(&self) -> u64 {
+        let mut state = self.lock();
+        state.next += 1;
+        state.next
+    }
+
+    /// Queues `work` on `cid` as `generation`, aborting a running older operation on it.
+    pub(super) fn push(&self, cid: Cid, work: Work, retry: bool, generation: u64) -> Result<u64, Full> {
         let mut state = self.lock();
         if state.first.len() + state.retries.len() >= self.capacity {
             return Err(Full);
         }
-        state.next += 1;
         let op = Op {
             cid,
             work,
-            generation: state.next,
+            generation,
         };
         if let Some((_, older)) = state.running.remove(&cid) {
             older.abort();
@@ -158,8 +164,10 @@ mod tests {
     #[tokio::test]
     async fn first_attempts_go_before_retries() {
         let queue = Queue::new(10);
-        queue.push(cid(1), Work::Unpin, true).unwrap();
-        queue.push(cid(2), Work::Unpin, false).unwrap();
+        queue.push(cid(1), Work::Unpin, true, queue.generation()).unwrap();
+        queue
+            .push(cid(2), Work::Unpin, false, queue.generation())
+            .unwrap();
         assert_eq!(queue.pop(any).await.cid, cid(2));
         assert_eq!(queue.pop(any).await.cid, cid(1));
     }
@@ -167,16 +175,22 @@ mod tests {
     #[tokio::test]
     async fn a_newer_operation_aborts_a_running_one_and_superseded_ones_are_skipped() {
         let queue = Queue::new(10);
-        queue.push(cid(1), Work::Pin(PinKind::Recursive), false).unwrap();
+        queue
+            .push(cid(1), Work::Pin(PinKind::Recursive), false, queue.generation())
+            .unwrap();
         let running = queue.pop(any).await;
         let task = tokio::spawn(std::future::pending::<()>());
         queue.started(&running, task.abort_handle());
-        queue.push(cid(1), Work::Unpin, false).unwrap();
+        queue
+            .push(cid(1), Work::Unpin, false, queue.generation())
+            .unwrap();
         assert!(
             task.await.unwrap_err().is_cancelled(),
             "the older pin was aborted"
         );
-        let newest = queue.push(cid(1), Work::Pin(PinKind::Direct), false).unwrap();
+        let newest = queue
+            .push(cid(1), Work::Pin(PinKind::Direct), false, queue.generation())
+            .unwrap();
         let next = queue.pop(|op| op.generation == newest).await;
         assert_eq!(
             next.work,
@@ -189,7 +203,13 @@ mod tests {
     #[test]
     fn a_full_queue_refuses() {
         let queue = Queue::new(1);
-        queue.push(cid(1), Work::Unpin, false).unwrap();
-        assert!(queue.push(cid(2), Work::Unpin, false).is_err());
+        queue
+            .push(cid(1), Work::Unpin, false, queue.generation())
+            .unwrap();
+        assert!(
+            queue
+                .push(cid(2), Work::Unpin, false, queue.generation())
+                .is_err()
+        );
     }
 }
