@@ -1,0 +1,148 @@
+//! Three levels of clusters, all real processes: a top cluster of 2 peers whose IPFS daemons
+//! are the gateways of 2 middle clusters of 2 peers, whose daemons are the gateways of 4 leaf
+//! clusters of 2 peers with embedded nodes (2 + 4 + 8 peers; replication -1 at every level).
+//! `jsipfs --api <top gateway> add` of a directory and of a 20 MiB file ends up pinned on
+//! every leaf node, every level's status says `pinned`, and an unpin at the top is carried down
+//! to every leaf node, whose `repo/gc` then frees the blocks.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context;
+use cairn_compat_tests::cluster::{Dirs, FAST_MONITOR, rest};
+use cairn_compat_tests::eventually;
+use cairn_compat_tests::http::{Call, send};
+use cairn_compat_tests::process::{Peer, jsipfs_cli};
+
+const WAIT: Duration = Duration::from_secs(180);
+
+fn gateway_of(peer: &Peer) -> String {
+    format!("/ip4/127.0.0.1/tcp/{}", peer.gateway.port())
+}
+
+/// One cluster of `n` peers, each peer's IPFS daemon given by `upstream(i)` (None: embedded).
+fn cluster(n: usize, upstream: impl Fn(usize) -> Option<String>) -> anyhow::Result<(Dirs, Vec<Peer>)> {
+    let dirs = Dirs::init(n)?;
+    let mut peers: Vec<Peer> = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut env: Vec<(&str, &str)> = FAST_MONITOR.to_vec();
+        let daemon = upstream(i);
+        if let Some(addr) = &daemon {
+            env.push(("CLUSTER_IPFSHTTP_NODEMULTIADDRESS", addr));
+        }
+        peers.push(dirs.start(i, peers.first(), &env)?);
+    }
+    Ok((dirs, peers))
+}
+
+fn jsipfs_add(api: &Peer, path: &Path) -> anyhow::Result<String> {
+    let out = Command::new("node")
+        .arg(jsipfs_cli()?)
+        .args(["--api", &gateway_of(api), "add", "-r", "-Q", "--progress=false"])
+        .arg(path)
+        .env("IPFS_PATH", path.join("no-such-repo"))
+        .output()
+        .context("running the jsipfs CLI (node)")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "jsipfs add: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+async fn pinned_everywhere(peers: &[Peer], c: &str) -> anyhow::Result<bool> {
+    for peer in peers {
+        let info = rest(peer, "GET", &format!("/pins/{c}")).await?.json()?;
+        let all = info["peer_map"]
+            .as_object()
+            .is_some_and(|m| m.len() == peers.len() && m.values().all(|e| e["status"] == "pinned"));
+        if !all {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+async fn node_pins(peer: &Peer, c: &str) -> anyhow::Result<bool> {
+    let ipfs = peer.ipfs.context("a leaf has an embedded node")?;
+    Ok(send(ipfs, Call::post(&format!("/api/v0/pin/ls?arg={c}")))
+        .await?
+        .status
+        == 200)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn content_added_at_the_top_is_pinned_on_every_leaf_and_unpinned_from_all() -> anyhow::Result<()> {
+    let leaves: Vec<(Dirs, Vec<Peer>)> = (0..4)
+        .map(|_| cluster(2, |_| None))
+        .collect::<anyhow::Result<_>>()?;
+    let middles: Vec<(Dirs, Vec<Peer>)> = (0..2)
+        .map(|m| cluster(2, |i| Some(gateway_of(&leaves[2 * m + i].1[0]))))
+        .collect::<anyhow::Result<_>>()?;
+    let (_top_dirs, top) = cluster(2, |i| Some(gateway_of(&middles[i].1[0])))?;
+
+    let scratch = cairn_compat_tests::scratch_dir("three-levels")?;
+    let dir = scratch.path().join("site");
+    std::fs::create_dir_all(dir.join("sub"))?;
+    std::fs::write(dir.join("index.html"), b"<h1>three levels</h1>")?;
+    std::fs::write(dir.join("sub").join("data.txt"), b"leaf bound")?;
+    let big = scratch.path().join("big.bin");
+    std::fs::write(&big, cairn_compat_tests::content::pattern(20 << 20))?;
+    let roots = [jsipfs_add(&top[0], &dir)?, jsipfs_add(&top[0], &big)?];
+
+    let levels: Vec<&[Peer]> = std::iter::once(top.as_slice())
+        .chain(middles.iter().map(|(_, p)| p.as_slice()))
+        .chain(leaves.iter().map(|(_, p)| p.as_slice()))
+        .collect();
+    for root in &roots {
+        eventually(&format!("{root} pinned at every level"), WAIT, || async {
+            for peers in &levels {
+                if !pinned_everywhere(peers, root).await? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+        .await?;
+        for (_, peers) in &leaves {
+            for leaf in peers {
+                assert!(node_pins(leaf, root).await?, "leaf {} holds {root}", leaf.peer_id);
+            }
+        }
+    }
+
+    for root in &roots {
+        assert_eq!(
+            rest(&top[1], "DELETE", &format!("/pins/{root}")).await?.status,
+            200
+        );
+    }
+    eventually("unpinned on every leaf node", WAIT, || async {
+        for (_, peers) in &leaves {
+            for leaf in peers {
+                for root in &roots {
+                    if node_pins(leaf, root).await? {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Ok(true)
+    })
+    .await?;
+    for leaf in &leaves[3].1 {
+        let ipfs = leaf.ipfs.context("node")?;
+        assert_eq!(send(ipfs, Call::post("/api/v0/repo/gc")).await?.status, 200);
+    }
+    let ipfs = leaves[3].1[1].ipfs.context("node")?;
+    let gone = send(ipfs, Call::post(&format!("/api/v0/block/stat?arg={}", roots[1]))).await?;
+    assert_ne!(
+        gone.status,
+        200,
+        "gc freed the 20 MiB file's blocks: {}",
+        gone.text()
+    );
+    Ok(())
+}
