@@ -204,3 +204,23 @@ pub fn cairn_cli(peer: &Peer, args: &[&str]) -> anyhow::Result<String> {
     anyhow::ensure!(code == 0, "cairn {args:?} exited {code}: {err}");
     Ok(out)
 }
+
+/// Adds `text` through `peer`'s gateway with `pin=false` (stored on its node, pinned nowhere);
+/// its CID.
+pub async fn add_unpinned(peer: &Peer, text: &'static [u8]) -> anyhow::Result<String> {
+    let part = vec![crate::content::Part::File(
+        "t".into(),
+        bytes::Bytes::from_static(text),
+    )];
+    let added = send(peer.gateway, crate::content::form("/api/v0/add?pin=false", part)).await?;
+    crate::content::last_hash(&added.body)
+}
+
+/// Whether `peer`'s IPFS daemon lists a pin of `cid` (`pin/ls?arg=`).
+pub async fn daemon_pins(peer: &Peer, cid: &str) -> anyhow::Result<bool> {
+    let ipfs = peer
+        .ipfs
+        .ok_or_else(|| anyhow::anyhow!("{} has no IPFS address", peer.peer_id))?;
+    let answer = send(ipfs, Call::post(&format!("/api/v0/pin/ls?arg={cid}"))).await?;
+    Ok(answer.status == 200)
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
-use cairn_compat_tests::cluster::{Dirs, cid, rest};
+use cairn_compat_tests::cluster::{Dirs, add_unpinned, cid, daemon_pins, rest};
 use cairn_compat_tests::content::{Part, form, last_hash};
 use cairn_compat_tests::http::{Call, send};
 use cairn_compat_tests::process::{Peer, init_peer};
@@ -27,36 +27,16 @@ async fn reaches(peer: &Peer, c: &str, want: &str) -> anyhow::Result<()> {
     .await
 }
 
-async fn upstream_has(peer: &Peer, c: &str) -> anyhow::Result<bool> {
-    let ipfs = peer.ipfs.context("ipfs address")?;
-    Ok(send(ipfs, Call::post(&format!("/api/v0/pin/ls?arg={c}")))
-        .await?
-        .status
-        == 200)
-}
-
-async fn add_unpinned(peer: &Peer, text: &'static [u8]) -> anyhow::Result<String> {
-    let added = send(
-        peer.gateway,
-        form(
-            "/api/v0/add?pin=false",
-            vec![Part::File("t".into(), Bytes::from_static(text))],
-        ),
-    )
-    .await?;
-    last_hash(&added.body)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cluster_pin_lands_on_the_daemon_and_an_unpin_leaves_it() -> anyhow::Result<()> {
     let dir = scratch_dir("tracker")?;
     init_peer(dir.path(), "tracker")?;
     let peer = Peer::start(dir.path(), &[])?;
     let c = add_unpinned(&peer, b"cairn tracker content").await?;
-    assert!(!upstream_has(&peer, &c).await?);
+    assert!(!daemon_pins(&peer, &c).await?);
     assert_eq!(rest(&peer, "POST", &format!("/pins/{c}")).await?.status, 200);
     reaches(&peer, &c, "pinned").await?;
-    assert!(upstream_has(&peer, &c).await?, "the daemon holds the pin");
+    assert!(daemon_pins(&peer, &c).await?, "the daemon holds the pin");
 
     // Behind the cluster's back: recover finds it and pins it again.
     let ipfs = peer.ipfs.context("ipfs")?;
@@ -69,11 +49,11 @@ async fn a_cluster_pin_lands_on_the_daemon_and_an_unpin_leaves_it() -> anyhow::R
     let recovered = rest(&peer, "POST", &format!("/pins/{c}/recover")).await?;
     assert_eq!(recovered.status, 200, "{}", recovered.text());
     reaches(&peer, &c, "pinned").await?;
-    assert!(upstream_has(&peer, &c).await?, "recover pinned it again");
+    assert!(daemon_pins(&peer, &c).await?, "recover pinned it again");
 
     assert_eq!(rest(&peer, "DELETE", &format!("/pins/{c}")).await?.status, 200);
     eventually("the unpin reaches the daemon", WAIT, || async {
-        Ok(!upstream_has(&peer, &c).await?)
+        Ok(!daemon_pins(&peer, &c).await?)
     })
     .await?;
     reaches(&peer, &c, "unpinned").await?;
@@ -123,11 +103,7 @@ async fn every_peer_daemon_holds_a_pin_added_on_one() -> anyhow::Result<()> {
     let c = last_hash(&added.body)?;
     for peer in &peers {
         reaches(peer, &c, "pinned").await?;
-        assert!(
-            upstream_has(peer, &c).await?,
-            "{} holds the content",
-            peer.peer_id
-        );
+        assert!(daemon_pins(peer, &c).await?, "{} holds the content", peer.peer_id);
     }
     Ok(())
 }

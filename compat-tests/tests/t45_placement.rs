@@ -6,33 +6,15 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use bytes::Bytes;
-use cairn_compat_tests::cluster::{Dirs, FAST_MONITOR, cairn_cli, rest, sees_metrics};
-use cairn_compat_tests::content::{Part, form, last_hash};
+use cairn_compat_tests::cluster::{
+    Dirs, FAST_MONITOR, add_unpinned, cairn_cli, daemon_pins, rest, sees_metrics,
+};
 use cairn_compat_tests::eventually;
 use cairn_compat_tests::http::{Call, send};
 use cairn_compat_tests::process::Peer;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-async fn add_unpinned(peer: &Peer, text: &'static [u8]) -> anyhow::Result<String> {
-    let added = send(
-        peer.gateway,
-        form(
-            "/api/v0/add?pin=false",
-            vec![Part::File("t".into(), Bytes::from_static(text))],
-        ),
-    )
-    .await?;
-    last_hash(&added.body)
-}
-
-async fn upstream_has(peer: &Peer, c: &str) -> anyhow::Result<bool> {
-    let ipfs = peer.ipfs.context("ipfs address")?;
-    let answer = send(ipfs, Call::post(&format!("/api/v0/pin/ls?arg={c}"))).await?;
-    Ok(answer.status == 200)
-}
 
 async fn global(peer: &Peer, c: &str) -> anyhow::Result<Value> {
     let answer = rest(peer, "GET", &format!("/pins/{c}")).await?;
@@ -93,7 +75,7 @@ async fn rf_two_on_three_peers_is_pinned_on_two_and_remote_on_the_third() -> any
         let info = global(peer, &c).await?;
         assert_eq!(info["peer_map"].as_object().map(|m| m.len()), Some(3), "{info}");
         assert!(settled(&info), "the same from {}: {info}", peer.peer_id);
-        let holds = upstream_has(peer, &c).await?;
+        let holds = daemon_pins(peer, &c).await?;
         assert_eq!(holds, chosen.contains(&peer.peer_id), "{} daemon", peer.peer_id);
     }
     let remote = rest(&peers[0], "GET", "/pins?filter=remote").await?.text();
@@ -171,7 +153,7 @@ async fn a_killed_allocated_peer_pins_move_to_a_healthy_one() -> anyhow::Result<
     })
     .await?;
     for peer in &peers {
-        assert!(upstream_has(peer, &c).await?, "{} holds it", peer.peer_id);
+        assert!(daemon_pins(peer, &c).await?, "{} holds it", peer.peer_id);
     }
     let info = global(&peers[1], &c).await?;
     let dead = &info["peer_map"][&victim_id];
@@ -201,7 +183,7 @@ async fn a_killed_allocated_peer_pins_move_to_a_healthy_one() -> anyhow::Result<
     let back = dirs.start(index, None, &FAST_MONITOR)?;
     eventually("the returning peer follows the shared state", WAIT, || async {
         let info = global(&back, &c).await?;
-        Ok(info["peer_map"][&back.peer_id]["status"] == "remote" && !upstream_has(&back, &c).await?)
+        Ok(info["peer_map"][&back.peer_id]["status"] == "remote" && !daemon_pins(&back, &c).await?)
     })
     .await?;
     assert!(!allocations(&global(&back, &c).await?).contains(&victim_id));

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use cairn_compat_tests::cluster::{Dirs, FAST_MONITOR, cairn_cli, rest, sees_metrics};
+use cairn_compat_tests::cluster::{Dirs, FAST_MONITOR, cairn_cli, daemon_pins, rest, sees_metrics};
 use cairn_compat_tests::content::{Part, form, last_hash};
 use cairn_compat_tests::eventually;
 use cairn_compat_tests::http::{Call, send};
@@ -30,16 +30,6 @@ async fn all_pinned(peer: &Peer, c: &str) -> anyhow::Result<bool> {
     Ok(map
         .as_object()
         .is_some_and(|m| !m.is_empty() && m.values().all(|e| e["status"] == "pinned")))
-}
-
-async fn node_has_pin(peer: &Peer, c: &str) -> anyhow::Result<bool> {
-    let ipfs = peer
-        .ipfs
-        .ok_or_else(|| anyhow::anyhow!("{} has no node", peer.peer_id))?;
-    Ok(send(ipfs, Call::post(&format!("/api/v0/pin/ls?arg={c}")))
-        .await?
-        .status
-        == 200)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -68,7 +58,7 @@ async fn a_parent_pin_is_held_until_it_landed_on_the_child_nodes() -> anyhow::Re
         "pinned on every child peer when the parent says so"
     );
     for peer in &child {
-        assert!(node_has_pin(peer, &c).await?, "{} node holds it", peer.peer_id);
+        assert!(daemon_pins(peer, &c).await?, "{} node holds it", peer.peer_id);
     }
 
     // The child holds a parent's progress call until the pin landed, and says who it is.
@@ -111,7 +101,7 @@ async fn a_parent_pin_is_held_until_it_landed_on_the_child_nodes() -> anyhow::Re
     assert_eq!(rest(&parent, "DELETE", &format!("/pins/{c}")).await?.status, 200);
     eventually("unpinned down to the child nodes", WAIT, || async {
         let in_child = rest(&child[0], "GET", &format!("/allocations/{c}")).await?.status == 200;
-        Ok(!in_child && !node_has_pin(&child[0], &c).await? && !node_has_pin(&child[1], &c).await?)
+        Ok(!in_child && !daemon_pins(&child[0], &c).await? && !daemon_pins(&child[1], &c).await?)
     })
     .await?;
     Ok(())
@@ -173,7 +163,7 @@ async fn a_child_without_enough_peers_fails_the_parent_pin_until_it_grows() -> a
     }
     assert!(all_pinned(&second, &c).await?);
     assert!(
-        node_has_pin(&second, &c).await?,
+        daemon_pins(&second, &c).await?,
         "the new child peer's node holds it"
     );
     Ok(())

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
-use cairn_compat_tests::cluster::{Dirs, FAST_MONITOR, rest};
+use cairn_compat_tests::cluster::{Dirs, FAST_MONITOR, daemon_pins, rest};
 use cairn_compat_tests::eventually;
 use cairn_compat_tests::http::{Call, send};
 use cairn_compat_tests::process::{Peer, jsipfs_cli};
@@ -65,14 +65,6 @@ async fn pinned_everywhere(peers: &[Peer], c: &str) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-async fn node_pins(peer: &Peer, c: &str) -> anyhow::Result<bool> {
-    let ipfs = peer.ipfs.context("a leaf has an embedded node")?;
-    Ok(send(ipfs, Call::post(&format!("/api/v0/pin/ls?arg={c}")))
-        .await?
-        .status
-        == 200)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn content_added_at_the_top_is_pinned_on_every_leaf_and_unpinned_from_all() -> anyhow::Result<()> {
     let leaves: Vec<(Dirs, Vec<Peer>)> = (0..4)
@@ -108,7 +100,11 @@ async fn content_added_at_the_top_is_pinned_on_every_leaf_and_unpinned_from_all(
         .await?;
         for (_, peers) in &leaves {
             for leaf in peers {
-                assert!(node_pins(leaf, root).await?, "leaf {} holds {root}", leaf.peer_id);
+                assert!(
+                    daemon_pins(leaf, root).await?,
+                    "leaf {} holds {root}",
+                    leaf.peer_id
+                );
             }
         }
     }
@@ -123,7 +119,7 @@ async fn content_added_at_the_top_is_pinned_on_every_leaf_and_unpinned_from_all(
         for (_, peers) in &leaves {
             for leaf in peers {
                 for root in &roots {
-                    if node_pins(leaf, root).await? {
+                    if daemon_pins(leaf, root).await? {
                         return Ok(false);
                     }
                 }
