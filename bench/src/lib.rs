@@ -6,6 +6,7 @@
 //! machines are shared and noisy. Nothing here asserts a threshold; the numbers are reported
 //! in docs/performance.md.
 
+pub mod composite;
 pub mod intercept;
 pub mod load;
 pub mod null_upstream;

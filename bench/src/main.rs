@@ -66,6 +66,9 @@ async fn main() -> anyhow::Result<()> {
     if wants("p11") {
         cairn_bench::tracking::status_across(100_000).await?;
     }
+    if wants("p12") {
+        cairn_bench::composite::three_levels_vs_flat().await?;
+    }
     if wants("p1") || wants("p3") {
         let daemon = JsIpfs::start("bench").context("starting js-ipfs")?;
         let gateway = Gateway::start(&daemon.multiaddr(), &[])?;

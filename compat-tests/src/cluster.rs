@@ -224,3 +224,22 @@ pub async fn daemon_pins(peer: &Peer, cid: &str) -> anyhow::Result<bool> {
     let answer = send(ipfs, Call::post(&format!("/api/v0/pin/ls?arg={cid}"))).await?;
     Ok(answer.status == 200)
 }
+
+/// A cluster of `n` peers at [`FAST_MONITOR`] speed whose peer `i` uses `upstream(i)` as its
+/// IPFS daemon (`None`: its embedded node), e.g. another cluster's gateway.
+pub fn cluster_over(
+    n: usize,
+    upstream: impl Fn(usize) -> Option<String>,
+) -> anyhow::Result<(Dirs, Vec<Peer>)> {
+    let dirs = Dirs::init(n)?;
+    let mut peers: Vec<Peer> = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut env: Vec<(&str, &str)> = FAST_MONITOR.to_vec();
+        let daemon = upstream(i);
+        if let Some(addr) = &daemon {
+            env.push(("CLUSTER_IPFSHTTP_NODEMULTIADDRESS", addr));
+        }
+        peers.push(dirs.start(i, peers.first(), &env)?);
+    }
+    Ok((dirs, peers))
+}

@@ -422,6 +422,11 @@ impl Peer {
     pub fn rest_multiaddr(&self) -> String {
         format!("/ip4/127.0.0.1/tcp/{}", self.rest.port())
     }
+
+    /// The gateway as a multiaddr (what a parent cluster's `node_multiaddress` names).
+    pub fn gateway_multiaddr(&self) -> String {
+        format!("/ip4/127.0.0.1/tcp/{}", self.gateway.port())
+    }
 }
 
 /// What a daemon's ready line says: peer id, cluster address, REST, gateway, IPFS API.

@@ -15,10 +15,6 @@ use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn gateway_of(peer: &Peer) -> String {
-    format!("/ip4/127.0.0.1/tcp/{}", peer.gateway.port())
-}
-
 async fn status_map(peer: &Peer, c: &str) -> anyhow::Result<Value> {
     let answer = rest(peer, "GET", &format!("/pins/{c}")).await?;
     anyhow::ensure!(answer.status == 200, "{}", answer.text());
@@ -36,7 +32,7 @@ async fn all_pinned(peer: &Peer, c: &str) -> anyhow::Result<bool> {
 async fn a_parent_pin_is_held_until_it_landed_on_the_child_nodes() -> anyhow::Result<()> {
     let child_dirs = Dirs::init(2)?;
     let child = child_dirs.start_all_with(&FAST_MONITOR)?;
-    let upstream = gateway_of(&child[0]);
+    let upstream = child[0].gateway_multiaddr();
     let parent_dirs = Dirs::init(1)?;
     let env = [("CLUSTER_IPFSHTTP_NODEMULTIADDRESS", upstream.as_str())];
     let parent = parent_dirs.start(0, None, &env)?;
@@ -116,7 +112,7 @@ async fn a_child_without_enough_peers_fails_the_parent_pin_until_it_grows() -> a
     let child_env: Vec<(&str, &str)> = FAST_MONITOR.iter().chain(rf.iter()).copied().collect();
     let child_dirs = Dirs::init(2)?;
     let first = child_dirs.start(0, None, &child_env)?;
-    let upstream = gateway_of(&first);
+    let upstream = first.gateway_multiaddr();
     let parent_dirs = Dirs::init(1)?;
     let parent = parent_dirs.start(
         0,

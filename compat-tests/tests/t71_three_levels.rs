@@ -10,36 +10,24 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
-use cairn_compat_tests::cluster::{Dirs, FAST_MONITOR, daemon_pins, rest};
+use cairn_compat_tests::cluster::{Dirs, cluster_over, daemon_pins, rest};
 use cairn_compat_tests::eventually;
 use cairn_compat_tests::http::{Call, send};
 use cairn_compat_tests::process::{Peer, jsipfs_cli};
 
 const WAIT: Duration = Duration::from_secs(180);
 
-fn gateway_of(peer: &Peer) -> String {
-    format!("/ip4/127.0.0.1/tcp/{}", peer.gateway.port())
-}
-
-/// One cluster of `n` peers, each peer's IPFS daemon given by `upstream(i)` (None: embedded).
-fn cluster(n: usize, upstream: impl Fn(usize) -> Option<String>) -> anyhow::Result<(Dirs, Vec<Peer>)> {
-    let dirs = Dirs::init(n)?;
-    let mut peers: Vec<Peer> = Vec::with_capacity(n);
-    for i in 0..n {
-        let mut env: Vec<(&str, &str)> = FAST_MONITOR.to_vec();
-        let daemon = upstream(i);
-        if let Some(addr) = &daemon {
-            env.push(("CLUSTER_IPFSHTTP_NODEMULTIADDRESS", addr));
-        }
-        peers.push(dirs.start(i, peers.first(), &env)?);
-    }
-    Ok((dirs, peers))
-}
-
 fn jsipfs_add(api: &Peer, path: &Path) -> anyhow::Result<String> {
     let out = Command::new("node")
         .arg(jsipfs_cli()?)
-        .args(["--api", &gateway_of(api), "add", "-r", "-Q", "--progress=false"])
+        .args([
+            "--api",
+            &api.gateway_multiaddr(),
+            "add",
+            "-r",
+            "-Q",
+            "--progress=false",
+        ])
         .arg(path)
         .env("IPFS_PATH", path.join("no-such-repo"))
         .output()
@@ -68,12 +56,12 @@ async fn pinned_everywhere(peers: &[Peer], c: &str) -> anyhow::Result<bool> {
 #[tokio::test(flavor = "multi_thread")]
 async fn content_added_at_the_top_is_pinned_on_every_leaf_and_unpinned_from_all() -> anyhow::Result<()> {
     let leaves: Vec<(Dirs, Vec<Peer>)> = (0..4)
-        .map(|_| cluster(2, |_| None))
+        .map(|_| cluster_over(2, |_| None))
         .collect::<anyhow::Result<_>>()?;
     let middles: Vec<(Dirs, Vec<Peer>)> = (0..2)
-        .map(|m| cluster(2, |i| Some(gateway_of(&leaves[2 * m + i].1[0]))))
+        .map(|m| cluster_over(2, |i| Some(leaves[2 * m + i].1[0].gateway_multiaddr())))
         .collect::<anyhow::Result<_>>()?;
-    let (_top_dirs, top) = cluster(2, |i| Some(gateway_of(&middles[i].1[0])))?;
+    let (_top_dirs, top) = cluster_over(2, |i| Some(middles[i].1[0].gateway_multiaddr()))?;
 
     let scratch = cairn_compat_tests::scratch_dir("three-levels")?;
     let dir = scratch.path().join("site");
