@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use cairn_compat_tests::cluster::{Dirs, cluster_over, rest};
+use cairn_compat_tests::cluster::{ThreeLevels, cluster_over, rest};
 use cairn_compat_tests::process::Peer;
 
 use crate::status_kib;
@@ -70,20 +70,15 @@ pub async fn three_levels_vs_flat() -> anyhow::Result<()> {
         let leaves: Vec<&Peer> = flat.iter().collect();
         add_until_pinned(&flat[0], &leaves, 1).await?
     };
-    let leaves: Vec<(Dirs, Vec<Peer>)> = (0..4)
-        .map(|_| cluster_over(2, |_| None))
-        .collect::<anyhow::Result<_>>()?;
-    let middles: Vec<(Dirs, Vec<Peer>)> = (0..2)
-        .map(|m| cluster_over(2, |i| Some(leaves[2 * m + i].1[0].gateway_multiaddr())))
-        .collect::<anyhow::Result<_>>()?;
-    let (_top_dirs, top) = cluster_over(2, |i| Some(middles[i].1[0].gateway_multiaddr()))?;
-    let leaf_peers: Vec<&Peer> = leaves.iter().flat_map(|(_, p)| p.iter()).collect();
+    let tree = ThreeLevels::start()?;
+    let top = &tree.top.1;
+    let leaf_peers = tree.leaf_peers();
     let composite_secs = add_until_pinned(&top[0], &leaf_peers, 2).await?;
     println!(
         "  flat {flat_secs:.2} s, three levels {composite_secs:.2} s: ratio {:.2} (3 levels ÷ flat)",
         composite_secs / flat_secs
     );
-    let middle_peers: Vec<&Peer> = middles.iter().flat_map(|(_, p)| p.iter()).collect();
+    let middle_peers: Vec<&Peer> = tree.middles.iter().flat_map(|(_, p)| p.iter()).collect();
     for (name, peers) in [
         ("top", top.iter().collect::<Vec<_>>()),
         ("middle", middle_peers),

@@ -243,3 +243,34 @@ pub fn cluster_over(
     }
     Ok((dirs, peers))
 }
+
+/// Three levels of clusters (replication -1, [`FAST_MONITOR`]): 4 leaf clusters of 2 peers with
+/// embedded nodes; 2 middle clusters of 2 peers, peer `i` of middle `m` over leaf `2m + i`'s
+/// gateway; a top cluster of 2 peers, peer `i` over middle `i`'s gateway.
+pub struct ThreeLevels {
+    /// The leaf clusters.
+    pub leaves: Vec<(Dirs, Vec<Peer>)>,
+    /// The middle clusters.
+    pub middles: Vec<(Dirs, Vec<Peer>)>,
+    /// The top cluster.
+    pub top: (Dirs, Vec<Peer>),
+}
+
+impl ThreeLevels {
+    /// Starts the 14 peers, leaves first.
+    pub fn start() -> anyhow::Result<Self> {
+        let leaves: Vec<(Dirs, Vec<Peer>)> = (0..4)
+            .map(|_| cluster_over(2, |_| None))
+            .collect::<anyhow::Result<_>>()?;
+        let middles: Vec<(Dirs, Vec<Peer>)> = (0..2)
+            .map(|m| cluster_over(2, |i| Some(leaves[2 * m + i].1[0].gateway_multiaddr())))
+            .collect::<anyhow::Result<_>>()?;
+        let top = cluster_over(2, |i| Some(middles[i].1[0].gateway_multiaddr()))?;
+        Ok(Self { leaves, middles, top })
+    }
+
+    /// Every leaf peer.
+    pub fn leaf_peers(&self) -> Vec<&Peer> {
+        self.leaves.iter().flat_map(|(_, p)| p.iter()).collect()
+    }
+}

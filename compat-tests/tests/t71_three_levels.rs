@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
-use cairn_compat_tests::cluster::{Dirs, cluster_over, daemon_pins, rest};
+use cairn_compat_tests::cluster::{ThreeLevels, daemon_pins, rest};
 use cairn_compat_tests::eventually;
 use cairn_compat_tests::http::{Call, send};
 use cairn_compat_tests::process::{Peer, jsipfs_cli};
@@ -55,13 +55,8 @@ async fn pinned_everywhere(peers: &[Peer], c: &str) -> anyhow::Result<bool> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn content_added_at_the_top_is_pinned_on_every_leaf_and_unpinned_from_all() -> anyhow::Result<()> {
-    let leaves: Vec<(Dirs, Vec<Peer>)> = (0..4)
-        .map(|_| cluster_over(2, |_| None))
-        .collect::<anyhow::Result<_>>()?;
-    let middles: Vec<(Dirs, Vec<Peer>)> = (0..2)
-        .map(|m| cluster_over(2, |i| Some(leaves[2 * m + i].1[0].gateway_multiaddr())))
-        .collect::<anyhow::Result<_>>()?;
-    let (_top_dirs, top) = cluster_over(2, |i| Some(middles[i].1[0].gateway_multiaddr()))?;
+    let tree = ThreeLevels::start()?;
+    let (leaves, middles, top) = (&tree.leaves, &tree.middles, &tree.top.1);
 
     let scratch = cairn_compat_tests::scratch_dir("three-levels")?;
     let dir = scratch.path().join("site");
@@ -86,7 +81,7 @@ async fn content_added_at_the_top_is_pinned_on_every_leaf_and_unpinned_from_all(
             Ok(true)
         })
         .await?;
-        for (_, peers) in &leaves {
+        for (_, peers) in leaves {
             for leaf in peers {
                 assert!(
                     daemon_pins(leaf, root).await?,
@@ -104,7 +99,7 @@ async fn content_added_at_the_top_is_pinned_on_every_leaf_and_unpinned_from_all(
         );
     }
     eventually("unpinned on every leaf node", WAIT, || async {
-        for (_, peers) in &leaves {
+        for (_, peers) in leaves {
             for leaf in peers {
                 for root in &roots {
                     if daemon_pins(leaf, root).await? {

@@ -45,8 +45,9 @@ fn query_of(text: &str) -> Query {
 /// One member's entry: its statuses, or why it did not answer.
 type Entry = MemberStatuses;
 
-/// The `PinInfoShort` of `member` (names and IPFS ids from its ping metric).
-fn short(cluster: &Cluster, member: &PeerNode, local: &LocalStatus) -> Value {
+/// The identifying part of `member`'s `PinInfoShort` (name and IPFS ids from its ping metric),
+/// worked out once per request and member, not once per pin.
+fn identity(cluster: &Cluster, member: &PeerNode) -> Value {
     let ping = cluster
         .monitor()
         .latest(crate::monitor::PING, std::slice::from_ref(&member.peer_id));
@@ -62,6 +63,12 @@ fn short(cluster: &Cluster, member: &PeerNode, local: &LocalStatus) -> Value {
         entry["ipfs_peer_id"] = json!(id);
         entry["ipfs_peer_addresses"] = about["ipfs_addresses"].clone();
     }
+    entry
+}
+
+/// `member`'s `PinInfoShort`: its `identity` and where the pin stands.
+fn short(identity: &Value, local: &LocalStatus) -> Value {
+    let mut entry = identity.clone();
     for (key, value) in [
         ("status", json!(local.status)),
         ("timestamp", json!(local.timestamp)),
@@ -100,12 +107,12 @@ fn status_in(entry: &Entry, cid: &Cid, pin: Option<&Pin>) -> LocalStatus {
 }
 
 /// The line for `pin`, or `None` when the filter selects none of its peers.
-fn pin_line(cluster: &Cluster, entries: &[Entry], pin: &Pin, filter: Option<&str>) -> Option<Value> {
+fn pin_line(entries: &[(Entry, Value)], pin: &Pin, filter: Option<&str>) -> Option<Value> {
     let mut peer_map = serde_json::Map::new();
-    for entry in entries {
+    for (entry, identity) in entries {
         let local = status_in(entry, &pin.cid, Some(pin));
         if filter.is_none_or(|f| local.status.matches(f)) {
-            peer_map.insert(entry.0.peer_id.clone(), short(cluster, &entry.0, &local));
+            peer_map.insert(entry.0.peer_id.clone(), short(identity, &local));
         }
     }
     (!peer_map.is_empty()).then(|| global(&pin.cid, Some(pin), peer_map))
@@ -141,7 +148,7 @@ pub(super) async fn one(cluster: &Cluster, cid: &str, query: &str) -> Response<B
     let mut peer_map = serde_json::Map::new();
     for (member, answer) in answers {
         let local = answer.unwrap_or_else(|why| LocalStatus::now(Status::ClusterError, why, 0));
-        peer_map.insert(member.peer_id.clone(), short(cluster, &member, &local));
+        peer_map.insert(member.peer_id.clone(), short(&identity(cluster, &member), &local));
     }
     reply(StatusCode::OK, &global(&cid, pin.as_ref(), peer_map))
 }
@@ -154,7 +161,15 @@ pub(super) async fn all(cluster: &Cluster, query: &str) -> Response<Body> {
     {
         return error(StatusCode::BAD_REQUEST, "invalid filter value");
     }
-    let entries = Arc::new(entries(cluster, query.local).await);
+    let entries: Vec<(Entry, Value)> = entries(cluster, query.local)
+        .await
+        .into_iter()
+        .map(|entry| {
+            let identity = identity(cluster, &entry.0);
+            (entry, identity)
+        })
+        .collect();
+    let entries = Arc::new(entries);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(64);
     let cluster = cluster.clone();
     tokio::task::spawn_blocking(move || {
@@ -164,7 +179,7 @@ pub(super) async fn all(cluster: &Cluster, query: &str) -> Response<Body> {
         };
         for pin in pins {
             let Ok(pin) = pin else { continue };
-            let Some(value) = pin_line(&cluster, &entries, &pin, query.filter.as_deref()) else {
+            let Some(value) = pin_line(&entries, &pin, query.filter.as_deref()) else {
                 continue;
             };
             let frame = line(&value).map(Frame::data).map_err(BoxError::from);
