@@ -231,10 +231,20 @@ pub fn cluster_over(
     n: usize,
     upstream: impl Fn(usize) -> Option<String>,
 ) -> anyhow::Result<(Dirs, Vec<Peer>)> {
+    cluster_over_with(n, upstream, &[])
+}
+
+/// [`cluster_over`] with more environment (`extra`) for every peer.
+pub fn cluster_over_with(
+    n: usize,
+    upstream: impl Fn(usize) -> Option<String>,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<(Dirs, Vec<Peer>)> {
     let dirs = Dirs::init(n)?;
     let mut peers: Vec<Peer> = Vec::with_capacity(n);
     for i in 0..n {
         let mut env: Vec<(&str, &str)> = FAST_MONITOR.to_vec();
+        env.extend_from_slice(extra);
         let daemon = upstream(i);
         if let Some(addr) = &daemon {
             env.push(("CLUSTER_IPFSHTTP_NODEMULTIADDRESS", addr));
@@ -244,9 +254,10 @@ pub fn cluster_over(
     Ok((dirs, peers))
 }
 
-/// Three levels of clusters (replication -1, [`FAST_MONITOR`]): 4 leaf clusters of 2 peers with
-/// embedded nodes; 2 middle clusters of 2 peers, peer `i` of middle `m` over leaf `2m + i`'s
-/// gateway; a top cluster of 2 peers, peer `i` over middle `i`'s gateway.
+/// Three levels of clusters ([`FAST_MONITOR`]): 4 leaf clusters with embedded nodes; 2 middle
+/// clusters of 2 peers, peer `i` of middle `m` over leaf `2m + i`'s first gateway; a top
+/// cluster of 2 peers, peer `i` over middle `i`'s first gateway. Replication -1 everywhere
+/// unless the leaves are given their own.
 pub struct ThreeLevels {
     /// The leaf clusters.
     pub leaves: Vec<(Dirs, Vec<Peer>)>,
@@ -257,16 +268,28 @@ pub struct ThreeLevels {
 }
 
 impl ThreeLevels {
-    /// Starts the 14 peers, leaves first.
+    /// Starts 2 + 4 + 8 peers, leaves first.
     pub fn start() -> anyhow::Result<Self> {
-        let leaves: Vec<(Dirs, Vec<Peer>)> = (0..4)
-            .map(|_| cluster_over(2, |_| None))
+        Self::start_with([2; 4], &[])
+    }
+
+    /// Starts leaf clusters of `leaf_sizes` peers with `leaf_env`, then the middle and top.
+    pub fn start_with(leaf_sizes: [usize; 4], leaf_env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let leaves: Vec<(Dirs, Vec<Peer>)> = leaf_sizes
+            .iter()
+            .map(|n| cluster_over_with(*n, |_| None, leaf_env))
             .collect::<anyhow::Result<_>>()?;
         let middles: Vec<(Dirs, Vec<Peer>)> = (0..2)
             .map(|m| cluster_over(2, |i| Some(leaves[2 * m + i].1[0].gateway_multiaddr())))
             .collect::<anyhow::Result<_>>()?;
         let top = cluster_over(2, |i| Some(middles[i].1[0].gateway_multiaddr()))?;
         Ok(Self { leaves, middles, top })
+    }
+
+    /// `cairn status <cid> --depth 3` at the top peer `i`, as JSON.
+    pub fn top_status(&self, i: usize, cid: &str) -> anyhow::Result<serde_json::Value> {
+        let out = cairn_cli(&self.top.1[i], &["status", cid, "--depth", "3", "--enc", "json"])?;
+        Ok(serde_json::from_str(out.trim())?)
     }
 
     /// Every leaf peer.

@@ -2,7 +2,8 @@
 //! are the gateways of 2 middle clusters of 2 peers, whose daemons are the gateways of 4 leaf
 //! clusters of 2 peers with embedded nodes (2 + 4 + 8 peers; replication -1 at every level).
 //! `jsipfs --api <top gateway> add` of a directory and of a 20 MiB file ends up pinned on
-//! every leaf node, every level's status says `pinned`, and an unpin at the top is carried down
+//! every leaf node, every level's status says `pinned` (and `cairn status --depth 3` at the
+//! top shows all 14 peers `pinned`), and an unpin at the top is carried down
 //! to every leaf node, whose `repo/gc` then frees the blocks.
 
 use std::path::Path;
@@ -10,7 +11,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
-use cairn_compat_tests::cluster::{ThreeLevels, daemon_pins, rest};
+use serde_json::Value;
+use cairn_compat_tests::cluster::{ThreeLevels, cairn_cli, daemon_pins, rest};
 use cairn_compat_tests::eventually;
 use cairn_compat_tests::http::{Call, send};
 use cairn_compat_tests::process::{Peer, jsipfs_cli};
@@ -53,6 +55,35 @@ async fn pinned_everywhere(peers: &[Peer], c: &str) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// Every `status` in `info`'s peer map and, depth first, in its peers' child clusters.
+fn tree_statuses(info: &Value, out: &mut Vec<(usize, String)>, level: usize) {
+    for entry in info["peer_map"].as_object().into_iter().flat_map(|m| m.values()) {
+        out.push((level, entry["status"].as_str().unwrap_or_default().to_owned()));
+        tree_statuses(&entry["child"], out, level + 1);
+    }
+}
+
+/// `cairn status --depth 3` at the top shows 2 top peers, 4 middle and 8 leaf peers, all
+/// `pinned`, in JSON and as indented text; depth 1 shows the top peers only.
+fn assert_full_tree(tree: &ThreeLevels, root: &str) -> anyhow::Result<()> {
+    let info = tree.top_status(0, root)?;
+    let mut statuses = Vec::new();
+    tree_statuses(&info, &mut statuses, 1);
+    let levels: Vec<usize> = [1, 2, 3].iter().map(|l| statuses.iter().filter(|(s, _)| s == l).count()).collect();
+    assert_eq!(levels, [2, 4, 8], "{info:#}");
+    assert!(statuses.iter().all(|(_, s)| s == "pinned"), "{info:#}");
+
+    let text = cairn_cli(&tree.top.1[1], &["status", root, "--depth", "3"])?;
+    let indented = |n: usize| {
+        let prefix = format!("{}> ", "    ".repeat(n));
+        text.lines().filter(|l| l.starts_with(&prefix) && l.contains(": PINNED |")).count()
+    };
+    assert_eq!([indented(1), indented(2), indented(3)], [2, 4, 8], "{text}");
+    let flat = cairn_cli(&tree.top.1[1], &["status", root])?;
+    assert_eq!(flat.lines().filter(|l| l.contains("PINNED")).count(), 2, "{flat}");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn content_added_at_the_top_is_pinned_on_every_leaf_and_unpinned_from_all() -> anyhow::Result<()> {
     let tree = ThreeLevels::start()?;
@@ -90,6 +121,7 @@ async fn content_added_at_the_top_is_pinned_on_every_leaf_and_unpinned_from_all(
                 );
             }
         }
+        assert_full_tree(&tree, root)?;
     }
 
     for root in &roots {

@@ -2,7 +2,7 @@
 //!
 //! The gateway never sees consensus, allocations or the pinset's storage; it asks for pins to
 //! be committed, reads pins back as a stream, and asks every peer's IPFS daemon for its repo
-//! numbers and garbage collection. Every call answers only after the cluster has done the work
+//! numbers and garbage collection, and where pins stand (Cairn's `cairn/status`). Every call answers only after the cluster has done the work
 //! (a pin is committed to consensus when `pin` returns `Ok`).
 
 use cid::Cid;
@@ -109,4 +109,8 @@ pub trait Cluster: Send + Sync + 'static {
     fn repo_gc(&self) -> BoxStream<'static, GcLine>;
     /// Where the committed pin of `cid` stands on the allocated peers' daemons.
     fn landing(&self, cid: Cid) -> BoxFuture<'static, Result<Landing, ClusterError>>;
+    /// Where each pin of `cids` (every pin of the pinset when empty) stands on every peer, as
+    /// ipfs-cluster's `GlobalPinInfo` objects, one per pin; `depth` above 1 includes each
+    /// peer's child cluster's answer at `depth - 1` (docs/composite.md).
+    fn status(&self, cids: Vec<Cid>, depth: u32) -> BoxStream<'static, Result<serde_json::Value, ClusterError>>;
 }

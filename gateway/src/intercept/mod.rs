@@ -7,8 +7,9 @@
 //!
 //! # What it serves
 //! `pin/add`, `pin/rm`, `pin/ls`, `pin/update`, `add`, `repo/stat`, `repo/gc`, and `block/put` /
-//! `dag/put` with `pin=true` (one file per endpoint: parse → apply → answer). The cluster is
-//! reached only through the [`Cluster`] trait, which cairn-peer implements.
+//! `dag/put` with `pin=true`, and Cairn's own `cairn/status` (one file per endpoint: parse →
+//! apply → answer). The cluster is reached only through the [`Cluster`] trait, which
+//! cairn-peer implements.
 //!
 //! # Invariants
 //! - No spelling of an intercepted route reaches the upstream ([`route`]): it is served, or
@@ -32,6 +33,7 @@ pub mod query;
 pub mod reply;
 mod repo;
 pub mod route;
+mod status;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,6 +46,7 @@ use tower::util::BoxCloneSyncService;
 
 pub use cluster::{Cluster, ClusterError, GcLine, Landing, PinInfo, PinRequest, RepoStat};
 pub use error::InterceptError;
+pub use status::MAX_DEPTH;
 
 use crate::{Body, BoxError};
 use query::Query;
@@ -191,6 +194,7 @@ async fn answer(
         Command::PinLs => pin_ls::serve(ctx, query).await,
         Command::RepoStat => repo::stat(ctx, query).await,
         Command::RepoGc => repo::gc(ctx, query).await,
+        Command::Status => status::serve(ctx, query).await,
     };
     answer.map_err(Into::into)
 }

@@ -29,9 +29,11 @@ pub enum Command {
     BlockPut,
     /// `dag/put` (served only with `pin=true`).
     DagPut,
+    /// `cairn/status`: Cairn's extension, where pins stand across the cluster (docs/composite.md).
+    Status,
 }
 
-const COMMANDS: [(&str, Command); 9] = [
+const COMMANDS: [(&str, Command); 10] = [
     ("pin/add", Command::PinAdd),
     ("pin/rm", Command::PinRm),
     ("pin/ls", Command::PinLs),
@@ -40,6 +42,7 @@ const COMMANDS: [(&str, Command); 9] = [
     ("repo/gc", Command::RepoGc),
     ("block/put", Command::BlockPut),
     ("dag/put", Command::DagPut),
+    ("cairn/status", Command::Status),
     ("add", Command::Add),
 ];
 
@@ -143,6 +146,10 @@ mod tests {
             Route::Serve(Command::PinAdd, vec!["QmX".into()])
         );
         assert_eq!(classify("/api/v0/add"), Route::Serve(Command::Add, vec![]));
+        assert_eq!(
+            classify("/api/v0/cairn/status"),
+            Route::Serve(Command::Status, vec![])
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Client commands about where pins stand and peer health, through a peer's REST API:
-//! `cairn status [cid] [--filter F] [--local]`, `cairn sync`, `cairn recover [cid]`,
+//! `cairn status [cid] [--filter F] [--local] [--depth N]`, `cairn sync`, `cairn recover [cid]`,
 //! `cairn health alerts`, `cairn health metrics [name]` (ipfs-cluster-ctl's words and text
 //! layout; `--enc json` prints the API's JSON).
 
@@ -19,6 +19,10 @@ pub struct StatusArgs {
     /// Only this peer's view.
     #[arg(long)]
     local: bool,
+    /// Cluster levels to show: above 1, each peer whose IPFS daemon is a child cluster's
+    /// gateway shows that child's peers below it, recursively.
+    #[arg(long, default_value_t = 1)]
+    depth: u32,
 }
 
 /// `cairn health …`.
@@ -41,19 +45,30 @@ fn query(args: &StatusArgs) -> String {
     if args.local {
         q.append_pair("local", "true");
     }
+    if args.depth != 1 {
+        q.append_pair("depth", &args.depth.to_string());
+    }
     q.finish()
 }
 
-/// ipfs-cluster-ctl's text for a `GlobalPinInfo`.
+/// ipfs-cluster-ctl's text for a `GlobalPinInfo`; a peer's child cluster (`--depth`) is shown
+/// below that peer, indented one level further.
 fn status_text(info: &Value) -> String {
     let mut out = format!(
         "{} | {}:",
         info["cid"].as_str().unwrap_or(""),
         info["name"].as_str().unwrap_or("")
     );
+    peer_lines(info, 1, &mut out);
+    out
+}
+
+/// One line per peer of `info`'s peer map at `level`, each followed by its child's peers.
+fn peer_lines(info: &Value, level: usize, out: &mut String) {
     let Some(peers) = info["peer_map"].as_object() else {
-        return out;
+        return;
     };
+    let indent = "    ".repeat(level);
     for (peer, entry) in peers {
         let name = entry["peername"]
             .as_str()
@@ -61,15 +76,18 @@ fn status_text(info: &Value) -> String {
             .unwrap_or(peer);
         let status = entry["status"].as_str().unwrap_or("").to_uppercase();
         out.push_str(&format!(
-            "\n    > {name:<16} : {status} | {} | Attempts: {}",
+            "\n{indent}> {name:<16} : {status} | {} | Attempts: {}",
             entry["timestamp"].as_str().unwrap_or(""),
             entry["attempt_count"]
         ));
         if let Some(error) = entry["error"].as_str().filter(|e| !e.is_empty()) {
             out.push_str(&format!(" | {error}"));
         }
+        if let Some(why) = entry["child_error"].as_str() {
+            out.push_str(&format!("\n{indent}    (child cluster: {why})"));
+        }
+        peer_lines(&entry["child"], level + 1, out);
     }
-    out
 }
 
 async fn show(global: &Global, method: http::Method, path: &str) -> anyhow::Result<()> {

@@ -4,7 +4,8 @@
 //! does (`name`, `replication-*`, `expire-in`, `meta-*`; kubo's `pin-name` stands for `name`;
 //! kubo's `mode` is a file mode on `add`, never a pin mode). Listing streams from one read
 //! transaction through a bounded channel. `repo/stat` and `repo/gc` ask every member's own
-//! IPFS daemon over the cluster network, this peer's directly.
+//! IPFS daemon over the cluster network, this peer's directly. `cairn/status` is the nested
+//! status of `nested`.
 
 use std::sync::Arc;
 
@@ -198,6 +199,12 @@ impl gw::Cluster for Cluster {
     fn landing(&self, cid: Cid) -> BoxFuture<'static, Result<gw::Landing, gw::ClusterError>> {
         let this = self.clone();
         Box::pin(async move { this.landing(cid).await.map_err(to_gateway) })
+    }
+
+    fn status(&self, cids: Vec<Cid>, depth: u32) -> BoxStream<'static, Result<serde_json::Value, gw::ClusterError>> {
+        let cids = (!cids.is_empty()).then_some(cids);
+        let infos = self.global_infos(cids, depth, None);
+        Box::pin(infos.map(|info| info.map_err(to_gateway)))
     }
 
     fn repo_gc(&self) -> BoxStream<'static, GcLine> {

@@ -21,7 +21,9 @@ mod inbound;
 mod landing;
 mod membership;
 mod monitoring;
+mod nested;
 mod ops;
+mod pin_info;
 mod placement;
 mod status;
 
@@ -104,6 +106,7 @@ pub struct Cluster {
 }
 
 pub use blocks::PeerBlocks;
+pub use pin_info::{ChildInfo, global, short};
 pub use status::MemberStatuses;
 
 fn start_err(e: impl std::fmt::Display) -> ClusterError {

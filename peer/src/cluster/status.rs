@@ -22,7 +22,7 @@ pub(super) const PAGE: u32 = 5_000;
 pub type MemberStatuses = (PeerNode, Result<HashMap<Cid, LocalStatus>, String>);
 
 impl Cluster {
-    fn running_tracker(&self) -> Result<&Tracker, ClusterError> {
+    pub(super) fn running_tracker(&self) -> Result<&Tracker, ClusterError> {
         self.tracker()
             .ok_or_else(|| ClusterError::Start("the pin tracker is not running".into()))
     }

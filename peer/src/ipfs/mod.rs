@@ -23,6 +23,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 mod blocks;
+mod child;
 mod pins;
 mod swarm;
 
@@ -101,6 +102,7 @@ pub struct IpfsClient {
     client: Client<Connector, Full<Bytes>>,
     timeouts: Timeouts,
     backoff: std::sync::Arc<Backoff>,
+    child: std::sync::Arc<child::ChildKind>,
 }
 
 impl IpfsClient {
@@ -113,6 +115,7 @@ impl IpfsClient {
             client,
             timeouts: Timeouts::default(),
             backoff: std::sync::Arc::default(),
+            child: std::sync::Arc::default(),
         }
     }
 
@@ -166,6 +169,9 @@ impl IpfsClient {
             .observe(answer.map_err(|e| e.to_string()))
             .map_err(unreachable)?;
         let status = rsp.status();
+        if status.is_success() {
+            self.child.observe(call, rsp.headers());
+        }
         let (body, late) = read_watched(rsp.into_body(), idle).await.map_err(unreachable)?;
         let refused = |message: String| IpfsError::Refused {
             target: target.clone(),

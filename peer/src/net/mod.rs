@@ -25,7 +25,7 @@ use libp2p::{Multiaddr, PeerId, identity::Keypair};
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use event_loop::EventLoop;
-pub use protocol::{ClusterReply, ClusterRequest, RaftRequest, Request, Response};
+pub use protocol::{ClusterReply, ClusterRequest, NestedStatus, RaftRequest, Request, Response};
 
 /// Commands from [`Net`] handles to the event loop.
 const COMMAND_QUEUE: usize = 256;

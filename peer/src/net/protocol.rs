@@ -56,6 +56,14 @@ pub enum ClusterRequest {
     },
     /// This peer's status of one CID.
     StatusOf(String),
+    /// This peer's statuses of these CIDs and, when `depth` is above 1, its child cluster's
+    /// `GlobalPinInfo` of each at `depth - 1` (when its IPFS daemon is a Cairn gateway).
+    Nested {
+        /// The CIDs.
+        cids: Vec<String>,
+        /// How many cluster levels to show, this one included.
+        depth: u32,
+    },
     /// Retry this peer's failed pins now (one CID, or all).
     Recover(Option<String>),
     /// Compare this peer's pins with its IPFS daemon now.
@@ -77,8 +85,22 @@ pub enum ClusterReply {
     Gc(Vec<String>),
     /// To [`ClusterRequest::Statuses`] and [`ClusterRequest::StatusOf`]: (CID, status).
     Statuses(Vec<(String, LocalStatus)>),
+    /// To [`ClusterRequest::Nested`]: one entry per CID asked, in order.
+    Nested(Vec<NestedStatus>),
     /// Done (recover, sync).
     Done,
+}
+
+/// One peer's status of one CID and what its child cluster says of it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NestedStatus {
+    /// The CID.
+    pub cid: String,
+    /// This peer's status.
+    pub status: LocalStatus,
+    /// The child cluster's `GlobalPinInfo` (JSON text), why it could not be asked, or `None`
+    /// when there is no child to ask (a plain daemon, or depth 1).
+    pub child: Option<Result<String, String>>,
 }
 
 /// An answer between peers.

@@ -3,23 +3,25 @@
 //!
 //! Every member's tracker is asked over the cluster network (`local=true`: this peer only). A
 //! member that does not answer shows `cluster_error` with the reason in its `peer_map` entry;
-//! the call itself succeeds. `GET /pins` streams one line per pin of the pinset.
+//! the call itself succeeds. `GET /pins` streams one line per pin of the pinset. `depth=N`
+//! (Cairn-only, N above 1) adds each peer's child cluster below it (`cluster::nested`).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use cid::Cid;
+use futures::StreamExt;
 use http::{Response, StatusCode};
 use http_body_util::StreamBody;
 use hyper::body::Frame;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use cairn_gateway::intercept::MAX_DEPTH;
 use cairn_gateway::{Body, BoxError, boxed};
 
 use super::{error, json as reply, line};
 use crate::api::{Pin, parse_cid};
-use crate::cluster::{Cluster, MemberStatuses};
-use crate::consensus::PeerNode;
+use crate::cluster::{Cluster, MemberStatuses, global, short};
 use crate::net::ClusterRequest;
 use crate::tracker::{LocalStatus, Status, untracked};
 
@@ -28,71 +30,36 @@ use crate::tracker::{LocalStatus, Status, untracked};
 struct Query {
     local: bool,
     filter: Option<String>,
+    /// Cluster levels to show (Cairn-only); `None` when absent or not a number in range.
+    depth: Option<u32>,
 }
 
 fn query_of(text: &str) -> Query {
-    let mut query = Query::default();
+    let mut query = Query {
+        depth: Some(1),
+        ..Query::default()
+    };
     for (key, value) in form_urlencoded::parse(text.as_bytes()) {
         match key.as_ref() {
             "local" => query.local = value == "true",
             "filter" if !value.is_empty() => query.filter = Some(value.into_owned()),
+            "depth" => query.depth = value.parse().ok().filter(|d| (1..=MAX_DEPTH).contains(d)),
             _ => {}
         }
     }
     query
 }
 
+/// The answer to a `depth` that is not a number from 1 to [`MAX_DEPTH`].
+fn bad_depth() -> Response<Body> {
+    error(
+        StatusCode::BAD_REQUEST,
+        &format!("depth must be a number from 1 to {MAX_DEPTH}"),
+    )
+}
+
 /// One member's entry: its statuses, or why it did not answer.
 type Entry = MemberStatuses;
-
-/// The identifying part of `member`'s `PinInfoShort` (name and IPFS ids from its ping metric),
-/// worked out once per request and member, not once per pin.
-fn identity(cluster: &Cluster, member: &PeerNode) -> Value {
-    let ping = cluster
-        .monitor()
-        .latest(crate::monitor::PING, std::slice::from_ref(&member.peer_id));
-    let about: Value = ping
-        .first()
-        .and_then(|m| serde_json::from_str(&m.value).ok())
-        .unwrap_or_default();
-    let mut entry = json!({ "peername": about["peer_name"].as_str().unwrap_or_default() });
-    if member.peer_id == cluster.peer_id {
-        entry["peername"] = json!(cluster.peername);
-    }
-    if let Some(id) = about["ipfs_id"].as_str().filter(|id| !id.is_empty()) {
-        entry["ipfs_peer_id"] = json!(id);
-        entry["ipfs_peer_addresses"] = about["ipfs_addresses"].clone();
-    }
-    entry
-}
-
-/// `member`'s `PinInfoShort`: its `identity` and where the pin stands.
-fn short(identity: &Value, local: &LocalStatus) -> Value {
-    let mut entry = identity.clone();
-    for (key, value) in [
-        ("status", json!(local.status)),
-        ("timestamp", json!(local.timestamp)),
-        ("error", json!(local.error)),
-        ("attempt_count", json!(local.attempt_count)),
-        ("priority_pin", json!(false)),
-    ] {
-        entry[key] = value;
-    }
-    entry
-}
-
-/// `GlobalPinInfo` of `cid` from its pin (if any) and the peer map.
-fn global(cid: &Cid, pin: Option<&Pin>, peer_map: serde_json::Map<String, Value>) -> Value {
-    json!({
-        "cid": cid.to_string(),
-        "name": pin.map(|p| p.options.name.clone()).unwrap_or_default(),
-        "allocations": pin.map(|p| p.allocations.clone()).unwrap_or_default(),
-        "origins": pin.map(|p| p.options.origins.clone()).unwrap_or_default(),
-        "created": pin.map(|p| json!(p.timestamp)).unwrap_or_else(|| json!("0001-01-01T00:00:00Z")),
-        "metadata": pin.map(|p| json!(p.options.metadata)).unwrap_or_else(|| json!({})),
-        "peer_map": peer_map,
-    })
-}
 
 /// `member`'s status of `pin`: what it answered, what follows from the pin when it tracks
 /// nothing yet, or `cluster_error` when it did not answer.
@@ -112,7 +79,7 @@ fn pin_line(entries: &[(Entry, Value)], pin: &Pin, filter: Option<&str>) -> Opti
     for (entry, identity) in entries {
         let local = status_in(entry, &pin.cid, Some(pin));
         if filter.is_none_or(|f| local.status.matches(f)) {
-            peer_map.insert(entry.0.peer_id.clone(), short(identity, &local));
+            peer_map.insert(entry.0.peer_id.clone(), short(identity, &local, None));
         }
     }
     (!peer_map.is_empty()).then(|| global(&pin.cid, Some(pin), peer_map))
@@ -129,14 +96,20 @@ async fn entries(cluster: &Cluster, local: bool) -> Vec<Entry> {
     vec![(cluster.me(), statuses.ok_or(why))]
 }
 
-/// `GET /pins/{cid}[?local=true]`.
+/// `GET /pins/{cid}[?local=true][&depth=N]`.
 pub(super) async fn one(cluster: &Cluster, cid: &str, query: &str) -> Response<Body> {
     let cid = match parse_cid(cid) {
         Ok(cid) => cid,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
+    let query = query_of(query);
+    match query.depth {
+        None => return bad_depth(),
+        Some(depth) if depth > 1 && !query.local => return nested_one(cluster, cid, depth).await,
+        Some(_) => {}
+    }
     let pin = cluster.pins().get(&cid).ok().flatten();
-    let answers = if query_of(query).local {
+    let answers = if query.local {
         let local = cluster.tracker().map(|t| t.status(&cid));
         vec![(
             cluster.me(),
@@ -148,12 +121,23 @@ pub(super) async fn one(cluster: &Cluster, cid: &str, query: &str) -> Response<B
     let mut peer_map = serde_json::Map::new();
     for (member, answer) in answers {
         let local = answer.unwrap_or_else(|why| LocalStatus::now(Status::ClusterError, why, 0));
-        peer_map.insert(member.peer_id.clone(), short(&identity(cluster, &member), &local));
+        peer_map.insert(member.peer_id.clone(), short(&cluster.identity(&member), &local, None));
     }
     reply(StatusCode::OK, &global(&cid, pin.as_ref(), peer_map))
 }
 
-/// `GET /pins[?filter=…][&local=true]`: one `GlobalPinInfo` per pin of the pinset, ndjson.
+/// `GET /pins/{cid}?depth=N` (N above 1): with each peer's child cluster below it.
+async fn nested_one(cluster: &Cluster, cid: Cid, depth: u32) -> Response<Body> {
+    let mut infos = cluster.global_infos(Some(vec![cid]), depth, None);
+    match infos.next().await {
+        Some(Ok(info)) => reply(StatusCode::OK, &info),
+        Some(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        None => error(StatusCode::INTERNAL_SERVER_ERROR, "no status"),
+    }
+}
+
+/// `GET /pins[?filter=…][&local=true][&depth=N]`: one `GlobalPinInfo` per pin of the pinset,
+/// ndjson.
 pub(super) async fn all(cluster: &Cluster, query: &str) -> Response<Body> {
     let query = query_of(query);
     if let Some(f) = &query.filter
@@ -161,11 +145,16 @@ pub(super) async fn all(cluster: &Cluster, query: &str) -> Response<Body> {
     {
         return error(StatusCode::BAD_REQUEST, "invalid filter value");
     }
+    match query.depth {
+        None => return bad_depth(),
+        Some(depth) if depth > 1 && !query.local => return nested_all(cluster, depth, query.filter),
+        Some(_) => {}
+    }
     let entries: Vec<(Entry, Value)> = entries(cluster, query.local)
         .await
         .into_iter()
         .map(|entry| {
-            let identity = identity(cluster, &entry.0);
+            let identity = cluster.identity(&entry.0);
             (entry, identity)
         })
         .collect();
@@ -189,6 +178,16 @@ pub(super) async fn all(cluster: &Cluster, query: &str) -> Response<Body> {
         }
     });
     super::with_json_type(Response::new(boxed(StreamBody::new(crate::receiver_stream(rx)))))
+}
+
+/// `GET /pins?depth=N` (N above 1): every pin with each peer's child cluster below it.
+fn nested_all(cluster: &Cluster, depth: u32, filter: Option<String>) -> Response<Body> {
+    let infos = cluster.global_infos(None, depth, filter);
+    let frames = infos.map(|info| {
+        let info = info.map_err(BoxError::from)?;
+        line(&info).map(Frame::data).map_err(BoxError::from)
+    });
+    super::with_json_type(Response::new(boxed(StreamBody::new(frames))))
 }
 
 fn known_filter(filter: &str) -> bool {

@@ -1,0 +1,59 @@
+//! A child cluster as this peer's IPFS daemon: whether the daemon is a Cairn gateway, and its
+//! `cairn/status` extension (docs/composite.md).
+//!
+//! A Cairn gateway answers `repo/stat` and `pin/ls` itself and says so in its `Server` header
+//! (`cairn-gateway/…`); every answer to those calls updates what this client believes, so a
+//! daemon replaced at the same address is noticed at the next informer round. Other calls
+//! may be forwarded by a gateway to the daemon behind it and say nothing about who answered.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use cid::Cid;
+use serde_json::Value;
+
+use super::{IpfsClient, IpfsError};
+
+/// The `Server` header's prefix on a Cairn gateway's own answers.
+const CAIRN_SERVER: &str = "cairn-gateway/";
+/// Calls a Cairn gateway always answers itself (never forwards).
+const SELF_ANSWERED: [&str; 2] = ["repo/stat", "pin/ls"];
+
+/// Whether the daemon is a Cairn gateway, as its last self-answered reply showed.
+#[derive(Debug, Default)]
+pub(super) struct ChildKind(AtomicBool);
+
+impl ChildKind {
+    /// Notes who answered `call` with these `headers`.
+    pub(super) fn observe(&self, call: &str, headers: &http::HeaderMap) {
+        if !SELF_ANSWERED.iter().any(|c| call.starts_with(c)) {
+            return;
+        }
+        let server = headers.get(http::header::SERVER).and_then(|v| v.to_str().ok());
+        let cairn = server.is_some_and(|s| s.starts_with(CAIRN_SERVER));
+        self.0.store(cairn, Ordering::Relaxed);
+    }
+}
+
+impl IpfsClient {
+    /// Whether the daemon is a Cairn gateway (a child cluster), as last seen.
+    pub fn is_cairn(&self) -> bool {
+        self.child.0.load(Ordering::Relaxed)
+    }
+
+    /// The child cluster's `GlobalPinInfo` of each of `cids` at `depth`, in order.
+    pub async fn child_status(&self, cids: &[Cid], depth: u32) -> Result<Vec<Value>, IpfsError> {
+        let args: String = cids.iter().map(|c| format!("arg={c}&")).collect();
+        let call = format!("cairn/status?{args}depth={depth}");
+        let body = self
+            .exchange(&call, None, Bytes::new(), self.timeouts().request)
+            .await?;
+        let lines = body.split(|b| *b == b'\n').filter(|l| !l.is_empty());
+        lines
+            .map(|line| {
+                serde_json::from_slice(line)
+                    .map_err(|e| self.refused(200, format!("cairn/status answered {e}")))
+            })
+            .collect()
+    }
+}
