@@ -1,7 +1,8 @@
 //! Composite clusters: a parent cluster whose peers use a child cluster's gateway as their IPFS
 //! daemon. The child holds the parent's `pin/add?progress=true` until the pin really landed on
 //! its nodes; a child that cannot satisfy its rf-min fails the parent's pin, and the parent's
-//! recover succeeds once the child has enough peers.
+//! recover succeeds once the child has enough peers. The parent's status with `depth=2` shows
+//! the child's peers under the parent peer.
 
 use std::time::Duration;
 
@@ -26,6 +27,66 @@ async fn all_pinned(peer: &Peer, c: &str) -> anyhow::Result<bool> {
     Ok(map
         .as_object()
         .is_some_and(|m| !m.is_empty() && m.values().all(|e| e["status"] == "pinned")))
+}
+
+/// `depth=2` at the parent shows the child's peers under the parent peer (REST, one pin and
+/// every pin); the child's own peers, over plain nodes, show no child; bad depths are refused
+/// by REST and by the child gateway's `cairn/status`.
+async fn nested_status_shows_the_child(parent: &Peer, child: &[Peer], c: &str) -> anyhow::Result<()> {
+    let one = rest(parent, "GET", &format!("/pins/{c}?depth=2")).await?.json()?;
+    let below = &one["peer_map"][&parent.peer_id]["child"];
+    assert_eq!(below["cid"], c, "{one:#}");
+    let peers = below["peer_map"].as_object().cloned().unwrap_or_default();
+    assert_eq!(peers.len(), 2, "{one:#}");
+    for peer in child {
+        assert_eq!(peers[&peer.peer_id]["status"], "pinned", "{one:#}");
+        assert!(peers[&peer.peer_id].get("child").is_none(), "{one:#}");
+    }
+    let every = rest(parent, "GET", "/pins?depth=2").await?;
+    let line = every.text().lines().find(|l| l.contains(c)).map(str::to_owned);
+    let line: Value = serde_json::from_str(&line.unwrap_or_default())?;
+    assert_eq!(
+        line["peer_map"][&parent.peer_id]["child"]["peer_map"]
+            .as_object()
+            .map(|m| m.len()),
+        Some(2)
+    );
+
+    let flat = rest(&child[0], "GET", &format!("/pins/{c}?depth=2"))
+        .await?
+        .json()?;
+    let entries = flat["peer_map"].as_object().cloned().unwrap_or_default();
+    assert!(
+        entries
+            .values()
+            .all(|e| e.get("child").is_none() && e.get("child_error").is_none()),
+        "{flat:#}"
+    );
+
+    assert_eq!(
+        rest(parent, "GET", &format!("/pins/{c}?depth=0")).await?.status,
+        400
+    );
+    let bad = send(
+        child[0].gateway,
+        Call::post(&format!("/api/v0/cairn/status?arg={c}&depth=x")),
+    )
+    .await?;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(
+        bad.text()
+            .contains("Could not convert value \"x\" to type \"uint\""),
+        "{}",
+        bad.text()
+    );
+    let direct = send(
+        child[0].gateway,
+        Call::post(&format!("/api/v0/cairn/status?arg={c}")),
+    )
+    .await?;
+    assert_eq!(direct.status, 200, "{}", direct.text());
+    assert_eq!(direct.json()?["cid"], c, "{}", direct.text());
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -53,6 +114,7 @@ async fn a_parent_pin_is_held_until_it_landed_on_the_child_nodes() -> anyhow::Re
         all_pinned(&child[1], &c).await?,
         "pinned on every child peer when the parent says so"
     );
+    nested_status_shows_the_child(&parent, &child, &c).await?;
     for peer in &child {
         assert!(daemon_pins(peer, &c).await?, "{} node holds it", peer.peer_id);
     }

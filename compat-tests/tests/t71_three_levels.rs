@@ -11,11 +11,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
-use serde_json::Value;
 use cairn_compat_tests::cluster::{ThreeLevels, cairn_cli, daemon_pins, rest};
 use cairn_compat_tests::eventually;
 use cairn_compat_tests::http::{Call, send};
 use cairn_compat_tests::process::{Peer, jsipfs_cli};
+use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(180);
 
@@ -69,14 +69,19 @@ fn assert_full_tree(tree: &ThreeLevels, root: &str) -> anyhow::Result<()> {
     let info = tree.top_status(0, root)?;
     let mut statuses = Vec::new();
     tree_statuses(&info, &mut statuses, 1);
-    let levels: Vec<usize> = [1, 2, 3].iter().map(|l| statuses.iter().filter(|(s, _)| s == l).count()).collect();
+    let levels: Vec<usize> = [1, 2, 3]
+        .iter()
+        .map(|l| statuses.iter().filter(|(s, _)| s == l).count())
+        .collect();
     assert_eq!(levels, [2, 4, 8], "{info:#}");
     assert!(statuses.iter().all(|(_, s)| s == "pinned"), "{info:#}");
 
     let text = cairn_cli(&tree.top.1[1], &["status", root, "--depth", "3"])?;
     let indented = |n: usize| {
         let prefix = format!("{}> ", "    ".repeat(n));
-        text.lines().filter(|l| l.starts_with(&prefix) && l.contains(": PINNED |")).count()
+        text.lines()
+            .filter(|l| l.starts_with(&prefix) && l.contains(": PINNED |"))
+            .count()
     };
     assert_eq!([indented(1), indented(2), indented(3)], [2, 4, 8], "{text}");
     let flat = cairn_cli(&tree.top.1[1], &["status", root])?;

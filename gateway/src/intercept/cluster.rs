@@ -112,5 +112,9 @@ pub trait Cluster: Send + Sync + 'static {
     /// Where each pin of `cids` (every pin of the pinset when empty) stands on every peer, as
     /// ipfs-cluster's `GlobalPinInfo` objects, one per pin; `depth` above 1 includes each
     /// peer's child cluster's answer at `depth - 1` (docs/composite.md).
-    fn status(&self, cids: Vec<Cid>, depth: u32) -> BoxStream<'static, Result<serde_json::Value, ClusterError>>;
+    fn status(
+        &self,
+        cids: Vec<Cid>,
+        depth: u32,
+    ) -> BoxStream<'static, Result<serde_json::Value, ClusterError>>;
 }

@@ -23,7 +23,11 @@ pub const MAX_DEPTH: u32 = 16;
 /// `cairn/status`: parse → ask the cluster → stream its lines.
 pub(super) async fn serve(ctx: &Ctx, query: Query) -> Result<Response<Body>, InterceptError> {
     let depth = depth(&query)?;
-    let cids = query.args().iter().map(|a| cid_arg(a)).collect::<Result<Vec<_>, _>>()?;
+    let cids = query
+        .args()
+        .iter()
+        .map(|a| cid_arg(a))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut infos = ctx.cluster.status(cids, depth);
     let (response, lines) = reply::ndjson();
     tokio::spawn(async move {

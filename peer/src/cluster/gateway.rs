@@ -201,7 +201,11 @@ impl gw::Cluster for Cluster {
         Box::pin(async move { this.landing(cid).await.map_err(to_gateway) })
     }
 
-    fn status(&self, cids: Vec<Cid>, depth: u32) -> BoxStream<'static, Result<serde_json::Value, gw::ClusterError>> {
+    fn status(
+        &self,
+        cids: Vec<Cid>,
+        depth: u32,
+    ) -> BoxStream<'static, Result<serde_json::Value, gw::ClusterError>> {
         let cids = (!cids.is_empty()).then_some(cids);
         let infos = self.global_infos(cids, depth, None);
         Box::pin(infos.map(|info| info.map_err(to_gateway)))

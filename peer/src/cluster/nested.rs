@@ -40,7 +40,11 @@ type Member = (PeerNode, Value);
 
 impl Cluster {
     /// Serves [`ClusterRequest::Nested`].
-    pub(super) async fn local_nested(&self, cids: Vec<String>, depth: u32) -> Result<ClusterReply, ClusterError> {
+    pub(super) async fn local_nested(
+        &self,
+        cids: Vec<String>,
+        depth: u32,
+    ) -> Result<ClusterReply, ClusterError> {
         let cids = cids.iter().map(|c| parse_cid(c)).collect::<Result<Vec<_>, _>>()?;
         let tracker = self.running_tracker()?;
         let children = self.child_infos(&cids, depth).await;
@@ -58,13 +62,20 @@ impl Cluster {
         let ipfs = self.ipfs.get().filter(|ipfs| depth > 1 && ipfs.is_cairn())?;
         let answer = ipfs.child_status(cids, depth - 1).await;
         Some(answer.map_err(|e| e.to_string()).map(|infos| {
-            let by_cid = infos.into_iter().map(|info| (info["cid"].as_str().unwrap_or_default().to_owned(), info));
+            let by_cid = infos
+                .into_iter()
+                .map(|info| (info["cid"].as_str().unwrap_or_default().to_owned(), info));
             by_cid.collect()
         }))
     }
 
     /// One member's [`ClusterRequest::Nested`] answer (this peer's served directly).
-    async fn nested_on(&self, member: &PeerNode, cids: &[Cid], depth: u32) -> Result<Vec<NestedStatus>, ClusterError> {
+    async fn nested_on(
+        &self,
+        member: &PeerNode,
+        cids: &[Cid],
+        depth: u32,
+    ) -> Result<Vec<NestedStatus>, ClusterError> {
         let cids = cids.iter().map(ToString::to_string).collect();
         let reply = if member.peer_id == self.peer_id {
             self.local_nested(cids, depth).await?

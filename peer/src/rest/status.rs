@@ -121,7 +121,10 @@ pub(super) async fn one(cluster: &Cluster, cid: &str, query: &str) -> Response<B
     let mut peer_map = serde_json::Map::new();
     for (member, answer) in answers {
         let local = answer.unwrap_or_else(|why| LocalStatus::now(Status::ClusterError, why, 0));
-        peer_map.insert(member.peer_id.clone(), short(&cluster.identity(&member), &local, None));
+        peer_map.insert(
+            member.peer_id.clone(),
+            short(&cluster.identity(&member), &local, None),
+        );
     }
     reply(StatusCode::OK, &global(&cid, pin.as_ref(), peer_map))
 }
