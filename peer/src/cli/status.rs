@@ -164,3 +164,39 @@ pub(super) fn health(global: &Global, command: &HealthCommand) -> Result<(), Cli
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_cluster_is_shown_under_its_peer_one_level_deeper() {
+        let info = serde_json::json!({
+            "cid": "QmX", "name": "n",
+            "peer_map": {
+                "top": {"peername": "top", "status": "pinned", "timestamp": "t", "attempt_count": 0,
+                    "child": {"cid": "QmX", "peer_map": {
+                        "leaf": {"peername": "leaf", "status": "remote", "timestamp": "t", "attempt_count": 0}
+                    }}},
+                "gone": {"peername": "gone", "status": "pin_error", "timestamp": "t", "attempt_count": 2,
+                    "error": "boom", "child_error": "unreachable"}
+            }
+        });
+        let text = status_text(&info);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "QmX | n:");
+        assert!(
+            lines.contains(&"    > top              : PINNED | t | Attempts: 0"),
+            "{text}"
+        );
+        assert!(
+            lines.contains(&"        > leaf             : REMOTE | t | Attempts: 0"),
+            "{text}"
+        );
+        assert!(
+            lines.contains(&"    > gone             : PIN_ERROR | t | Attempts: 2 | boom"),
+            "{text}"
+        );
+        assert!(lines.contains(&"        (child cluster: unreachable)"), "{text}");
+    }
+}

@@ -57,3 +57,29 @@ impl IpfsClient {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(server: Option<&str>) -> http::HeaderMap {
+        let mut map = http::HeaderMap::new();
+        if let Some(server) = server {
+            map.insert(http::header::SERVER, server.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn only_self_answered_calls_say_whether_the_daemon_is_a_cairn_gateway() {
+        let kind = ChildKind::default();
+        kind.observe("repo/stat?size-only=true", &headers(Some("cairn-gateway/0.1.0")));
+        assert!(kind.0.load(Ordering::Relaxed));
+        // `id` is forwarded by a gateway to the daemon behind it: it proves nothing.
+        kind.observe("id", &headers(None));
+        assert!(kind.0.load(Ordering::Relaxed));
+        // A plain daemon now answers at that address.
+        kind.observe("pin/ls?type=recursive&stream=true", &headers(Some("kubo/0.22")));
+        assert!(!kind.0.load(Ordering::Relaxed));
+    }
+}
