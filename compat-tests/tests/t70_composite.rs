@@ -11,7 +11,7 @@ use cairn_compat_tests::cluster::{Dirs, FAST_MONITOR, cairn_cli, daemon_pins, re
 use cairn_compat_tests::content::{Part, form, last_hash};
 use cairn_compat_tests::eventually;
 use cairn_compat_tests::http::{Call, send};
-use cairn_compat_tests::process::Peer;
+use cairn_compat_tests::process::{Peer, signal};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -43,8 +43,9 @@ async fn nested_status_shows_the_child(parent: &Peer, child: &[Peer], c: &str) -
         assert!(peers[&peer.peer_id].get("child").is_none(), "{one:#}");
     }
     let every = rest(parent, "GET", "/pins?depth=2").await?;
-    let line = every.text().lines().find(|l| l.contains(c)).map(str::to_owned);
-    let line: Value = serde_json::from_str(&line.unwrap_or_default())?;
+    let text = every.text();
+    let line = text.lines().find(|l| l.contains(c));
+    let line: Value = serde_json::from_str(line.ok_or_else(|| anyhow::anyhow!("{c} not in {text}"))?)?;
     assert_eq!(
         line["peer_map"][&parent.peer_id]["child"]["peer_map"]
             .as_object()
@@ -56,6 +57,7 @@ async fn nested_status_shows_the_child(parent: &Peer, child: &[Peer], c: &str) -
         .await?
         .json()?;
     let entries = flat["peer_map"].as_object().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 2, "{flat:#}");
     assert!(
         entries
             .values()
@@ -79,6 +81,19 @@ async fn nested_status_shows_the_child(parent: &Peer, child: &[Peer], c: &str) -
         "{}",
         bad.text()
     );
+    // A child that does not answer costs only its part: the parent peer's own status arrives,
+    // with why its child is missing.
+    signal(child[0].pid(), "STOP")?;
+    let stalled = rest(parent, "GET", &format!("/pins/{c}?depth=2")).await;
+    signal(child[0].pid(), "CONT")?;
+    let stalled = stalled?.json()?;
+    let entry = &stalled["peer_map"][&parent.peer_id];
+    assert_eq!(entry["status"], "pinned", "{stalled:#}");
+    let why = entry["child_error"].as_str().unwrap_or_default();
+    assert!(why.contains("within"), "a timeout: {stalled:#}");
+
+    let slow = format!("/api/v0/cairn/status?arg={c}&timeout=soon");
+    assert_eq!(send(child[0].gateway, Call::post(&slow)).await?.status, 400);
     let direct = send(
         child[0].gateway,
         Call::post(&format!("/api/v0/cairn/status?arg={c}")),

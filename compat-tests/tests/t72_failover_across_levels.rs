@@ -59,7 +59,11 @@ fn landed(info: &Value, levels: usize) -> bool {
 
 /// Waits until the top's `status --depth 3` (asked at top peer `at`) shows `c` landed.
 async fn converges(tree: &ThreeLevels, at: usize, c: &str, what: &str) -> anyhow::Result<Value> {
-    let waited = eventually(what, WAIT, || async { Ok(landed(&tree.top_status(at, c)?, 3)) }).await;
+    // A status call that fails while peers die is retried, not fatal.
+    let waited = eventually(what, WAIT, || async {
+        Ok(tree.top_status(at, c).is_ok_and(|info| landed(&info, 3)))
+    })
+    .await;
     let info = tree.top_status(at, c)?;
     waited.with_context(|| format!("{info:#}"))?;
     Ok(info)
@@ -112,6 +116,7 @@ async fn a_dead_leaf_peer_is_repaired_below_and_a_dead_middle_gateway_above() ->
     tree.middles[a].1.remove(0).kill()?;
     let info = converges(&tree, 1 - a, &c, "re-allocated to the other middle cluster").await?;
     assert_eq!(allocations(&info), [other], "{info:#}");
+
     for (_, peers) in &tree.leaves[2 * (1 - a)..2 * (1 - a) + 2] {
         let held = futures::future::join_all(peers.iter().map(|p| daemon_pins(p, &c))).await;
         let count = held.into_iter().filter(|h| matches!(h, Ok(true))).count();

@@ -111,10 +111,12 @@ pub trait Cluster: Send + Sync + 'static {
     fn landing(&self, cid: Cid) -> BoxFuture<'static, Result<Landing, ClusterError>>;
     /// Where each pin of `cids` (every pin of the pinset when empty) stands on every peer, as
     /// ipfs-cluster's `GlobalPinInfo` objects, one per pin; `depth` above 1 includes each
-    /// peer's child cluster's answer at `depth - 1` (docs/composite.md).
+    /// peer's child cluster's answer at `depth - 1` (docs/composite.md). Each round of asking
+    /// the peers ends within `timeout` (the cluster's own limit when `None`).
     fn status(
         &self,
         cids: Vec<Cid>,
         depth: u32,
+        timeout: Option<std::time::Duration>,
     ) -> BoxStream<'static, Result<serde_json::Value, ClusterError>>;
 }

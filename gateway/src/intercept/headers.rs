@@ -58,7 +58,9 @@ impl Mirror {
         origin: Option<String>,
         response: &mut Response<Body>,
     ) {
-        for (name, value) in self.extracted(upstream).await.iter() {
+        // `Server` stays Cairn's: it is how a parent cluster recognises a Cairn child.
+        let extracted = self.extracted(upstream).await;
+        for (name, value) in extracted.iter().filter(|(name, _)| *name != http::header::SERVER) {
             response.headers_mut().insert(name.clone(), value.clone());
         }
         if let Some(origin) = origin {

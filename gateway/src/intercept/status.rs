@@ -4,8 +4,12 @@
 //!
 //! `arg` (repeatable) names the pins, none means every pin of the pinset; `depth` (default 1)
 //! above 1 adds, under each peer whose own upstream is a Cairn gateway, that child cluster's
-//! answer at `depth - 1`. Lines stream as the cluster answers; a late failure ends the answer
-//! with `X-Stream-Error`, as kubo's streams do.
+//! answer at `depth - 1`; kubo's global `timeout` option (a Go duration) bounds each round of
+//! asking the peers, so a parent that must answer its own caller in time can say how long it
+//! can wait. Lines stream as the cluster answers; a late failure ends the answer with
+//! `X-Stream-Error`, as kubo's streams do.
+
+use std::time::Duration;
 
 use futures::StreamExt;
 use http::Response;
@@ -16,19 +20,21 @@ use super::query::{Query, cid_arg};
 use super::reply;
 use crate::Body;
 
-/// The deepest nesting asked for: each level asks the next one level less, so a loop of
-/// clusters that name each other as upstream still ends.
-pub const MAX_DEPTH: u32 = 16;
+/// The deepest nesting asked for. Each level asks the next one level less, so even clusters
+/// that name each other as upstream end the recursion; the cap keeps the fan-out of such a
+/// loop (members to the power of the depth) small.
+pub const MAX_DEPTH: u32 = 5;
 
 /// `cairn/status`: parse → ask the cluster → stream its lines.
 pub(super) async fn serve(ctx: &Ctx, query: Query) -> Result<Response<Body>, InterceptError> {
     let depth = depth(&query)?;
+    let timeout = timeout(&query)?;
     let cids = query
         .args()
         .iter()
         .map(|a| cid_arg(a))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut infos = ctx.cluster.status(cids, depth);
+    let mut infos = ctx.cluster.status(cids, depth, timeout);
     let (response, lines) = reply::ndjson();
     tokio::spawn(async move {
         while let Some(info) = infos.next().await {
@@ -58,4 +64,14 @@ fn depth(query: &Query) -> Result<u32, InterceptError> {
         )));
     }
     Ok(parsed)
+}
+
+/// kubo's global `timeout` option, if given.
+fn timeout(query: &Query) -> Result<Option<Duration>, InterceptError> {
+    let Some(text) = query.string(&["timeout"]) else {
+        return Ok(None);
+    };
+    crate::duration::parse(text)
+        .map(Some)
+        .map_err(|e| InterceptError::BadOption(format!("timeout: {e}")))
 }

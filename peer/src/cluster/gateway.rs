@@ -205,9 +205,10 @@ impl gw::Cluster for Cluster {
         &self,
         cids: Vec<Cid>,
         depth: u32,
+        timeout: Option<std::time::Duration>,
     ) -> BoxStream<'static, Result<serde_json::Value, gw::ClusterError>> {
         let cids = (!cids.is_empty()).then_some(cids);
-        let infos = self.global_infos(cids, depth, None);
+        let infos = self.global_infos(cids, depth, None, timeout);
         Box::pin(infos.map(|info| info.map_err(to_gateway)))
     }
 

@@ -61,7 +61,14 @@ async fn serve_cluster(
         ClusterRequest::RepoGc => cluster.local_repo_gc().await.map(crate::net::ClusterReply::Gc),
         ClusterRequest::Statuses { after, limit } => cluster.local_statuses(after, limit),
         ClusterRequest::StatusOf(cid) => cluster.local_status_of(&cid),
-        ClusterRequest::Nested { cids, depth } => cluster.local_nested(cids, depth).await,
+        ClusterRequest::Nested {
+            cids,
+            depth,
+            budget_ms,
+        } => {
+            let budget = std::time::Duration::from_millis(budget_ms);
+            cluster.local_nested(cids, depth, budget).await
+        }
         ClusterRequest::Recover(cid) => cluster.local_recover(cid.as_deref()).await,
         ClusterRequest::Sync => cluster.local_sync().await,
     }

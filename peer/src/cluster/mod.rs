@@ -88,6 +88,8 @@ pub struct Cluster {
     pub peername: String,
     node: NodeId,
     leader_timeout: Duration,
+    /// `consensus.raft.network_timeout`: how long a request to another peer may take.
+    network_timeout: Duration,
     log_stats: Arc<crate::consensus::log_store::LogStats>,
     batcher: batcher::Batcher,
     init_peerset: Vec<String>,
@@ -169,6 +171,7 @@ impl Cluster {
             peername: config.cluster.peername.clone(),
             node,
             leader_timeout: config.raft.duration(&config.raft.wait_for_leader_timeout),
+            network_timeout,
             peer_id,
             log_stats,
             batcher: batcher::Batcher::spawn(raft.clone()),

@@ -4,18 +4,22 @@
 //! # Where it sits
 //! `GET /pins[/{cid}]?depth=N` (N above 1) and the gateway's `cairn/status` call
 //! [`Cluster::global_infos`]. It asks every member for [`ClusterRequest::Nested`] a chunk of
-//! [`CHUNK`] CIDs at a time; each member answers from its tracker and, when its daemon is a
-//! Cairn gateway, asks that gateway's `cairn/status` for the same chunk at `depth - 1`.
+//! CIDs at a time ([`chunk_size`]); each member answers from its tracker and, when its daemon
+//! is a Cairn gateway, asks that gateway's `cairn/status` at `depth - 1` about the chunk's
+//! CIDs it holds itself (a `remote` pin has nothing below it).
 //!
 //! # Invariants
-//! - Memory and message sizes follow the chunk, not the pinset.
-//! - A member that does not answer shows `cluster_error` for itself only; a child that does
-//!   not answer shows `child_error` under its peer. The call itself succeeds.
-//! - Each level asks the next one level less deep, so the recursion ends even when clusters
-//!   name each other as upstream.
+//! - Memory follows the chunk and the tree below it, not the pinset.
+//! - Every round has a budget (the caller's `timeout`, at most `network_timeout`); a member
+//!   gives its child all but an eighth of what it was given, so a slow child shows `child_error`
+//!   under its peer while the peer's own status still arrives. A member that does not answer
+//!   shows `cluster_error` for itself only, and is not asked again in the same call.
+//! - Each level asks the next one level less deep (at most `MAX_DEPTH`), so the recursion ends
+//!   even when clusters name each other as upstream.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use cid::Cid;
 use futures::StreamExt;
@@ -29,8 +33,16 @@ use crate::consensus::PeerNode;
 use crate::net::{ClusterReply, ClusterRequest, NestedStatus};
 use crate::tracker::{LocalStatus, Status};
 
-/// Pins answered per round of requests to the members (and to their children).
-pub(super) const CHUNK: usize = 64;
+/// Pins answered per round of requests to the members: fewer when each carries the tree below.
+fn chunk_size(depth: u32) -> usize {
+    if depth > 1 { 16 } else { 64 }
+}
+
+/// The part of its own budget a member gives the level below: all but an eighth (at least a
+/// quarter of a second), kept to answer with what it has.
+fn below(budget: Duration) -> Duration {
+    budget.saturating_sub((budget / 8).max(Duration::from_millis(250)))
+}
 
 /// Pins of one chunk: each CID with its pin, if the pinset has it.
 type Chunk = Vec<(Cid, Option<Pin>)>;
@@ -38,30 +50,66 @@ type Chunk = Vec<(Cid, Option<Pin>)>;
 /// One member and its identifying `PinInfoShort` part.
 type Member = (PeerNode, Value);
 
+/// Members that failed earlier in this call, with why: not asked again.
+type Failed = Mutex<HashMap<String, String>>;
+
+/// What one call of [`Cluster::global_infos`] works with, shared by its rounds.
+struct Call {
+    members: Vec<Member>,
+    failed: Failed,
+    depth: u32,
+    budget: Duration,
+    filter: Option<String>,
+}
+
 impl Cluster {
-    /// Serves [`ClusterRequest::Nested`].
+    /// Serves [`ClusterRequest::Nested`] within `budget`.
     pub(super) async fn local_nested(
         &self,
         cids: Vec<String>,
         depth: u32,
+        budget: Duration,
     ) -> Result<ClusterReply, ClusterError> {
         let cids = cids.iter().map(|c| parse_cid(c)).collect::<Result<Vec<_>, _>>()?;
         let tracker = self.running_tracker()?;
-        let children = self.child_infos(&cids, depth).await;
-        let answer = cids.iter().map(|cid| NestedStatus {
+        let statuses: Vec<LocalStatus> = cids.iter().map(|cid| tracker.status(cid)).collect();
+        let held: Vec<Cid> = cids
+            .iter()
+            .zip(&statuses)
+            .filter(|(_, s)| !matches!(s.status, Status::Remote | Status::Unpinned))
+            .map(|(cid, _)| *cid)
+            .collect();
+        let children = self.child_infos(&held, depth, budget).await;
+        let answer = cids.iter().zip(statuses).map(|(cid, status)| NestedStatus {
             cid: cid.to_string(),
-            status: tracker.status(cid),
-            child: children.as_ref().map(|found| child_of(found, cid)),
+            child: children
+                .as_ref()
+                .filter(|_| held.contains(cid))
+                .map(|found| child_of(found, cid)),
+            status,
         });
         Ok(ClusterReply::Nested(answer.collect()))
     }
 
-    /// What this peer's child cluster says of `cids` at `depth - 1`, by CID text; `None` when
-    /// there is no child to ask (depth 1, no daemon, or a daemon that is not a Cairn gateway).
-    async fn child_infos(&self, cids: &[Cid], depth: u32) -> Option<Result<HashMap<String, Value>, String>> {
-        let ipfs = self.ipfs.get().filter(|ipfs| depth > 1 && ipfs.is_cairn())?;
-        let answer = ipfs.child_status(cids, depth - 1).await;
-        Some(answer.map_err(|e| e.to_string()).map(|infos| {
+    /// What this peer's child cluster says of `cids` at `depth - 1` within `budget`, by CID
+    /// text; `None` when there is no child to ask (depth 1, nothing held, no daemon, or a
+    /// daemon that is not a Cairn gateway).
+    async fn child_infos(
+        &self,
+        cids: &[Cid],
+        depth: u32,
+        budget: Duration,
+    ) -> Option<Result<HashMap<String, Value>, String>> {
+        let ipfs = self
+            .ipfs
+            .get()
+            .filter(|ipfs| depth > 1 && !cids.is_empty() && ipfs.is_cairn())?;
+        let asked = ipfs.child_status(cids, depth - 1, below(budget));
+        let answer = match tokio::time::timeout(budget, asked).await {
+            Ok(answer) => answer.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("the child cluster did not answer within {budget:?}")),
+        };
+        Some(answer.map(|infos| {
             let by_cid = infos
                 .into_iter()
                 .map(|info| (info["cid"].as_str().unwrap_or_default().to_owned(), info));
@@ -69,49 +117,67 @@ impl Cluster {
         }))
     }
 
-    /// One member's [`ClusterRequest::Nested`] answer (this peer's served directly).
+    /// One member's [`ClusterRequest::Nested`] answer within `budget` (this peer's served
+    /// directly).
     async fn nested_on(
         &self,
         member: &PeerNode,
         cids: &[Cid],
         depth: u32,
+        budget: Duration,
     ) -> Result<Vec<NestedStatus>, ClusterError> {
         let cids = cids.iter().map(ToString::to_string).collect();
-        let reply = if member.peer_id == self.peer_id {
-            self.local_nested(cids, depth).await?
-        } else {
-            self.ask(member, ClusterRequest::Nested { cids, depth }).await?
+        let asked = async {
+            if member.peer_id == self.peer_id {
+                return self.local_nested(cids, depth, below(budget)).await;
+            }
+            let budget_ms = u64::try_from(below(budget).as_millis()).unwrap_or(u64::MAX);
+            let request = ClusterRequest::Nested {
+                cids,
+                depth,
+                budget_ms,
+            };
+            self.ask(member, request).await
         };
-        match reply {
-            ClusterReply::Nested(found) => Ok(found),
-            other => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
+        match tokio::time::timeout(budget, asked).await {
+            Ok(Ok(ClusterReply::Nested(found))) => Ok(found),
+            Ok(Ok(other)) => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(ClusterError::Consensus(format!(
+                "peer {} did not answer within {budget:?}",
+                member.peer_id
+            ))),
         }
     }
 
     /// `GlobalPinInfo` of each pin of `cids` (every pin of the pinset when `None`), with each
     /// peer's child cluster below it down to `depth`; only peers whose status matches `filter`
-    /// are shown, and pins with none are left out.
+    /// are shown, and pins with none are left out. Each round of asking the members ends
+    /// within `timeout` (at most, and by default, `network_timeout`).
     pub fn global_infos(
         &self,
         cids: Option<Vec<Cid>>,
         depth: u32,
         filter: Option<String>,
+        timeout: Option<Duration>,
     ) -> BoxStream<'static, Result<Value, ClusterError>> {
-        let members: Arc<Vec<Member>> = Arc::new(
-            self.members()
-                .into_iter()
-                .map(|m| {
-                    let identity = self.identity(&m);
-                    (m, identity)
-                })
-                .collect(),
-        );
+        let members = self.members().into_iter().map(|m| {
+            let identity = self.identity(&m);
+            (m, identity)
+        });
+        let call = Arc::new(Call {
+            members: members.collect(),
+            failed: Failed::default(),
+            depth,
+            budget: timeout.map_or(self.network_timeout, |t| t.min(self.network_timeout)),
+            filter,
+        });
         let this = self.clone();
-        let answered = self.chunks(cids).then(move |chunk| {
-            let (this, members, filter) = (this.clone(), members.clone(), filter.clone());
+        let answered = self.chunks(cids, chunk_size(depth)).then(move |chunk| {
+            let (this, call) = (this.clone(), call.clone());
             async move {
                 match chunk {
-                    Ok(chunk) => this.chunk_infos(&members, chunk, depth, filter.as_deref()).await,
+                    Ok(chunk) => this.chunk_infos(&call, chunk).await,
                     Err(e) => vec![Err(e)],
                 }
             }
@@ -120,14 +186,14 @@ impl Cluster {
     }
 
     /// The pins of `cids` (or of the whole pinset, read in the background) in chunks.
-    fn chunks(&self, cids: Option<Vec<Cid>>) -> BoxStream<'static, Result<Chunk, ClusterError>> {
+    fn chunks(&self, cids: Option<Vec<Cid>>, size: usize) -> BoxStream<'static, Result<Chunk, ClusterError>> {
         let pins = self.pins.clone();
         let Some(cids) = cids else {
             let (tx, rx) = tokio::sync::mpsc::channel(2);
-            tokio::task::spawn_blocking(move || read_chunks(&pins, &tx));
+            tokio::task::spawn_blocking(move || read_chunks(&pins, size, &tx));
             return Box::pin(crate::receiver_stream(rx));
         };
-        let chunks: Vec<Vec<Cid>> = cids.chunks(CHUNK).map(<[Cid]>::to_vec).collect();
+        let chunks: Vec<Vec<Cid>> = cids.chunks(size).map(<[Cid]>::to_vec).collect();
         Box::pin(futures::stream::iter(chunks).map(move |chunk| {
             chunk
                 .into_iter()
@@ -136,48 +202,62 @@ impl Cluster {
         }))
     }
 
-    /// The `GlobalPinInfo` lines of one chunk, every member asked at once.
-    async fn chunk_infos(
-        &self,
-        members: &[Member],
-        chunk: Chunk,
-        depth: u32,
-        filter: Option<&str>,
-    ) -> Vec<Result<Value, ClusterError>> {
+    /// The `GlobalPinInfo` lines of one chunk, every member asked at once (but those that
+    /// failed earlier in the call).
+    async fn chunk_infos(&self, call: &Call, chunk: Chunk) -> Vec<Result<Value, ClusterError>> {
         let cids: Vec<Cid> = chunk.iter().map(|(cid, _)| *cid).collect();
-        let asks = members.iter().map(|(m, _)| self.nested_on(m, &cids, depth));
-        let answers: Vec<MemberAnswer> = futures::future::join_all(asks)
-            .await
-            .into_iter()
-            .map(MemberAnswer::from)
-            .collect();
+        let asks = call
+            .members
+            .iter()
+            .map(|(m, _)| self.member_answer(call, m, &cids));
+        let answers: Vec<MemberAnswer> = futures::future::join_all(asks).await;
         let lines = chunk.iter().filter_map(|(cid, pin)| {
             let mut peer_map = Map::new();
-            for ((member, identity), answer) in members.iter().zip(&answers) {
+            for ((member, identity), answer) in call.members.iter().zip(&answers) {
                 let (local, child) = answer.view(cid);
-                if filter.is_none_or(|f| local.status.matches(f)) {
-                    peer_map.insert(member.peer_id.clone(), short(identity, &local, child.as_ref()));
+                if call.filter.as_deref().is_none_or(|f| local.status.matches(f)) {
+                    peer_map.insert(member.peer_id.clone(), short(identity, &local, child));
                 }
             }
             (!peer_map.is_empty()).then(|| Ok(global(cid, pin.as_ref(), peer_map)))
         });
         lines.collect()
     }
+
+    /// `member`'s answer to one chunk, or the reason it failed earlier in `call`.
+    async fn member_answer(&self, call: &Call, member: &PeerNode, cids: &[Cid]) -> MemberAnswer {
+        if let Some(why) = lock(&call.failed).get(&member.peer_id) {
+            return MemberAnswer(Err(why.clone()));
+        }
+        let answer = MemberAnswer::from(self.nested_on(member, cids, call.depth, call.budget).await);
+        if let Err(why) = &answer.0 {
+            lock(&call.failed).insert(member.peer_id.clone(), why.clone());
+        }
+        answer
+    }
+}
+
+fn lock(failed: &Failed) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    failed.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Reads the whole pinset into `tx` a chunk at a time (blocking: redb).
-fn read_chunks(pins: &crate::state::PinStore, tx: &tokio::sync::mpsc::Sender<Result<Chunk, ClusterError>>) {
+fn read_chunks(
+    pins: &crate::state::PinStore,
+    size: usize,
+    tx: &tokio::sync::mpsc::Sender<Result<Chunk, ClusterError>>,
+) {
     let rows = match pins.iter() {
         Ok(rows) => rows,
         Err(e) => return drop(tx.blocking_send(Err(e.into()))),
     };
-    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut chunk = Vec::with_capacity(size);
     for row in rows {
         match row {
             Ok(pin) => chunk.push((pin.cid, Some(pin))),
             Err(e) => return drop(tx.blocking_send(Err(e.into()))),
         }
-        if chunk.len() == CHUNK && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err() {
+        if chunk.len() == size && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err() {
             return; // the caller went away
         }
     }

@@ -41,7 +41,7 @@ impl Cluster {
 }
 
 /// A member's `PinInfoShort`: its `identity`, where the pin stands, and its child's answer.
-pub fn short(identity: &Value, local: &LocalStatus, child: Option<&ChildInfo>) -> Value {
+pub fn short(identity: &Value, local: &LocalStatus, child: Option<ChildInfo>) -> Value {
     let mut entry = identity.clone();
     for (key, value) in [
         ("status", json!(local.status)),
@@ -53,7 +53,7 @@ pub fn short(identity: &Value, local: &LocalStatus, child: Option<&ChildInfo>) -
         entry[key] = value;
     }
     match child {
-        Some(Ok(info)) => entry["child"] = info.clone(),
+        Some(Ok(info)) => entry["child"] = info,
         Some(Err(why)) => entry["child_error"] = json!(why),
         None => {}
     }

@@ -7,6 +7,7 @@
 //! may be forwarded by a gateway to the daemon behind it and say nothing about who answered.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use cid::Cid;
@@ -41,21 +42,49 @@ impl IpfsClient {
         self.child.0.load(Ordering::Relaxed)
     }
 
-    /// The child cluster's `GlobalPinInfo` of each of `cids` at `depth`, in order.
-    pub async fn child_status(&self, cids: &[Cid], depth: u32) -> Result<Vec<Value>, IpfsError> {
-        let args: String = cids.iter().map(|c| format!("arg={c}&")).collect();
-        let call = format!("cairn/status?{args}depth={depth}");
-        let body = self
-            .exchange(&call, None, Bytes::new(), self.timeouts().request)
-            .await?;
-        let lines = body.split(|b| *b == b'\n').filter(|l| !l.is_empty());
-        lines
-            .map(|line| {
-                serde_json::from_slice(line)
-                    .map_err(|e| self.refused(200, format!("cairn/status answered {e}")))
-            })
-            .collect()
+    /// The child cluster's `GlobalPinInfo` of each of `cids` at `depth`, the child given
+    /// `budget` for each round of asking its peers. CIDs go in requests of at most
+    /// [`MAX_ARGS_BYTES`] of arguments (a gateway reads request heads of 8 KiB).
+    pub async fn child_status(
+        &self,
+        cids: &[Cid],
+        depth: u32,
+        budget: Duration,
+    ) -> Result<Vec<Value>, IpfsError> {
+        let mut infos = Vec::with_capacity(cids.len());
+        for args in query_args(cids) {
+            let call = format!(
+                "cairn/status?{args}depth={depth}&timeout={}ms",
+                budget.as_millis()
+            );
+            let body = self.exchange(&call, None, Bytes::new(), budget).await?;
+            for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let info = serde_json::from_slice(line);
+                infos.push(info.map_err(|e| self.refused(200, format!("cairn/status answered {e}")))?);
+            }
+        }
+        Ok(infos)
     }
+}
+
+/// Argument bytes per `cairn/status` request.
+const MAX_ARGS_BYTES: usize = 4096;
+
+/// `arg=<cid>&…` query prefixes, each under [`MAX_ARGS_BYTES`] (and at least one CID).
+fn query_args(cids: &[Cid]) -> Vec<String> {
+    let mut groups = vec![String::new()];
+    for cid in cids {
+        let arg = format!("arg={cid}&");
+        let last = groups
+            .last_mut()
+            .filter(|g| g.is_empty() || g.len() + arg.len() <= MAX_ARGS_BYTES);
+        match last {
+            Some(group) => group.push_str(&arg),
+            None => groups.push(arg),
+        }
+    }
+    groups.retain(|g| !g.is_empty());
+    groups
 }
 
 #[cfg(test)]
@@ -81,5 +110,16 @@ mod tests {
         // A plain daemon now answers at that address.
         kind.observe("pin/ls?type=recursive&stream=true", &headers(Some("kubo/0.22")));
         assert!(!kind.0.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn many_cids_go_in_several_requests_each_under_the_limit() {
+        let cid = Cid::try_from("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku").unwrap();
+        let groups = query_args(&vec![cid; 200]);
+        assert!(groups.len() > 1, "{}", groups.len());
+        assert!(groups.iter().all(|g| g.len() <= MAX_ARGS_BYTES));
+        let args: usize = groups.iter().map(|g| g.matches("arg=").count()).sum();
+        assert_eq!(args, 200);
+        assert!(query_args(&[]).is_empty());
     }
 }

@@ -63,6 +63,9 @@ pub enum ClusterRequest {
         cids: Vec<String>,
         /// How many cluster levels to show, this one included.
         depth: u32,
+        /// How long the asking peer waits for the answer, in milliseconds: the child cluster
+        /// is given less, so that a slow child costs only its own part of the answer.
+        budget_ms: u64,
     },
     /// Retry this peer's failed pins now (one CID, or all).
     Recover(Option<String>),

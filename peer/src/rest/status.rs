@@ -131,7 +131,7 @@ pub(super) async fn one(cluster: &Cluster, cid: &str, query: &str) -> Response<B
 
 /// `GET /pins/{cid}?depth=N` (N above 1): with each peer's child cluster below it.
 async fn nested_one(cluster: &Cluster, cid: Cid, depth: u32) -> Response<Body> {
-    let mut infos = cluster.global_infos(Some(vec![cid]), depth, None);
+    let mut infos = cluster.global_infos(Some(vec![cid]), depth, None, None);
     match infos.next().await {
         Some(Ok(info)) => reply(StatusCode::OK, &info),
         Some(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
@@ -185,7 +185,7 @@ pub(super) async fn all(cluster: &Cluster, query: &str) -> Response<Body> {
 
 /// `GET /pins?depth=N` (N above 1): every pin with each peer's child cluster below it.
 fn nested_all(cluster: &Cluster, depth: u32, filter: Option<String>) -> Response<Body> {
-    let infos = cluster.global_infos(None, depth, filter);
+    let infos = cluster.global_infos(None, depth, filter, None);
     let frames = infos.map(|info| {
         let info = info.map_err(BoxError::from)?;
         line(&info).map(Frame::data).map_err(BoxError::from)
