@@ -216,6 +216,12 @@ pub async fn add_unpinned(peer: &Peer, text: &'static [u8]) -> anyhow::Result<St
     crate::content::last_hash(&added.body)
 }
 
+/// The allocations of a `GlobalPinInfo` or a pin (empty: every peer).
+pub fn allocations(info: &serde_json::Value) -> Vec<String> {
+    let listed = info["allocations"].as_array().into_iter().flatten();
+    listed.filter_map(|a| a.as_str().map(str::to_owned)).collect()
+}
+
 /// Whether `peer`'s IPFS daemon lists a pin of `cid` (`pin/ls?arg=`).
 pub async fn daemon_pins(peer: &Peer, cid: &str) -> anyhow::Result<bool> {
     let ipfs = peer

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cairn_compat_tests::cluster::{
-    Dirs, FAST_MONITOR, add_unpinned, cairn_cli, daemon_pins, rest, sees_metrics,
+    Dirs, FAST_MONITOR, add_unpinned, allocations, cairn_cli, daemon_pins, rest, sees_metrics,
 };
 use cairn_compat_tests::eventually;
 use cairn_compat_tests::http::{Call, send};
@@ -20,13 +20,6 @@ async fn global(peer: &Peer, c: &str) -> anyhow::Result<Value> {
     let answer = rest(peer, "GET", &format!("/pins/{c}")).await?;
     anyhow::ensure!(answer.status == 200, "{}", answer.text());
     answer.json()
-}
-
-fn allocations(info: &Value) -> Vec<String> {
-    let list = info["allocations"].as_array().cloned().unwrap_or_default();
-    list.iter()
-        .filter_map(|a| a.as_str().map(str::to_owned))
-        .collect()
 }
 
 /// Whether every allocated peer shows `pinned` and every other peer `remote`.

@@ -22,7 +22,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use cairn_compat_tests::cluster::{ThreeLevels, add_unpinned, daemon_pins, rest};
+use cairn_compat_tests::cluster::{ThreeLevels, add_unpinned, allocations, daemon_pins, rest};
 use cairn_compat_tests::eventually;
 use serde_json::Value;
 
@@ -32,12 +32,6 @@ const LEAF_REPLICATION: [(&str, &str); 2] = [
     ("CLUSTER_REPLICATIONFACTORMIN", "2"),
     ("CLUSTER_REPLICATIONFACTORMAX", "2"),
 ];
-
-/// The allocations of a `GlobalPinInfo` (empty: every peer).
-fn allocations(info: &Value) -> Vec<String> {
-    let listed = info["allocations"].as_array().into_iter().flatten();
-    listed.filter_map(|a| a.as_str().map(str::to_owned)).collect()
-}
 
 /// Whether every allocated peer of `info` is `pinned` and, above the leaves (`levels` > 1), has
 /// a child cluster where the same holds.

@@ -60,7 +60,7 @@ impl Cluster {
     }
 
     /// Every member's status of `cid`.
-    pub async fn status_everywhere(&self, cid: &Cid) -> Vec<(PeerNode, Result<LocalStatus, String>)> {
+    pub(super) async fn status_everywhere(&self, cid: &Cid) -> Vec<(PeerNode, Result<LocalStatus, String>)> {
         let asks = self.members().into_iter().map(|member| async move {
             let answer = self.status_on(&member, cid).await.map_err(|e| e.to_string());
             (member, answer)

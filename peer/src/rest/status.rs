@@ -103,34 +103,25 @@ pub(super) async fn one(cluster: &Cluster, cid: &str, query: &str) -> Response<B
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
     let query = query_of(query);
-    match query.depth {
-        None => return bad_depth(),
-        Some(depth) if depth > 1 && !query.local => return nested_one(cluster, cid, depth).await,
-        Some(_) => {}
+    let Some(depth) = query.depth else {
+        return bad_depth();
+    };
+    if !query.local {
+        return across_members(cluster, cid, depth).await;
     }
     let pin = cluster.pins().get(&cid).ok().flatten();
-    let answers = if query.local {
-        let local = cluster.tracker().map(|t| t.status(&cid));
-        vec![(
-            cluster.me(),
-            local.ok_or_else(|| "the pin tracker is not running".to_owned()),
-        )]
-    } else {
-        cluster.status_everywhere(&cid).await
-    };
+    let local = cluster.tracker().map(|t| t.status(&cid)).unwrap_or_else(|| {
+        LocalStatus::now(Status::ClusterError, "the pin tracker is not running".into(), 0)
+    });
+    let me = cluster.me();
     let mut peer_map = serde_json::Map::new();
-    for (member, answer) in answers {
-        let local = answer.unwrap_or_else(|why| LocalStatus::now(Status::ClusterError, why, 0));
-        peer_map.insert(
-            member.peer_id.clone(),
-            short(&cluster.identity(&member), &local, None),
-        );
-    }
+    peer_map.insert(me.peer_id.clone(), short(&cluster.identity(&me), &local, None));
     reply(StatusCode::OK, &global(&cid, pin.as_ref(), peer_map))
 }
 
-/// `GET /pins/{cid}?depth=N` (N above 1): with each peer's child cluster below it.
-async fn nested_one(cluster: &Cluster, cid: Cid, depth: u32) -> Response<Body> {
+/// `GET /pins/{cid}[?depth=N]`: every member's status, with (above depth 1) each peer's child
+/// cluster below it.
+async fn across_members(cluster: &Cluster, cid: Cid, depth: u32) -> Response<Body> {
     let mut infos = cluster.global_infos(Some(vec![cid]), depth, None, None);
     match infos.next().await {
         Some(Ok(info)) => reply(StatusCode::OK, &info),
