@@ -26,7 +26,7 @@ use cairn_compat_tests::cluster::{ThreeLevels, add_unpinned, allocations, daemon
 use cairn_compat_tests::eventually;
 use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(120);
+const WAIT: Duration = Duration::from_secs(180);
 
 const LEAF_REPLICATION: [(&str, &str); 2] = [
     ("CLUSTER_REPLICATIONFACTORMIN", "2"),
