@@ -136,9 +136,6 @@ async fn ping(cluster: Cluster, ipfs: IpfsClient, settings: Settings) {
     }
 }
 
-/// The applied index and the live members a down peer's pins were scanned with.
-type Scan = (Option<u64>, Vec<String>);
-
 /// How long a member never heard from still counts as alive (it may be starting).
 fn grace_ns(settings: &Settings) -> i64 {
     i64::try_from((settings.ping_interval * 4).as_nanos()).unwrap_or(i64::MAX)
@@ -146,10 +143,8 @@ fn grace_ns(settings: &Settings) -> i64 {
 
 async fn check(cluster: Cluster, settings: Settings) {
     let grace = grace_ns(&settings);
-    // Down peer → what its pins were last scanned with: the applied index and the live members
-    // (who acts on a pin depends on them). Nothing new, no rescan; a member coming back to
-    // life (this one included, after a slow spell of its daemon) is something new.
-    let mut scanned: HashMap<String, Scan> = HashMap::new();
+    // Down peer → the applied index its pins were last scanned at (nothing new, no rescan).
+    let mut scanned: HashMap<String, Option<u64>> = HashMap::new();
     loop {
         tokio::time::sleep(settings.check_interval.max(Duration::from_millis(100))).await;
         let members = cluster.member_ids();
@@ -160,13 +155,9 @@ async fn check(cluster: Cluster, settings: Settings) {
             continue;
         }
         scanned.retain(|peer, _| !cluster.monitor.alive(peer, grace));
-        let live: Vec<String> = members
-            .iter()
-            .filter(|m| cluster.monitor.alive(m, grace))
-            .cloned()
-            .collect();
         for down in members.iter().filter(|m| **m != cluster.peer_id) {
-            if live.contains(down) || scanned.get(down) == Some(&(cluster.last_applied(), live.clone())) {
+            let applied = cluster.last_applied();
+            if cluster.monitor.alive(down, grace) || scanned.get(down) == Some(&applied) {
                 continue;
             }
             match cluster.repin_from(down, grace).await {
@@ -174,7 +165,7 @@ async fn check(cluster: Cluster, settings: Settings) {
                     if moved > 0 {
                         tracing::warn!(peer = %down, moved, "failover: pins re-allocated");
                     }
-                    scanned.insert(down.clone(), (cluster.last_applied(), live.clone()));
+                    scanned.insert(down.clone(), cluster.last_applied());
                 }
                 Err(e) => tracing::warn!(peer = %down, error = %e, "failover failed"),
             }
