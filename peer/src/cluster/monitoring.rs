@@ -155,6 +155,11 @@ async fn check(cluster: Cluster, settings: Settings) {
             continue;
         }
         scanned.retain(|peer, _| !cluster.monitor.alive(peer, grace));
+        // A peer whose own ping lapsed (its daemon slow for a moment) does not act: it would
+        // count itself out, move nothing, and remember the down peer as scanned.
+        if !cluster.monitor.alive(&cluster.peer_id, grace) {
+            continue;
+        }
         for down in members.iter().filter(|m| **m != cluster.peer_id) {
             let applied = cluster.last_applied();
             if cluster.monitor.alive(down, grace) || scanned.get(down) == Some(&applied) {
