@@ -260,11 +260,6 @@ pub fn cluster_over_with(
     Ok((dirs, peers))
 }
 
-/// Every peer of a [`ThreeLevels`] tree retries failed pins every 5 s instead of 12 min: with
-/// 14–16 debug processes on 2 cores, a block copy or a hold can fail for a moment, and the
-/// tests compress time as [`FAST_MONITOR`] does for the monitor.
-const TREE_RECOVER: [(&str, &str); 1] = [("CLUSTER_PINRECOVERINTERVAL", "5s")];
-
 /// Three levels of clusters ([`FAST_MONITOR`]): 4 leaf clusters with embedded nodes; 2 middle
 /// clusters of 2 peers, peer `i` of middle `m` over leaf `2m + i`'s first gateway; a top
 /// cluster of 2 peers, peer `i` over middle `i`'s first gateway. Replication -1 everywhere
@@ -286,16 +281,15 @@ impl ThreeLevels {
 
     /// Starts leaf clusters of `leaf_sizes` peers with `leaf_env`, then the middle and top.
     pub fn start_with(leaf_sizes: [usize; 4], leaf_env: &[(&str, &str)]) -> anyhow::Result<Self> {
-        let leaf_env: Vec<(&str, &str)> = TREE_RECOVER.iter().chain(leaf_env).copied().collect();
         let leaves: Vec<(Dirs, Vec<Peer>)> = leaf_sizes
             .iter()
-            .map(|n| cluster_over_with(*n, |_| None, &leaf_env))
+            .map(|n| cluster_over_with(*n, |_| None, leaf_env))
             .collect::<anyhow::Result<_>>()?;
         let over = |below: &[(Dirs, Vec<Peer>)], i: usize| Some(below[i].1[0].gateway_multiaddr());
         let middles: Vec<(Dirs, Vec<Peer>)> = (0..2)
-            .map(|m| cluster_over_with(2, |i| over(&leaves, 2 * m + i), &TREE_RECOVER))
+            .map(|m| cluster_over_with(2, |i| over(&leaves, 2 * m + i), &[]))
             .collect::<anyhow::Result<_>>()?;
-        let top = cluster_over_with(2, |i| over(&middles, i), &TREE_RECOVER)?;
+        let top = cluster_over_with(2, |i| over(&middles, i), &[])?;
         Ok(Self { leaves, middles, top })
     }
 
