@@ -260,10 +260,23 @@ pub fn cluster_over_with(
     Ok((dirs, peers))
 }
 
-/// Three levels of clusters ([`FAST_MONITOR`]): 4 leaf clusters with embedded nodes; 2 middle
-/// clusters of 2 peers, peer `i` of middle `m` over leaf `2m + i`'s first gateway; a top
-/// cluster of 2 peers, peer `i` over middle `i`'s first gateway. Replication -1 everywhere
-/// unless the leaves are given their own.
+/// The trees' monitoring, slower than [`FAST_MONITOR`] where 16 debug processes on 2 shared
+/// cores need it: a composite peer's `repo/stat` and `id` go through every gateway below it, so
+/// 2 s metrics could lapse (a cluster "not enough peers" for a moment) and a 1 s ping could miss
+/// (a spurious failover). Metrics live 10 s, pings come every 2 s, and a pin that failed is
+/// retried after 30 s instead of 12 minutes.
+const TREE_MONITOR: [(&str, &str); 5] = [
+    ("CLUSTER_DISK_METRICTTL", "10s"),
+    ("CLUSTER_TAGS_METRICTTL", "10s"),
+    ("CLUSTER_PINQUEUE_METRICTTL", "10s"),
+    ("CLUSTER_MONITORPINGINTERVAL", "2s"),
+    ("CLUSTER_PINRECOVERINTERVAL", "30s"),
+];
+
+/// Three levels of clusters ([`FAST_MONITOR`] with [`TREE_MONITOR`]): 4 leaf clusters with
+/// embedded nodes; 2 middle clusters of 2 peers, peer `i` of middle `m` over leaf `2m + i`'s
+/// first gateway; a top cluster of 2 peers, peer `i` over middle `i`'s first gateway.
+/// Replication -1 everywhere unless the leaves are given their own.
 pub struct ThreeLevels {
     /// The leaf clusters.
     pub leaves: Vec<(Dirs, Vec<Peer>)>,
@@ -281,16 +294,32 @@ impl ThreeLevels {
 
     /// Starts leaf clusters of `leaf_sizes` peers with `leaf_env`, then the middle and top.
     pub fn start_with(leaf_sizes: [usize; 4], leaf_env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let mut leaf_env = leaf_env.to_vec();
+        leaf_env.extend_from_slice(&TREE_MONITOR);
         let leaves: Vec<(Dirs, Vec<Peer>)> = leaf_sizes
             .iter()
-            .map(|n| cluster_over_with(*n, |_| None, leaf_env))
+            .map(|n| cluster_over_with(*n, |_| None, &leaf_env))
             .collect::<anyhow::Result<_>>()?;
         let over = |below: &[(Dirs, Vec<Peer>)], i: usize| Some(below[i].1[0].gateway_multiaddr());
         let middles: Vec<(Dirs, Vec<Peer>)> = (0..2)
-            .map(|m| cluster_over_with(2, |i| over(&leaves, 2 * m + i), &[]))
+            .map(|m| cluster_over_with(2, |i| over(&leaves, 2 * m + i), &TREE_MONITOR))
             .collect::<anyhow::Result<_>>()?;
-        let top = cluster_over_with(2, |i| over(&middles, i), &[])?;
+        let top = cluster_over_with(2, |i| over(&middles, i), &TREE_MONITOR)?;
         Ok(Self { leaves, middles, top })
+    }
+
+    /// Waits until every peer holds the allocator's metrics (`freespace`, `tag:group`) of
+    /// every member of its cluster, as an operator would before pinning into a new tree.
+    pub async fn ready(&self, within: Duration) -> anyhow::Result<()> {
+        let clusters = self.leaves.iter().chain(&self.middles).chain([&self.top]);
+        for (_, peers) in clusters {
+            for peer in peers {
+                for metric in ["freespace", "tag:group"] {
+                    sees_metrics(peer, metric, peers.len(), within).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `cairn status <cid> --depth 3` at the top peer `i`, as JSON.

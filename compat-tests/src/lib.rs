@@ -37,12 +37,14 @@ pub fn fixtures_dir() -> PathBuf {
     repo_root().join("fixtures")
 }
 
-/// A scratch directory for one test run, under `compat-tests/.work/` (git-ignored).
+/// A scratch directory for one test run, under `compat-tests/.work/` (git-ignored). With
+/// `CAIRN_KEEP_SCRATCH` set it is left behind (daemon logs for a diagnosis).
 pub fn scratch_dir(name: &str) -> anyhow::Result<tempfile::TempDir> {
     let base = repo_root().join("compat-tests").join(".work");
     std::fs::create_dir_all(&base)?;
     Ok(tempfile::Builder::new()
         .prefix(&format!("{name}-"))
+        .disable_cleanup(std::env::var_os("CAIRN_KEEP_SCRATCH").is_some())
         .tempdir_in(base)?)
 }
 

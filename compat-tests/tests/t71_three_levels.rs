@@ -92,6 +92,7 @@ fn assert_full_tree(tree: &ThreeLevels, root: &str) -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn content_added_at_the_top_is_pinned_on_every_leaf_and_unpinned_from_all() -> anyhow::Result<()> {
     let tree = ThreeLevels::start()?;
+    tree.ready(WAIT).await?;
     let (leaves, middles, top) = (&tree.leaves, &tree.middles, &tree.top.1);
 
     let scratch = cairn_compat_tests::scratch_dir("three-levels")?;

@@ -66,6 +66,7 @@ async fn converges(tree: &ThreeLevels, at: usize, c: &str, what: &str) -> anyhow
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dead_leaf_peer_is_repaired_below_and_a_dead_middle_gateway_above() -> anyhow::Result<()> {
     let mut tree = ThreeLevels::start_with([2, 3, 2, 3], &LEAF_REPLICATION)?;
+    tree.ready(WAIT).await?;
     let top = &tree.top.1;
     let c = add_unpinned(&top[0], b"content that survives failures at two levels").await?;
     assert_eq!(

@@ -3,11 +3,12 @@
 //! (failover, unless `disable_repinning`).
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use super::Cluster;
+use super::placement::Repinned;
 use crate::ipfs::IpfsClient;
 use crate::monitor::Metric;
 use crate::monitor::informers::{self, Settings};
@@ -141,12 +142,34 @@ fn grace_ns(settings: &Settings) -> i64 {
     i64::try_from((settings.ping_interval * 4).as_nanos()).unwrap_or(i64::MAX)
 }
 
+/// What the checker remembers of a down peer it scanned: the applied index of the scan (nothing
+/// new applied, no rescan) and, when some pins could not be moved, when to try them again.
+struct Scanned {
+    applied: Option<u64>,
+    again_at: Option<Instant>,
+}
+
+impl Scanned {
+    fn after(applied: Option<u64>, repinned: Repinned, retry: Duration) -> Self {
+        let again_at = (repinned.stuck > 0).then(|| Instant::now() + retry);
+        Self { applied, again_at }
+    }
+
+    fn settled(&self, applied: Option<u64>) -> bool {
+        self.applied == applied && self.again_at.is_none_or(|at| Instant::now() < at)
+    }
+}
+
+/// Checks in between retries of pins a failover could not move (not enough peers for a
+/// moment, a commit that failed).
+const STUCK_RETRY_CHECKS: u32 = 10;
+
 async fn check(cluster: Cluster, settings: Settings) {
     let grace = grace_ns(&settings);
-    // Down peer → the applied index its pins were last scanned at (nothing new, no rescan).
-    let mut scanned: HashMap<String, Option<u64>> = HashMap::new();
+    let every = settings.check_interval.max(Duration::from_millis(100));
+    let mut scanned: HashMap<String, Scanned> = HashMap::new();
     loop {
-        tokio::time::sleep(settings.check_interval.max(Duration::from_millis(100))).await;
+        tokio::time::sleep(every).await;
         let members = cluster.member_ids();
         for alert in cluster.monitor.check(&members) {
             tracing::warn!(peer = %alert.metric.peer, metric = %alert.metric.name, "alert: metric expired");
@@ -162,18 +185,46 @@ async fn check(cluster: Cluster, settings: Settings) {
         }
         for down in members.iter().filter(|m| **m != cluster.peer_id) {
             let applied = cluster.last_applied();
-            if cluster.monitor.alive(down, grace) || scanned.get(down) == Some(&applied) {
+            let settled = scanned.get(down).is_some_and(|s| s.settled(applied));
+            if cluster.monitor.alive(down, grace) || settled {
                 continue;
             }
             match cluster.repin_from(down, grace).await {
-                Ok(moved) => {
-                    if moved > 0 {
-                        tracing::warn!(peer = %down, moved, "failover: pins re-allocated");
+                Ok(repinned) => {
+                    if repinned != Repinned::default() {
+                        tracing::warn!(peer = %down, moved = repinned.moved, stuck = repinned.stuck, "failover: pins re-allocated");
                     }
-                    scanned.insert(down.clone(), cluster.last_applied());
+                    let retry = every * STUCK_RETRY_CHECKS;
+                    scanned.insert(
+                        down.clone(),
+                        Scanned::after(cluster.last_applied(), repinned, retry),
+                    );
                 }
                 Err(e) => tracing::warn!(peer = %down, error = %e, "failover failed"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RETRY: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_clean_scan_is_settled_until_something_new_is_applied() {
+        let clean = Repinned { moved: 3, stuck: 0 };
+        let scan = Scanned::after(Some(7), clean, RETRY);
+        assert!(scan.settled(Some(7)));
+        assert!(!scan.settled(Some(8)));
+    }
+
+    #[test]
+    fn a_scan_with_stuck_pins_is_settled_only_until_its_retry_is_due() {
+        let stuck = Repinned { moved: 0, stuck: 1 };
+        assert!(Scanned::after(Some(7), stuck, RETRY).settled(Some(7)));
+        assert!(!Scanned::after(Some(7), stuck, Duration::ZERO).settled(Some(7)));
+        assert!(!Scanned::after(Some(7), stuck, RETRY).settled(Some(9)));
     }
 }

@@ -7,7 +7,8 @@
 //! - For each pin of a down peer exactly one live peer acts: the one whose id hash is closest
 //!   (XOR) to the CID's hash; the others leave it alone, so the same pin is not moved twice.
 //! - Failover only adds live peers until rf-min live allocations are reached (keeping the
-//!   valid ones) and drops the down peer; a pin that cannot be re-allocated stays as it was.
+//!   valid ones) and drops the down peer; a pin that cannot be re-allocated stays as it was
+//!   and is counted `stuck`, so that the checker tries it again later.
 
 use cid::Cid;
 use futures::StreamExt;
@@ -50,9 +51,8 @@ impl Cluster {
         self.members().into_iter().map(|m| m.peer_id).collect()
     }
 
-    /// Re-allocates the pins of `down` for which this peer is the one to act; returns how
-    /// many were moved.
-    pub async fn repin_from(&self, down: &str, grace_ns: i64) -> Result<usize, ClusterError> {
+    /// Re-allocates the pins of `down` for which this peer is the one to act.
+    pub async fn repin_from(&self, down: &str, grace_ns: i64) -> Result<Repinned, ClusterError> {
         let live: Vec<String> = self
             .member_ids()
             .into_iter()
@@ -60,13 +60,16 @@ impl Cluster {
             .collect();
         let mine = self.pins_to_move(down, live).await?;
         let blacklist = [down.to_owned()];
-        let moved = futures::stream::iter(mine)
+        let outcomes: Vec<Move> = futures::stream::iter(mine)
             .map(|pin| self.move_pin(pin, &blacklist))
             .buffer_unordered(REPIN_CONCURRENCY)
-            .filter(|moved| std::future::ready(*moved))
-            .count()
+            .collect()
             .await;
-        Ok(moved)
+        let count = |want: Move| outcomes.iter().filter(|m| **m == want).count();
+        Ok(Repinned {
+            moved: count(Move::Moved),
+            stuck: count(Move::Stuck),
+        })
     }
 
     /// Pins allocated to `down` whose closest live peer is this one.
@@ -85,25 +88,44 @@ impl Cluster {
         scan.await.map_err(|e| ClusterError::Consensus(e.to_string()))?
     }
 
-    async fn move_pin(&self, mut pin: Pin, blacklist: &[String]) -> bool {
+    async fn move_pin(&self, mut pin: Pin, blacklist: &[String]) -> Move {
         let cid = pin.cid;
         let allocations = match self.allocations_for(&pin, blacklist) {
             Ok(allocations) => allocations,
             Err(e) => {
                 tracing::warn!(%cid, error = %e, "failover: cannot re-allocate");
-                return false;
+                return Move::Stuck;
             }
         };
         if allocations == pin.allocations {
-            return false;
+            return Move::Kept;
         }
         pin.allocations = allocations;
-        let committed = self.commit(PinOp::Pin(Box::new(pin))).await;
-        if let Err(e) = &committed {
-            tracing::warn!(%cid, error = %e, "failover: re-allocation not committed");
+        match self.commit(PinOp::Pin(Box::new(pin))).await {
+            Ok(_) => Move::Moved,
+            Err(e) => {
+                tracing::warn!(%cid, error = %e, "failover: re-allocation not committed");
+                Move::Stuck
+            }
         }
-        committed.is_ok()
     }
+}
+
+/// What one failover scan of a down peer did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Repinned {
+    /// Pins re-allocated and committed.
+    pub moved: usize,
+    /// Pins that could not be re-allocated now (not enough peers, no commit): worth a retry.
+    pub stuck: usize,
+}
+
+/// What happened to one pin of a down peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Move {
+    Moved,
+    Kept,
+    Stuck,
 }
 
 /// The peer whose id hash is XOR-closest to the CID's hash.
