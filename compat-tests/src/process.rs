@@ -16,9 +16,40 @@ use crate::{repo_root, scratch_dir};
 /// How long js-ipfs may take to init and start (it needs about 10 s on 2 cores).
 const JSIPFS_READY: Duration = Duration::from_secs(90);
 
-/// A free TCP port on 127.0.0.1 (bound then released).
+/// A free TCP port on 127.0.0.1 for a process to bind later (bound then released). It is taken
+/// below the kernel's ephemeral range, where no other process's `:0` listener can be given it
+/// in the meantime (a peer's fixed swarm port was once taken so by another peer's gateway), and
+/// never twice in this test process.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let (low, high) = (10_000, ephemeral_start());
+    if high <= low + 1_000 {
+        return Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port());
+    }
+    for _ in 0..1_000 {
+        let port = low + u16::try_from(random() % u64::from(high - low))?;
+        let mut given = GIVEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return Ok(port);
+        }
+    }
+    bail!("no free port between {low} and {high}")
+}
+
+/// The first port the kernel hands out to `:0` listeners (32768 unless configured).
+fn ephemeral_start() -> u16 {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let first = range.split_whitespace().next().and_then(|p| p.parse().ok());
+    first.unwrap_or(32_768)
+}
+
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 /// The jsipfs CLI script of the installed js-ipfs, or how to install it.
