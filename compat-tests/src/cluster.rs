@@ -157,20 +157,24 @@ pub const FAST_MONITOR: [(&str, &str); 5] = [
     ("CLUSTER_PINQUEUE_METRICTTL", "4s"),
 ];
 
+/// How many peers' `name` metrics `peer` holds valid and unexpired.
+pub async fn usable_metrics(peer: &Peer, name: &str) -> anyhow::Result<usize> {
+    let metrics = rest(peer, "GET", &format!("/monitor/metrics/{name}"))
+        .await?
+        .json()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    let usable = |m: &&serde_json::Value| m["valid"] == true && m["expire"].as_i64().unwrap_or(0) > now;
+    Ok(metrics
+        .as_array()
+        .map_or(0, |all| all.iter().filter(usable).count()))
+}
+
 /// Waits until `peer` holds a valid, unexpired `name` metric from `count` peers.
 pub async fn sees_metrics(peer: &Peer, name: &str, count: usize, within: Duration) -> anyhow::Result<()> {
     crate::eventually(&format!("{count} peers' {name} metrics"), within, || async {
-        let metrics = rest(peer, "GET", &format!("/monitor/metrics/{name}"))
-            .await?
-            .json()?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i64);
-        let usable = |m: &&serde_json::Value| m["valid"] == true && m["expire"].as_i64().unwrap_or(0) > now;
-        let valid = metrics
-            .as_array()
-            .map_or(0, |all| all.iter().filter(usable).count());
-        Ok(valid >= count)
+        Ok(usable_metrics(peer, name).await? >= count)
     })
     .await
 }

@@ -13,7 +13,9 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use cairn_compat_tests::cluster::{Dirs, FAST_MONITOR, allocations, cid, daemon_pins, rest, sees_metrics};
+use cairn_compat_tests::cluster::{
+    Dirs, FAST_MONITOR, allocations, cid, daemon_pins, rest, sees_metrics, usable_metrics,
+};
 use cairn_compat_tests::content::{Part, form};
 use cairn_compat_tests::eventually;
 use cairn_compat_tests::http::send;
@@ -44,17 +46,6 @@ fn closest<'a>(c: &str, peers: &[&'a Peer]) -> anyhow::Result<&'a Peer> {
         id.iter().zip(&target).map(|(a, b)| a ^ b).collect()
     };
     peers.iter().min_by_key(distance).copied().context("no peers")
-}
-
-/// How many peers' `freespace` metrics `peer` holds valid and unexpired.
-async fn usable_freespace(peer: &Peer) -> anyhow::Result<usize> {
-    let metrics = rest(peer, "GET", "/monitor/metrics/freespace").await?.json()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_nanos() as i64;
-    let all = metrics.as_array().cloned().unwrap_or_default();
-    let usable = |m: &&serde_json::Value| m["valid"] == true && m["expire"].as_i64().unwrap_or(0) > now;
-    Ok(all.iter().filter(usable).count())
 }
 
 async fn allocated(peer: &Peer, c: &str) -> anyhow::Result<Vec<String>> {
@@ -100,7 +91,7 @@ async fn a_failover_without_candidates_is_tried_again_when_a_peer_comes_back() -
 
     signal(node.pid(), "STOP")?;
     eventually("t's metrics lapse at s", WAIT, || async {
-        Ok(usable_freespace(&s).await? == 2)
+        Ok(usable_metrics(&s, "freespace").await? == 2)
     })
     .await?;
     let (v_id, log) = (v.peer_id.clone(), s.dir.join("daemon.log"));
