@@ -71,6 +71,7 @@ pub async fn three_levels_vs_flat() -> anyhow::Result<()> {
         add_until_pinned(&flat[0], &leaves, 1).await?
     };
     let tree = ThreeLevels::start()?;
+    tree.ready(std::time::Duration::from_secs(180)).await?;
     let top = &tree.top.1;
     let leaf_peers = tree.leaf_peers();
     let composite_secs = add_until_pinned(&top[0], &leaf_peers, 2).await?;
