@@ -164,7 +164,7 @@ pub async fn usable_metrics(peer: &Peer, name: &str) -> anyhow::Result<usize> {
         .json()?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64);
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
     let usable = |m: &&serde_json::Value| m["valid"] == true && m["expire"].as_i64().unwrap_or(0) > now;
     Ok(metrics
         .as_array()

@@ -19,7 +19,8 @@ const JSIPFS_READY: Duration = Duration::from_secs(90);
 /// A free TCP port on 127.0.0.1 for a process to bind later (bound then released). It is taken
 /// below the kernel's ephemeral range, where no other process's `:0` listener can be given it
 /// in the meantime (a peer's fixed swarm port was once taken so by another peer's gateway), and
-/// never twice in this test process.
+/// never twice in this test process (test binaries run one after another). Where the ephemeral
+/// range starts at 11,000 or lower it is any free port the kernel gives.
 pub fn free_port() -> anyhow::Result<u16> {
     static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
         std::sync::Mutex::new(std::collections::BTreeSet::new());

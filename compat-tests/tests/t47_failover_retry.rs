@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cairn_compat_tests::cluster::{
-    Dirs, FAST_MONITOR, allocations, cid, daemon_pins, rest, sees_metrics, usable_metrics,
+    Dirs, FAST_MONITOR, allocations, cid, daemon_pins, raft, rest, sees_metrics, usable_metrics,
 };
 use cairn_compat_tests::content::{Part, form};
 use cairn_compat_tests::eventually;
-use cairn_compat_tests::http::send;
+use cairn_compat_tests::http::{Call, send};
 use cairn_compat_tests::process::{Node, Peer, signal};
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -54,46 +54,67 @@ async fn allocated(peer: &Peer, c: &str) -> anyhow::Result<Vec<String>> {
     Ok(now)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_failover_without_candidates_is_tried_again_when_a_peer_comes_back() -> anyhow::Result<()> {
-    let node = Node::start("retry-node")?;
+/// `cairn node` for `t`, then three peers at test speed (`s` first: it founds the cluster and
+/// leads Raft), each seeing every peer's metrics.
+async fn start(node: &Node) -> anyhow::Result<(Dirs, [Peer; 3])> {
     let dirs = Dirs::init(3)?;
     let first = dirs.start(0, None, &FAST_MONITOR)?;
     let second = dirs.start(1, Some(&first), &FAST_MONITOR)?;
     let upstream = node.multiaddr();
     let mut env = FAST_MONITOR.to_vec();
     env.push(("CLUSTER_IPFSHTTP_NODEMULTIADDRESS", &upstream));
-    let t = dirs.start(2, Some(&first), &env)?;
-    for peer in [&first, &second, &t] {
+    let third = dirs.start(2, Some(&first), &env)?;
+    for peer in [&first, &second, &third] {
         sees_metrics(peer, "freespace", 3, WAIT).await?;
     }
+    Ok((dirs, [first, second, third]))
+}
 
-    // s is the first peer: the Raft leader, so killing v applies nothing new (no election).
+/// A block `n` whose CID is XOR-closest to `s` among the three peers, put on every daemon.
+async fn block_closest_to(s: &Peer, v: &Peer, t: &Peer, node: &Node) -> anyhow::Result<String> {
     let n = (0..64)
-        .find(|n| closest(&cid(*n), &[&first, &second, &t]).is_ok_and(|p| p.peer_id == first.peer_id))
-        .context("a block closer to the first peer than to the others")?;
-    let c = cid(n);
-    let (s, v) = (first, second);
+        .find(|n| closest(&cid(*n), &[s, v, t]).is_ok_and(|p| p.peer_id == s.peer_id))
+        .context("a block closer to s than to the others")?;
     for api in [s.ipfs, v.ipfs, Some(node.api)] {
         put_block(api.context("an IPFS address")?, n).await?;
     }
+    Ok(cid(n))
+}
+
+async fn node_pins(node: &Node, c: &str) -> anyhow::Result<bool> {
+    let listed = send(node.api, Call::post(&format!("/api/v0/pin/ls?arg={c}"))).await?;
+    Ok(listed.status == 200)
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failover_without_candidates_is_tried_again_when_a_peer_comes_back() -> anyhow::Result<()> {
+    let node = Node::start("retry-node")?;
+    let (_dirs, [s, v, t]) = start(&node).await?;
+    let c = block_closest_to(&s, &v, &t, &node).await?;
     let users = format!("{},{}", s.peer_id, v.peer_id);
     let target = format!("/pins/{c}?replication-min=2&replication-max=2&user-allocations={users}");
     let pinned = rest(&s, "POST", &target).await?;
     assert_eq!(pinned.status, 200, "{}", pinned.text());
-    let mut before = vec![s.peer_id.clone(), v.peer_id.clone()];
-    before.sort();
+    let before = sorted(vec![s.peer_id.clone(), v.peer_id.clone()]);
     assert_eq!(allocated(&s, &c).await?, before);
     eventually("pinned on s and v", WAIT, || async {
         Ok(daemon_pins(&s, &c).await? && daemon_pins(&v, &c).await?)
     })
     .await?;
 
+    // t's daemon stops; v dies. s leads, so no election applies an entry that would rescan.
     signal(node.pid(), "STOP")?;
     eventually("t's metrics lapse at s", WAIT, || async {
         Ok(usable_metrics(&s, "freespace").await? == 2)
     })
     .await?;
+    let leading = raft(&s).await?;
+    assert_eq!(leading["leader"], s.peer_id.as_str(), "{leading}");
     let (v_id, log) = (v.peer_id.clone(), s.dir.join("daemon.log"));
     v.kill()?;
     eventually("s finds no peer for v's pin", WAIT, || async {
@@ -106,23 +127,24 @@ async fn a_failover_without_candidates_is_tried_again_when_a_peer_comes_back() -
         before,
         "nothing moved without candidates"
     );
+    let stuck_at = raft(&s).await?;
 
+    // t's daemon runs again: nothing is applied, s's retry moves v's allocation to t.
     signal(node.pid(), "CONT")?;
-    let mut after = vec![s.peer_id.clone(), t.peer_id.clone()];
-    after.sort();
+    let after = sorted(vec![s.peer_id.clone(), t.peer_id.clone()]);
     eventually("v's allocation moved to t", WAIT, || async {
         Ok(allocated(&s, &c).await? == after)
     })
     .await?;
-    eventually("t's daemon pins it", WAIT, || async {
-        let listed = send(
-            node.api,
-            cairn_compat_tests::http::Call::post(&format!("/api/v0/pin/ls?arg={c}")),
-        )
-        .await?;
-        Ok(listed.status == 200)
-    })
-    .await?;
+    let moved_at = raft(&s).await?;
+    assert_eq!(moved_at["term"], stuck_at["term"], "no election: {moved_at}");
+    let one_more = stuck_at["last_applied"].as_u64().map(|a| a + 1);
+    assert_eq!(
+        moved_at["last_applied"].as_u64(),
+        one_more,
+        "only the move was applied"
+    );
+    eventually("t's daemon pins it", WAIT, || node_pins(&node, &c)).await?;
     assert!(daemon_pins(&s, &c).await?, "s still holds it");
     Ok(())
 }

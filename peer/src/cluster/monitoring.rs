@@ -142,17 +142,26 @@ fn grace_ns(settings: &Settings) -> i64 {
     i64::try_from((settings.ping_interval * 4).as_nanos()).unwrap_or(i64::MAX)
 }
 
-/// What the checker remembers of a down peer it scanned: the applied index of the scan (nothing
-/// new applied, no rescan) and, when some pins could not be moved, when to try them again.
+/// What the checker remembers of a down peer it scanned: the applied index the scan started
+/// at (nothing new applied, no rescan) and, when some pins could not be moved, when to try them
+/// again and how long it waited (doubling while they stay stuck).
 struct Scanned {
     applied: Option<u64>,
     again_at: Option<Instant>,
+    wait: Duration,
 }
 
 impl Scanned {
-    fn after(applied: Option<u64>, repinned: Repinned, retry: Duration) -> Self {
-        let again_at = (repinned.stuck > 0).then(|| Instant::now() + retry);
-        Self { applied, again_at }
+    /// After a scan from `applied` that did `repinned`; `before` is the previous scan's memory.
+    fn after(before: Option<&Scanned>, applied: Option<u64>, repinned: Repinned, first: Duration) -> Self {
+        let stuck_before = before.filter(|b| b.again_at.is_some());
+        let wait = stuck_before.map_or(first, |b| (b.wait * 2).min(first * STUCK_WAIT_GROWTH));
+        let again_at = (repinned.stuck > 0).then(|| Instant::now() + wait);
+        Self {
+            applied,
+            again_at,
+            wait,
+        }
     }
 
     fn settled(&self, applied: Option<u64>) -> bool {
@@ -160,9 +169,13 @@ impl Scanned {
     }
 }
 
-/// Checks in between retries of pins a failover could not move (not enough peers for a
-/// moment, a commit that failed).
+/// Checks before the first retry of pins a failover could not move (not enough peers for a
+/// moment, a commit that failed); the wait doubles while they stay stuck, up to this many times
+/// [`STUCK_WAIT_GROWTH`].
 const STUCK_RETRY_CHECKS: u32 = 10;
+
+/// The longest wait between retries of stuck pins, in first waits.
+const STUCK_WAIT_GROWTH: u32 = 8;
 
 async fn check(cluster: Cluster, settings: Settings) {
     let grace = grace_ns(&settings);
@@ -177,32 +190,44 @@ async fn check(cluster: Cluster, settings: Settings) {
         if !settings.repin {
             continue;
         }
-        scanned.retain(|peer, _| !cluster.monitor.alive(peer, grace));
+        scanned.retain(|peer, _| members.contains(peer) && !cluster.monitor.alive(peer, grace));
         // A peer whose own ping lapsed (its daemon slow for a moment) does not act: it would
         // count itself out, move nothing, and remember the down peer as scanned.
         if !cluster.monitor.alive(&cluster.peer_id, grace) {
             continue;
         }
         for down in members.iter().filter(|m| **m != cluster.peer_id) {
-            let applied = cluster.last_applied();
-            let settled = scanned.get(down).is_some_and(|s| s.settled(applied));
-            if cluster.monitor.alive(down, grace) || settled {
-                continue;
-            }
-            match cluster.repin_from(down, grace).await {
-                Ok(repinned) => {
-                    if repinned != Repinned::default() {
-                        tracing::warn!(peer = %down, moved = repinned.moved, stuck = repinned.stuck, "failover: pins re-allocated");
-                    }
-                    let retry = every * STUCK_RETRY_CHECKS;
-                    scanned.insert(
-                        down.clone(),
-                        Scanned::after(cluster.last_applied(), repinned, retry),
-                    );
-                }
-                Err(e) => tracing::warn!(peer = %down, error = %e, "failover failed"),
+            if !cluster.monitor.alive(down, grace) {
+                scan(&cluster, down, grace, every * STUCK_RETRY_CHECKS, &mut scanned).await;
             }
         }
+    }
+}
+
+/// Fails over the pins of `down` unless nothing was applied since its last scan and no stuck
+/// pin is due for a retry.
+async fn scan(
+    cluster: &Cluster,
+    down: &str,
+    grace: i64,
+    first_wait: Duration,
+    scanned: &mut HashMap<String, Scanned>,
+) {
+    let applied = cluster.last_applied();
+    let before = scanned.get(down);
+    if before.is_some_and(|s| s.settled(applied)) {
+        return;
+    }
+    match cluster.repin_from(down, grace).await {
+        Ok(repinned) => {
+            let memory = Scanned::after(before, applied, repinned, first_wait);
+            if repinned != Repinned::default() {
+                let (moved, stuck) = (repinned.moved, repinned.stuck);
+                tracing::warn!(peer = %down, moved, stuck, retry_in = ?memory.again_at.map(|_| memory.wait), "failover scan");
+            }
+            scanned.insert(down.to_owned(), memory);
+        }
+        Err(e) => tracing::warn!(peer = %down, error = %e, "failover failed"),
     }
 }
 
@@ -215,7 +240,7 @@ mod tests {
     #[test]
     fn a_clean_scan_is_settled_until_something_new_is_applied() {
         let clean = Repinned { moved: 3, stuck: 0 };
-        let scan = Scanned::after(Some(7), clean, RETRY);
+        let scan = Scanned::after(None, Some(7), clean, RETRY);
         assert!(scan.settled(Some(7)));
         assert!(!scan.settled(Some(8)));
     }
@@ -223,8 +248,24 @@ mod tests {
     #[test]
     fn a_scan_with_stuck_pins_is_settled_only_until_its_retry_is_due() {
         let stuck = Repinned { moved: 0, stuck: 1 };
-        assert!(Scanned::after(Some(7), stuck, RETRY).settled(Some(7)));
-        assert!(!Scanned::after(Some(7), stuck, Duration::ZERO).settled(Some(7)));
-        assert!(!Scanned::after(Some(7), stuck, RETRY).settled(Some(9)));
+        assert!(Scanned::after(None, Some(7), stuck, RETRY).settled(Some(7)));
+        assert!(!Scanned::after(None, Some(7), stuck, Duration::ZERO).settled(Some(7)));
+        assert!(!Scanned::after(None, Some(7), stuck, RETRY).settled(Some(9)));
+    }
+
+    #[test]
+    fn the_wait_doubles_while_pins_stay_stuck_up_to_a_cap_and_resets_after() {
+        let stuck = Repinned { moved: 0, stuck: 2 };
+        let mut scan = Scanned::after(None, Some(1), stuck, RETRY);
+        let mut waits = vec![scan.wait];
+        for _ in 0..5 {
+            scan = Scanned::after(Some(&scan), Some(1), stuck, RETRY);
+            waits.push(scan.wait);
+        }
+        let minutes: Vec<u64> = waits.iter().map(|w| w.as_secs() / 60).collect();
+        assert_eq!(minutes, [1, 2, 4, 8, 8, 8]);
+        let clean = Scanned::after(Some(&scan), Some(2), Repinned::default(), RETRY);
+        assert_eq!(clean.again_at, None);
+        assert_eq!(Scanned::after(Some(&clean), Some(3), stuck, RETRY).wait, RETRY);
     }
 }

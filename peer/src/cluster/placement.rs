@@ -93,7 +93,7 @@ impl Cluster {
         let allocations = match self.allocations_for(&pin, blacklist) {
             Ok(allocations) => allocations,
             Err(e) => {
-                tracing::warn!(%cid, error = %e, "failover: cannot re-allocate");
+                tracing::debug!(%cid, error = %e, "failover: cannot re-allocate");
                 return Move::Stuck;
             }
         };
@@ -104,7 +104,7 @@ impl Cluster {
         match self.commit(PinOp::Pin(Box::new(pin))).await {
             Ok(_) => Move::Moved,
             Err(e) => {
-                tracing::warn!(%cid, error = %e, "failover: re-allocation not committed");
+                tracing::debug!(%cid, error = %e, "failover: re-allocation not committed");
                 Move::Stuck
             }
         }
