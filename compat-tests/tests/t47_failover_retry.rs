@@ -18,7 +18,7 @@ use cairn_compat_tests::cluster::{
 };
 use cairn_compat_tests::content::{Part, form};
 use cairn_compat_tests::eventually;
-use cairn_compat_tests::http::{Call, send};
+use cairn_compat_tests::http::send;
 use cairn_compat_tests::process::{Node, Peer, signal};
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -71,19 +71,14 @@ async fn start(node: &Node) -> anyhow::Result<(Dirs, [Peer; 3])> {
 }
 
 /// A block `n` whose CID is XOR-closest to `s` among the three peers, put on every daemon.
-async fn block_closest_to(s: &Peer, v: &Peer, t: &Peer, node: &Node) -> anyhow::Result<String> {
+async fn block_closest_to(s: &Peer, v: &Peer, t: &Peer) -> anyhow::Result<String> {
     let n = (0..64)
         .find(|n| closest(&cid(*n), &[s, v, t]).is_ok_and(|p| p.peer_id == s.peer_id))
         .context("a block closer to s than to the others")?;
-    for api in [s.ipfs, v.ipfs, Some(node.api)] {
-        put_block(api.context("an IPFS address")?, n).await?;
+    for peer in [s, v, t] {
+        put_block(peer.ipfs.context("an IPFS address")?, n).await?;
     }
     Ok(cid(n))
-}
-
-async fn node_pins(node: &Node, c: &str) -> anyhow::Result<bool> {
-    let listed = send(node.api, Call::post(&format!("/api/v0/pin/ls?arg={c}"))).await?;
-    Ok(listed.status == 200)
 }
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
@@ -95,7 +90,7 @@ fn sorted(mut ids: Vec<String>) -> Vec<String> {
 async fn a_failover_without_candidates_is_tried_again_when_a_peer_comes_back() -> anyhow::Result<()> {
     let node = Node::start("retry-node")?;
     let (_dirs, [s, v, t]) = start(&node).await?;
-    let c = block_closest_to(&s, &v, &t, &node).await?;
+    let c = block_closest_to(&s, &v, &t).await?;
     let users = format!("{},{}", s.peer_id, v.peer_id);
     let target = format!("/pins/{c}?replication-min=2&replication-max=2&user-allocations={users}");
     let pinned = rest(&s, "POST", &target).await?;
@@ -144,7 +139,7 @@ async fn a_failover_without_candidates_is_tried_again_when_a_peer_comes_back() -
         one_more,
         "only the move was applied"
     );
-    eventually("t's daemon pins it", WAIT, || node_pins(&node, &c)).await?;
+    eventually("t's daemon pins it", WAIT, || daemon_pins(&t, &c)).await?;
     assert!(daemon_pins(&s, &c).await?, "s still holds it");
     Ok(())
 }
