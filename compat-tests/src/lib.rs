@@ -8,6 +8,8 @@
 //!   trailers exactly, for byte comparisons.
 //! - [`corpus`]: the data-driven passthrough cases under `fixtures/passthrough/`.
 //! - [`content`]: deterministic test content (the `i % 251` pattern of the CID fixtures).
+//! - [`history`]: a Jepsen-style recorder of pinset operations and the checker that finds
+//!   lost, phantom, divergent and stale pins in it.
 //!
 //! # Invariants
 //! A missing daemon or client is an error with a message that says how to install it; no
@@ -16,6 +18,7 @@
 pub mod cluster;
 pub mod content;
 pub mod corpus;
+pub mod history;
 pub mod http;
 pub mod process;
 pub mod raw;

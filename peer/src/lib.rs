@@ -18,6 +18,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod consensus;
+pub mod failpoint;
 pub mod identity;
 pub mod ipfs;
 pub mod monitor;

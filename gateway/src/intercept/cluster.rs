@@ -83,6 +83,9 @@ pub enum ClusterError {
     /// The CID is not in the cluster's pinset.
     #[error("not pinned or pinned indirectly")]
     NotPinned,
+    /// The pin exceeds the cluster's size limit (413, the message names the limit).
+    #[error("{0}")]
+    TooLarge(String),
     /// No leader: the cluster cannot commit now (503).
     #[error("{0}")]
     Unavailable(String),

@@ -39,6 +39,7 @@ impl InterceptError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Cluster(ClusterError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Cluster(ClusterError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Command(_) | Self::Cluster(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

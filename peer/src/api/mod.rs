@@ -21,7 +21,7 @@ use cid::Cid;
 use serde::{Deserialize, Serialize};
 
 pub use gotime::GoTime;
-pub use validate::{PinError, Replication, check_factors};
+pub use validate::{MAX_PIN_BYTES, PinError, Replication, check_factors};
 
 /// `shard_size` ipfs-cluster writes by default (100 MiB).
 pub const DEFAULT_SHARD_SIZE: u64 = 100 * 1024 * 1024;

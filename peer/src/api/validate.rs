@@ -20,6 +20,14 @@ pub enum PinError {
         "cannot repin a CID which is already pinned in recursive mode (new pin is pinned as {0}). Unpin it first."
     )]
     Downgrade(&'static str),
+    /// The pin's name, metadata and peer lists together exceed [`MAX_PIN_BYTES`] (413).
+    #[error("pin too large: its name, metadata and peer lists take {bytes} bytes, the limit is {limit} bytes")]
+    TooLarge {
+        /// The pin's size bound ([`Pin::encoded_bound`]).
+        bytes: usize,
+        /// [`MAX_PIN_BYTES`].
+        limit: usize,
+    },
     /// A query parameter has a value that cannot be used.
     #[error("invalid value for {key}: {reason}")]
     BadOption {
@@ -91,6 +99,50 @@ impl Pin {
             return Err(PinError::Downgrade("direct"));
         }
         self.max_depth = self.options.mode.max_depth();
+        let bytes = self.encoded_bound();
+        if bytes > MAX_PIN_BYTES {
+            return Err(PinError::TooLarge {
+                bytes,
+                limit: MAX_PIN_BYTES,
+            });
+        }
         Ok(self)
     }
+
+    /// An upper bound of the bytes this pin takes in any of its encodings (the pinset's JSON,
+    /// a Raft entry's CBOR): its variable parts plus a fixed allowance for the rest, so that
+    /// log entries and appends can be bounded by bytes without encoding them.
+    pub fn encoded_bound(&self) -> usize {
+        let options = &self.options;
+        let peers = |list: &[String]| list.iter().map(|p| p.len() + PER_ITEM).sum::<usize>();
+        let metadata: usize = options
+            .metadata
+            .iter()
+            .map(|(k, v)| 2 * PER_ITEM + escaped(k) + escaped(v))
+            .sum();
+        FIXED_PIN_BYTES
+            + escaped(&options.name)
+            + metadata
+            + peers(&self.allocations)
+            + peers(options.user_allocations.as_deref().unwrap_or_default())
+            + peers(&options.origins)
+    }
+}
+
+/// The most a pin may take ([`Pin::encoded_bound`]): its name, metadata and peer lists.
+pub const MAX_PIN_BYTES: usize = 32 * 1024;
+/// What a pin's fixed fields take at most (field names, CIDs, numbers, timestamps).
+const FIXED_PIN_BYTES: usize = 1024;
+/// Framing of one list or map item.
+const PER_ITEM: usize = 8;
+
+/// A text's bytes in the worst of its encodings (JSON escapes a control byte as 6 bytes).
+fn escaped(text: &str) -> usize {
+    text.bytes()
+        .map(|b| match b {
+            0..0x20 => 6,
+            b'"' | b'\\' => 2,
+            _ => 1,
+        })
+        .sum()
 }

@@ -21,13 +21,16 @@ use crate::state::{Applied, PinOp};
 const QUEUE: usize = 4096;
 /// Most operations in one proposal.
 const MAX_BATCH: usize = 1024;
+/// Most bytes in one proposal ([`PinOp::encoded_bound`]): a log entry stays far below the
+/// network's message limit, so that appends can always be split to fit (`consensus::network`).
+pub(crate) const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// Most proposals committing at once.
 const IN_FLIGHT: usize = 2;
 
 /// What a write's caller learns.
 pub(super) enum Outcome {
-    /// Committed and applied.
-    Applied(Option<Applied>),
+    /// Committed and applied at this log index.
+    Applied(Option<Applied>, u64),
     /// This peer is not the leader; the write should go to `leader`.
     NotLeader(Option<PeerNode>),
 }
@@ -59,11 +62,20 @@ impl Batcher {
 
 async fn run(raft: Raft, mut rx: mpsc::Receiver<(PinOp, Reply)>) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(first) = rx.recv().await {
+    let mut carried = None;
+    loop {
+        let first = match carried.take() {
+            Some(first) => first,
+            None => match rx.recv().await {
+                Some(first) => first,
+                None => return,
+            },
+        };
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        let batch = drain_into(vec![first], &mut rx);
+        let (batch, next) = drain_into(first, &mut rx);
+        carried = next;
         let raft = raft.clone();
         tokio::spawn(async move {
             commit(&raft, batch).await;
@@ -72,18 +84,22 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<(PinOp, Reply)>) {
     }
 }
 
-/// Adds whatever is already waiting to `batch`, up to [`MAX_BATCH`].
-fn drain_into(
-    mut batch: Vec<(PinOp, Reply)>,
-    rx: &mut mpsc::Receiver<(PinOp, Reply)>,
-) -> Vec<(PinOp, Reply)> {
+type Waiting = (PinOp, Reply);
+
+/// `first` and whatever is already waiting, up to [`MAX_BATCH`] operations and
+/// [`MAX_BATCH_BYTES`]; the operation that did not fit starts the next batch.
+fn drain_into(first: Waiting, rx: &mut mpsc::Receiver<Waiting>) -> (Vec<Waiting>, Option<Waiting>) {
+    let mut bytes = first.0.encoded_bound();
+    let mut batch = vec![first];
     while batch.len() < MAX_BATCH {
-        match rx.try_recv() {
-            Ok(next) => batch.push(next),
-            Err(_) => break,
+        let Ok(next) = rx.try_recv() else { break };
+        bytes += next.0.encoded_bound();
+        if bytes > MAX_BATCH_BYTES {
+            return (batch, Some(next));
         }
+        batch.push(next);
     }
-    batch
+    (batch, None)
 }
 
 /// Proposes `batch` as one entry and answers each caller.
@@ -103,12 +119,12 @@ async fn commit(raft: &Raft, batch: Vec<(PinOp, Reply)>) {
 /// Proposes one entry and splits its result into `count` per-caller outcomes.
 async fn propose(raft: &Raft, proposal: PinOp, count: usize) -> Vec<Result<Outcome, ClusterError>> {
     match raft.client_write(proposal).await {
-        Ok(written) => match written.data {
-            Some(Applied::Batch(each)) if each.len() == count => {
-                each.into_iter().map(|a| Ok(Outcome::Applied(Some(a)))).collect()
+        Ok(written) => match (written.data, written.log_id.index) {
+            (Some(Applied::Batch(each)), index) if each.len() == count => {
+                each.into_iter().map(|a| Ok(Outcome::Applied(Some(a), index))).collect()
             }
-            single if count == 1 => vec![Ok(Outcome::Applied(single))],
-            other => (0..count)
+            (single, index) if count == 1 => vec![Ok(Outcome::Applied(single, index))],
+            (other, _) => (0..count)
                 .map(|_| {
                     Err(ClusterError::Consensus(format!(
                         "unexpected batch result {other:?}"
@@ -118,6 +134,9 @@ async fn propose(raft: &Raft, proposal: PinOp, count: usize) -> Vec<Result<Outco
         },
         Err(RaftError::APIError(ClientWriteError::ForwardToLeader(to))) => (0..count)
             .map(|_| Ok(Outcome::NotLeader(to.leader_node.clone())))
+            .collect(),
+        Err(RaftError::Fatal(fatal)) => (0..count)
+            .map(|_| Err(ClusterError::Unhealthy(format!("this peer's consensus stopped: {fatal}"))))
             .collect(),
         Err(e) => (0..count)
             .map(|_| Err(ClusterError::Consensus(e.to_string())))

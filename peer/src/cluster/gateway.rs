@@ -110,9 +110,13 @@ fn options_of(request: &PinRequest) -> Result<PinOptions, gw::ClusterError> {
 
 fn to_gateway(err: ClusterError) -> gw::ClusterError {
     match err {
+        ClusterError::Invalid(e @ crate::api::PinError::TooLarge { .. }) => {
+            gw::ClusterError::TooLarge(e.to_string())
+        }
         ClusterError::Invalid(e) => gw::ClusterError::Invalid(e.to_string()),
         ClusterError::NotPinned => gw::ClusterError::NotPinned,
         ClusterError::NoLeader(e) => gw::ClusterError::Unavailable(format!("the cluster has no leader: {e}")),
+        ClusterError::Unhealthy(e) => gw::ClusterError::Unavailable(e),
         // The leader could not be reached or failed mid-commit (an election is under way).
         ClusterError::Consensus(e) => {
             gw::ClusterError::Unavailable(format!("the cluster could not commit, retry: {e}"))

@@ -47,7 +47,7 @@ async fn serve_cluster(
 ) -> Result<crate::net::ClusterReply, super::ClusterError> {
     match request {
         ClusterRequest::Join(node) => cluster.add_member(node).await,
-        ClusterRequest::Write(op) => cluster.commit(op).await.map(crate::net::ClusterReply::Written),
+        ClusterRequest::Write(op) => cluster.commit_here(op).await,
         ClusterRequest::Remove(id) => cluster.remove_node(id).await,
         ClusterRequest::RepoStat(size_only) => cluster.local_repo_stat(size_only).await.map(|s| {
             crate::net::ClusterReply::RepoStat(

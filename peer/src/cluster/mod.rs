@@ -16,6 +16,7 @@
 
 mod batcher;
 mod blocks;
+mod commit;
 mod gateway;
 mod inbound;
 mod landing;
@@ -55,9 +56,14 @@ pub enum ClusterError {
     /// Unpin of a CID that is not pinned.
     #[error("{NOT_IN_PINSET}")]
     NotPinned,
-    /// No leader within `wait_for_leader_timeout`; the operation was not applied.
+    /// No leader could commit within `wait_for_leader_timeout` (the message says whether the
+    /// operation may still be applied).
     #[error("no Raft leader: {0}")]
     NoLeader(String),
+    /// Raft or its store stopped on a fatal error (a full disk, a broken file): this peer
+    /// cannot serve writes until it is restarted.
+    #[error("{0}")]
+    Unhealthy(String),
     /// Consensus or the leader failed; the operation's outcome is unknown.
     #[error("consensus: {0}")]
     Consensus(String),
@@ -283,7 +289,7 @@ fn raft_config(config: &ServiceConfig) -> Result<Arc<openraft::Config>, String> 
         election_timeout_min: election,
         election_timeout_max: election * 2,
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.raft.snapshot_threshold.max(1)),
-        max_in_snapshot_log_to_keep: 0,
+        max_in_snapshot_log_to_keep: config.raft.trailing_logs,
         snapshot_max_chunk_size: 256 * 1024,
         install_snapshot_timeout: ms(&config.raft.network_timeout).max(1),
         ..openraft::Config::default()

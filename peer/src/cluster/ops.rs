@@ -2,12 +2,11 @@
 
 use cid::Cid;
 
-use super::batcher::Outcome;
 use super::{Cluster, ClusterError};
 use crate::api::{Pin, PinOptions};
 use crate::consensus::PeerNode;
 use crate::net::{ClusterReply, ClusterRequest, Request, Response};
-use crate::state::{Applied, PinOp};
+use crate::state::PinOp;
 
 impl Cluster {
     /// Validates and commits a pin of `cid`; returns it as stored.
@@ -27,19 +26,6 @@ impl Cluster {
         let existing = self.pins.get(&cid)?.ok_or(ClusterError::NotPinned)?;
         self.commit(PinOp::Unpin(cid)).await?;
         Ok(existing)
-    }
-
-    /// Commits `op` here when leader (batched with concurrent writes), else on the leader;
-    /// returns once applied.
-    pub(super) async fn commit(&self, op: PinOp) -> Result<Option<Applied>, ClusterError> {
-        self.wait_for_leader().await?;
-        match self.batcher.propose(op.clone()).await? {
-            Outcome::Applied(applied) => Ok(applied),
-            Outcome::NotLeader(leader) => match self.ask_leader(leader, ClusterRequest::Write(op)).await? {
-                ClusterReply::Written(applied) => Ok(applied),
-                other => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
-            },
-        }
     }
 
     /// Sends `request` to the leader `leader` (as reported by Raft).

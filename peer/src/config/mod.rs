@@ -91,6 +91,9 @@ pub struct RaftConfig {
     pub election_timeout: String,
     /// Applied entries between snapshots.
     pub snapshot_threshold: u64,
+    /// Log entries kept behind each snapshot, so that a follower lagging by fewer catches up
+    /// from the log instead of receiving a whole snapshot (hashicorp raft's `TrailingLogs`).
+    pub trailing_logs: u64,
     /// Static membership: the peer ids of every initial member (this peer included); their
     /// addresses come from `cluster.peer_addresses`. Empty = join through a bootstrap peer.
     pub init_peerset: Vec<String>,
@@ -101,9 +104,10 @@ impl Default for RaftConfig {
         Self {
             wait_for_leader_timeout: "15s".into(),
             network_timeout: "10s".into(),
-            heartbeat_timeout: "500ms".into(),
-            election_timeout: "2.5s".into(),
+            heartbeat_timeout: "250ms".into(),
+            election_timeout: "1s".into(),
             snapshot_threshold: 10_000,
+            trailing_logs: 10_240,
             init_peerset: Vec::new(),
         }
     }

@@ -4,11 +4,19 @@
 //! openraft expects: a peer that cannot be dialled is `Unreachable` (openraft backs off), a
 //! timeout or refused request is a `Network` error, and an error the remote Raft returned is a
 //! `RemoteError`.
+//!
+//! # Invariants
+//! - An append stays under [`MAX_APPEND_BYTES`] (by [`crate::state::PinOp::encoded_bound`], far below the
+//!   network's message limit): a larger one is refused with openraft's `PayloadTooLarge` and
+//!   a hint of how many entries fit, and openraft sends fewer. An entry is at most
+//!   `cluster::batcher::MAX_BATCH_BYTES` plus one pin, so one entry always fits.
 
 use std::error::Error;
 
 use libp2p::{Multiaddr, PeerId};
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -16,6 +24,31 @@ use openraft::raft::{
 };
 
 use super::{NodeId, PeerNode, TypeConfig};
+
+/// The most bytes one append carries (half of `net::MAX_MESSAGE`).
+pub const MAX_APPEND_BYTES: usize = 8 * 1024 * 1024;
+
+/// An upper bound of an entry's encoded size.
+fn entry_bound(entry: &openraft::Entry<TypeConfig>) -> usize {
+    const FRAME: usize = 64;
+    match &entry.payload {
+        openraft::EntryPayload::Blank => FRAME,
+        openraft::EntryPayload::Normal(op) => FRAME + op.encoded_bound(),
+        openraft::EntryPayload::Membership(m) => FRAME + 512 * (1 + m.nodes().count()),
+    }
+}
+
+/// How many of `entries` fit in one append, when not all of them do.
+fn entries_that_fit(entries: &[openraft::Entry<TypeConfig>]) -> Option<u64> {
+    let mut bytes = 0;
+    for (count, entry) in entries.iter().enumerate() {
+        bytes += entry_bound(entry);
+        if bytes > MAX_APPEND_BYTES {
+            return Some(count.max(1) as u64);
+        }
+    }
+    None
+}
 use crate::net::{Net, NetError, RaftRequest, Request, Response};
 
 /// Hands out [`Connection`]s over one [`Net`].
@@ -104,6 +137,11 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: AppendEntriesRequest<TypeConfig>,
         _option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, PeerNode, RaftError<NodeId>>> {
+        if rpc.entries.len() > 1
+            && let Some(fit) = entries_that_fit(&rpc.entries)
+        {
+            return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(fit)));
+        }
         match self.call(RaftRequest::Append(rpc)).await? {
             Response::Append(answer) => answer.map_err(|e| self.remote(e)),
             other => Err(unexpected(other)),

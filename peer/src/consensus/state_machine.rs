@@ -1,12 +1,19 @@
 //! The Raft state machine: applies committed [`PinOp`]s to the redb pinset and keeps
 //! snapshots as files.
 //!
-//! Applying commits without fsync: the Raft log is the durable record and openraft re-applies
-//! from it after a crash; a durable commit precedes every snapshot (after which log is purged).
-//! A snapshot file holds one pin per JSON line, written from a single read transaction.
-//! `current.json` in the snapshot directory names the latest snapshot and its metadata, so a
-//! restarted peer serves it without rebuilding. Installing a snapshot streams the file back
-//! into the pinset in one write transaction (old pins cleared first).
+//! # Invariants
+//! - Applying commits without fsync: the Raft log is the durable record and openraft re-applies
+//!   from it after a crash.
+//! - A snapshot is one point-in-time view: its pins and the log id and membership in its meta
+//!   come from one read transaction, opened before the durable commit that makes everything up
+//!   to that log id durable in `state.redb`. openraft purges log only up to a snapshot's log id
+//!   (minus `trailing_logs`), so no entry is purged before its effect is on disk.
+//! - Snapshot files are published atomically: written to a `*.tmp` file, fsync'd, renamed, and
+//!   the directory fsync'd; `current.json` (same way) names the latest one and its meta, so a
+//!   restarted peer serves it without rebuilding. Leftover `*.tmp` files and snapshot files
+//!   `current.json` does not name (a crash mid-build or mid-install) are removed at start.
+//! - Installing a snapshot streams the received file into the pinset in one durable write
+//!   transaction (old pins cleared first), then publishes that same file.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -36,6 +43,8 @@ pub struct StateMachine {
     db: Arc<Database>,
     snapshots: PathBuf,
     counter: Arc<AtomicU64>,
+    /// Files created for snapshots being received, until installed (or superseded).
+    receiving: Arc<std::sync::Mutex<Vec<PathBuf>>>,
     feed: Feed,
 }
 
@@ -65,12 +74,31 @@ impl StateMachine {
     /// Over the pinset database `db` (from `state::open`), with snapshots in `snapshots`.
     pub fn new(db: Arc<Database>, snapshots: &Path) -> Result<Self, StorageError> {
         std::fs::create_dir_all(snapshots).map_err(snap_err)?;
-        Ok(Self {
+        let machine = Self {
             db,
             snapshots: snapshots.to_path_buf(),
             counter: Arc::new(AtomicU64::new(0)),
+            receiving: Arc::default(),
             feed: tokio::sync::broadcast::channel(FEED_CAPACITY).0,
-        })
+        };
+        machine.remove_leftovers()?;
+        Ok(machine)
+    }
+
+    /// Removes what a crash can leave in the snapshot directory: temporary files and snapshot
+    /// files that `current.json` does not name.
+    fn remove_leftovers(&self) -> Result<(), StorageError> {
+        let current = self.current()?.map(|c| c.file);
+        for entry in std::fs::read_dir(&self.snapshots).map_err(snap_err)? {
+            let entry = entry.map_err(snap_err)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale = name.ends_with(".tmp") || (name.ends_with(".snap") && current.as_ref() != Some(&name));
+            if stale {
+                tracing::info!(file = %entry.path().display(), "removing a snapshot file left by a crash");
+                std::fs::remove_file(entry.path()).map_err(snap_err)?;
+            }
+        }
+        Ok(())
     }
 
     /// The feed of applied changes (subscribe to follow the pinset).
@@ -89,8 +117,10 @@ impl StateMachine {
         PinStore::new(self.db.clone())
     }
 
-    fn read_meta<T: for<'de> Deserialize<'de>>(db: &Database, key: &str) -> Result<Option<T>, StorageError> {
-        let txn = db.begin_read().map_err(sm_err)?;
+    fn read_meta<T: for<'de> Deserialize<'de>>(
+        txn: &redb::ReadTransaction,
+        key: &str,
+    ) -> Result<Option<T>, StorageError> {
         let table = match txn.open_table(SM_META) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -122,9 +152,19 @@ impl StateMachine {
         Ok(())
     }
 
-    fn state(db: &Database) -> Result<(Option<LogId<NodeId>>, Membership), StorageError> {
-        let applied = Self::read_meta::<Option<LogId<NodeId>>>(db, APPLIED)?.flatten();
-        Ok((applied, Self::read_meta(db, MEMBERSHIP)?.unwrap_or_default()))
+    /// The applied log id and membership as of `txn`.
+    fn state(txn: &redb::ReadTransaction) -> Result<(Option<LogId<NodeId>>, Membership), StorageError> {
+        let applied = Self::read_meta::<Option<LogId<NodeId>>>(txn, APPLIED)?.flatten();
+        Ok((applied, Self::read_meta(txn, MEMBERSHIP)?.unwrap_or_default()))
+    }
+
+    /// Makes every commit so far durable (applies commit without fsync).
+    fn make_durable(db: &Database) -> Result<(), StorageError> {
+        let mut flush = db.begin_write().map_err(sm_err)?;
+        flush
+            .set_durability(redb::Durability::Immediate)
+            .map_err(sm_err)?;
+        flush.commit().map_err(sm_err)
     }
 
     /// Applies `entries` in one commit; records the applied log id, and the membership only
@@ -187,6 +227,7 @@ impl StateMachine {
             self.snapshots.join(CURRENT),
         )
         .map_err(snap_err)?;
+        sync_dir(&self.snapshots)?;
         if let Some(old) = previous.filter(|old| old.file != name) {
             let _ = std::fs::remove_file(self.snapshots.join(old.file));
         }
@@ -208,6 +249,13 @@ impl StateMachine {
     }
 }
 
+/// fsync of a directory, so that the renames in it survive a crash.
+fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(snap_err)
+}
+
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let mut file = std::fs::File::create(path).map_err(snap_err)?;
     file.write_all(bytes).map_err(snap_err)?;
@@ -218,38 +266,84 @@ async fn open_read(path: PathBuf) -> Result<Box<tokio::fs::File>, StorageError> 
     Ok(Box::new(tokio::fs::File::open(path).await.map_err(snap_err)?))
 }
 
+impl StateMachine {
+    /// Writes the pinset as of one read transaction to a new snapshot file and publishes it.
+    fn write_snapshot(&self, temp: &Path) -> Result<Meta, StorageError> {
+        // The view first, then the durable commit: everything the view holds is on disk
+        // before openraft may purge the log it came from.
+        let txn = self.db.begin_read().map_err(sm_err)?;
+        let (applied, membership) = StateMachine::state(&txn)?;
+        StateMachine::make_durable(&self.db)?;
+        crate::failpoint!("snapshot.after_durable");
+        let mut out = std::io::BufWriter::new(std::fs::File::create(temp).map_err(snap_err)?);
+        let pins = txn.open_table(state::PINS).map_err(sm_err)?;
+        for row in redb::ReadableTable::iter(&pins).map_err(sm_err)? {
+            let (_, value) = row.map_err(sm_err)?;
+            out.write_all(value.value())
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(snap_err)?;
+        }
+        let file = out.into_inner().map_err(snap_err)?;
+        file.sync_all().map_err(snap_err)?;
+        let index = applied.map_or(0, |l| l.index);
+        let snapshot_id = format!("{index}-{}", self.counter.fetch_add(1, Ordering::SeqCst));
+        let meta = Meta {
+            last_log_id: applied,
+            last_membership: membership,
+            snapshot_id,
+        };
+        self.publish(&meta, temp)?;
+        Ok(meta)
+    }
+
+    /// Replaces the pinset with the snapshot in `file`, and records its meta, in one durable
+    /// write transaction.
+    fn load(&self, file: &std::fs::File, meta: &Meta) -> Result<(), StorageError> {
+        let txn = self.db.begin_write().map_err(sm_err)?;
+        state::clear(&txn).map_err(sm_err)?;
+        for line in BufReader::new(file).lines() {
+            let line = line.map_err(snap_err)?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let pin = serde_json::from_str(&line).map_err(snap_err)?;
+            state::apply(&txn, &state::PinOp::Pin(Box::new(pin))).map_err(sm_err)?;
+        }
+        StateMachine::write_meta(&txn, &meta.last_log_id, Some(&meta.last_membership))?;
+        txn.commit().map_err(sm_err)
+    }
+
+    /// The path of a received snapshot file (created by `begin_receiving_snapshot`); other
+    /// files still listed as receiving belong to abandoned transfers and are removed.
+    fn received_path(&self, file: &std::fs::File) -> Result<PathBuf, StorageError> {
+        use std::os::unix::fs::MetadataExt;
+        let inode = file.metadata().map_err(snap_err)?.ino();
+        let paths = match self.receiving.lock() {
+            Ok(mut receiving) => std::mem::take(&mut *receiving),
+            Err(_) => Vec::new(),
+        };
+        let mut found = None;
+        for path in paths {
+            match std::fs::metadata(&path) {
+                Ok(m) if m.ino() == inode && found.is_none() => found = Some(path),
+                _ => drop(std::fs::remove_file(&path)),
+            }
+        }
+        found.ok_or_else(|| snap_err("the received snapshot file is not in the snapshot directory"))
+    }
+}
+
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         let (this, temp) = (self.clone(), self.temp_file());
-        let meta = blocking(move || {
-            let mut flush = this.db.begin_write().map_err(sm_err)?;
-            flush
-                .set_durability(redb::Durability::Immediate)
-                .map_err(sm_err)?;
-            flush.commit().map_err(sm_err)?;
-            let txn = this.db.begin_read().map_err(sm_err)?;
-            let (applied, membership) = StateMachine::state(&this.db)?;
-            let mut out = std::io::BufWriter::new(std::fs::File::create(&temp).map_err(snap_err)?);
-            let pins = txn.open_table(state::PINS).map_err(sm_err)?;
-            for row in redb::ReadableTable::iter(&pins).map_err(sm_err)? {
-                let (_, value) = row.map_err(sm_err)?;
-                out.write_all(value.value())
-                    .and_then(|()| out.write_all(b"\n"))
-                    .map_err(snap_err)?;
+        let built = blocking(move || {
+            let meta = this.write_snapshot(&temp);
+            if meta.is_err() {
+                let _ = std::fs::remove_file(&temp);
             }
-            let file = out.into_inner().map_err(snap_err)?;
-            file.sync_all().map_err(snap_err)?;
-            let index = applied.map_or(0, |l| l.index);
-            let snapshot_id = format!("{index}-{}", this.counter.fetch_add(1, Ordering::SeqCst));
-            let meta = Meta {
-                last_log_id: applied,
-                last_membership: membership,
-                snapshot_id,
-            };
-            this.publish(&meta, &temp)?;
-            Ok(meta)
-        })
-        .await?;
+            meta
+        });
+        let meta = built.await?;
         let snapshot = open_read(self.snapshots.join(format!("{}.snap", meta.snapshot_id))).await?;
         Ok(Snapshot { meta, snapshot })
     }
@@ -260,7 +354,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn applied_state(&mut self) -> Result<(Option<LogId<NodeId>>, Membership), StorageError> {
         let db = self.db.clone();
-        blocking(move || StateMachine::state(&db)).await
+        blocking(move || StateMachine::state(&db.begin_read().map_err(sm_err)?)).await
     }
 
     async fn apply<I>(&mut self, entries: I) -> Result<Vec<Option<Applied>>, StorageError>
@@ -283,8 +377,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .write(true)
             .create_new(true)
             .open(&path)
-            .await;
-        Ok(Box::new(file.map_err(snap_err)?))
+            .await
+            .map_err(snap_err)?;
+        if let Ok(mut receiving) = self.receiving.lock() {
+            receiving.push(path);
+        }
+        Ok(Box::new(file))
     }
 
     async fn install_snapshot(
@@ -297,25 +395,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         file.rewind().await.map_err(snap_err)?;
         let (this, meta, file) = (self.clone(), meta.clone(), file.into_std().await);
         blocking(move || {
-            let txn = this.db.begin_write().map_err(sm_err)?;
-            state::clear(&txn).map_err(sm_err)?;
-            for line in BufReader::new(&file).lines() {
-                let line = line.map_err(snap_err)?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let pin = serde_json::from_str(&line).map_err(snap_err)?;
-                state::apply(&txn, &state::PinOp::Pin(Box::new(pin))).map_err(sm_err)?;
-            }
-            StateMachine::write_meta(&txn, &meta.last_log_id, Some(&meta.last_membership))?;
-            txn.commit().map_err(sm_err)?;
-            let temp = this.temp_file();
-            let mut copy = std::fs::File::create(&temp).map_err(snap_err)?;
-            let mut source = file;
-            std::io::Seek::rewind(&mut source).map_err(snap_err)?;
-            std::io::copy(&mut source, &mut copy).map_err(snap_err)?;
-            copy.sync_all().map_err(snap_err)?;
-            this.publish(&meta, &temp)?;
+            let received = this.received_path(&file)?;
+            this.load(&file, &meta)?;
+            crate::failpoint!("snapshot.after_install");
+            this.publish(&meta, &received)?;
             this.announce(vec![Change::Reset]);
             Ok(())
         })

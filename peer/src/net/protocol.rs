@@ -78,8 +78,10 @@ pub enum ClusterRequest {
 pub enum ClusterReply {
     /// The peer is a voter now.
     Joined,
-    /// The write is committed and applied.
-    Written(Option<Applied>),
+    /// The write is committed and applied on the leader at this log index.
+    Written(Option<Applied>, u64),
+    /// To [`ClusterRequest::Write`]: this peer is not the leader (it names the one it knows).
+    NotLeader(Option<PeerNode>),
     /// The member is removed.
     Removed,
     /// To [`ClusterRequest::RepoStat`]: RepoSize, StorageMax, NumObjects, RepoPath, Version.

@@ -196,9 +196,10 @@ fn answer<T: Serialize>(result: Result<T, ClusterError>) -> Response<Body> {
 /// The status ipfs-cluster gives each failure.
 fn failure(err: &ClusterError) -> Response<Body> {
     let status = match err {
+        ClusterError::Invalid(crate::api::PinError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
         ClusterError::Invalid(_) => StatusCode::BAD_REQUEST,
         ClusterError::NotPinned => StatusCode::NOT_FOUND,
-        ClusterError::NoLeader(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ClusterError::NoLeader(_) | ClusterError::Unhealthy(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     error(status, &err.to_string())

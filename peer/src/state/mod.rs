@@ -47,6 +47,17 @@ pub enum PinOp {
     Batch(Vec<PinOp>),
 }
 
+impl PinOp {
+    /// An upper bound of its encoded size (see [`Pin::encoded_bound`]).
+    pub fn encoded_bound(&self) -> usize {
+        match self {
+            PinOp::Pin(pin) => pin.encoded_bound(),
+            PinOp::Unpin(_) => 128,
+            PinOp::Batch(ops) => 16 + ops.iter().map(|op| 8 + op.encoded_bound()).sum::<usize>(),
+        }
+    }
+}
+
 /// What applying a [`PinOp`] did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Applied {

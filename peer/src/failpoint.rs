@@ -1,0 +1,82 @@
+//! Failpoints for the fault suite: named places where a debug build can be told to crash or
+//! stall, so that a test reproduces "killed between this write and that one" on purpose.
+//!
+//! `CAIRN_FAILPOINTS=name=action[;name=action…]`, read once per process. Actions:
+//! `abort` (the process dies at once, as with `kill -9`: nothing after the point runs, no
+//! destructor, no flush), `sleep(ms)` (the calling thread waits), `off`.
+//!
+//! # Invariants
+//! - Release builds carry none: [`failpoint!`] expands to nothing without `debug_assertions`
+//!   (the test builds are debug builds). The `fail` crate was considered: its switch is a cargo
+//!   feature, and `cargo test --workspace` rebuilds the `cairn` binary the compat tests run
+//!   without it, so the suite would silently test nothing.
+//! - A failpoint never returns an error into the code around it: faults of the disk itself are
+//!   injected from outside (a full tmpfs), so the code paths under test are the real ones.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// What a failpoint does when reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Die at once.
+    Abort,
+    /// Wait this long.
+    Sleep(Duration),
+}
+
+fn parse(spec: &str) -> HashMap<String, Action> {
+    spec.split(';')
+        .filter_map(|item| item.split_once('='))
+        .filter_map(|(name, action)| {
+            let action = match action.trim() {
+                "abort" => Action::Abort,
+                other => {
+                    let ms = other.strip_prefix("sleep(")?.strip_suffix(')')?.parse().ok()?;
+                    Action::Sleep(Duration::from_millis(ms))
+                }
+            };
+            Some((name.trim().to_owned(), action))
+        })
+        .collect()
+}
+
+fn configured() -> &'static HashMap<String, Action> {
+    static POINTS: OnceLock<HashMap<String, Action>> = OnceLock::new();
+    POINTS.get_or_init(|| parse(&std::env::var("CAIRN_FAILPOINTS").unwrap_or_default()))
+}
+
+/// Runs the action configured for `name`, if any.
+pub fn reached(name: &str) {
+    match configured().get(name) {
+        Some(Action::Abort) => {
+            eprintln!("cairn: failpoint {name}: abort");
+            std::process::abort();
+        }
+        Some(Action::Sleep(wait)) => std::thread::sleep(*wait),
+        None => {}
+    }
+}
+
+/// Marks a failpoint (see the module docs); nothing in release builds.
+#[macro_export]
+macro_rules! failpoint {
+    ($name:literal) => {
+        #[cfg(debug_assertions)]
+        $crate::failpoint::reached($name);
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_unknown_actions_are_ignored() {
+        let points = parse("a=abort; b=sleep(250);c=explode;d");
+        assert_eq!(points.get("a"), Some(&Action::Abort));
+        assert_eq!(points.get("b"), Some(&Action::Sleep(Duration::from_millis(250))));
+        assert_eq!(points.len(), 2);
+    }
+}
