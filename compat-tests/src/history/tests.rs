@@ -123,6 +123,16 @@ fn touching_intervals_count_as_concurrent() {
     h.add((10, 20), Acked);
     assert_eq!(counts(&h.check(ABSENT)), (0, 0, 0, 0));
     assert_eq!(counts(&h.check(PRESENT)), (0, 0, 0, 0));
+
+    let mut h = Hist::default();
+    h.add((0, 10), Acked);
+    h.read(true, (10, 20), false); // began as the add completed
+    h.rm((30, 40), Acked);
+    h.read(true, (20, 30), false); // completed as the rm began
+    h.rm((50, 60), Info).cid = "d".to_owned();
+    h.add((0, 10), Acked).cid = "d".to_owned();
+    h.read(true, (40, 50), false).cid = "d".to_owned(); // completed as the Info rm began
+    assert_eq!(counts(&h.check(&[])), (0, 0, 0, 0));
 }
 
 #[test]

@@ -104,6 +104,9 @@ pub trait Cluster: Send + Sync + 'static {
     fn update(&self, from: Cid, to: Cid, unpin: bool) -> BoxFuture<'static, Result<(), ClusterError>>;
     /// The pin on `cid`, if any (read from this peer's state).
     fn get(&self, cid: Cid) -> BoxFuture<'static, Result<Option<PinInfo>, ClusterError>>;
+    /// Returns once this peer has applied every write acknowledged anywhere in the cluster
+    /// before the call (a linearizable read follows; `consistency=linearizable`).
+    fn linearize(&self) -> BoxFuture<'static, Result<(), ClusterError>>;
     /// Every pin, streamed from this peer's state (never collected).
     fn list(&self) -> BoxStream<'static, Result<PinInfo, ClusterError>>;
     /// Every peer's `repo/stat`, or the reason a peer could not answer.

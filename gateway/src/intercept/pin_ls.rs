@@ -2,6 +2,8 @@
 //! `{"Keys":{cid:{"Type","Name"}}}` (`{}` when empty) or, with `stream=true`, ndjson
 //! `{"Cid","Name"?,"Type"}` with `X-Chunked-Output: 1`. The cluster knows no DAGs, so it has
 //! no indirect pins: `type=indirect` lists nothing and `all` is recursive plus direct.
+//! Cairn's `consistency=linearizable` argument makes the read see every write acknowledged
+//! anywhere before it (docs/consistency.md); by default it is this peer's applied pinset.
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -58,6 +60,15 @@ fn kind(pin: &PinInfo) -> &'static str {
 pub(super) async fn serve(ctx: &Ctx, query: Query) -> Result<Response<Body>, InterceptError> {
     let filter = Filter::parse(query.string(&["type", "t"]).unwrap_or("all"))?;
     let stream = query.bool(&["stream", "s"], false)?;
+    match query.string(&["consistency"]).unwrap_or("local") {
+        "local" => {}
+        "linearizable" => ctx.cluster.linearize().await?,
+        other => {
+            return Err(InterceptError::BadOption(format!(
+                "invalid consistency '{other}', must be one of {{local, linearizable}}"
+            )));
+        }
+    }
     let args = query.args();
     let pins: BoxStream<'static, Result<PinInfo, ClusterError>> = if args.is_empty() {
         let listed = ctx.cluster.list();

@@ -192,8 +192,12 @@ pub(super) fn id(global: &Global) -> Result<(), CliError> {
             let others = v["cluster_peers"]
                 .as_array()
                 .map_or(0, |p| p.len().saturating_sub(1));
+            let error = match v["error"].as_str().unwrap_or("") {
+                "" => String::new(),
+                error => format!(" | ERROR: {error}"),
+            };
             format!(
-                "{} | {} | Sees {others} other peers",
+                "{} | {} | Sees {others} other peers{error}",
                 v["id"].as_str().unwrap_or(""),
                 v["peername"].as_str().unwrap_or("")
             )

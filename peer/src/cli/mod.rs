@@ -90,11 +90,12 @@ pub enum Command {
         #[command(flatten)]
         global: client::Global,
     },
-    /// Peer health: alerts and metrics (through a peer's REST API).
+    /// Peer health: without a subcommand, whether the peer can serve (its consensus and store
+    /// work; exits non-zero with the reason when not); alerts and metrics.
     Health {
         /// What to show.
         #[command(subcommand)]
-        command: status::HealthCommand,
+        command: Option<status::HealthCommand>,
         /// REST API address and output encoding.
         #[command(flatten)]
         global: client::Global,

@@ -143,10 +143,17 @@ fn alert_text(alert: &Value) -> String {
     )
 }
 
-/// `cairn health alerts|metrics`.
-pub(super) fn health(global: &Global, command: &HealthCommand) -> Result<(), CliError> {
+/// `cairn health [alerts|metrics]`.
+pub(super) fn health(global: &Global, command: &Option<HealthCommand>) -> Result<(), CliError> {
     block_on(async {
         let rest = Rest::new(&global.host)?;
+        let Some(command) = command else {
+            rest.call(http::Method::GET, "/health")
+                .await
+                .map_err(|e| anyhow::anyhow!("unhealthy: {e}"))?;
+            println!("healthy");
+            return Ok(());
+        };
         let (path, text): (String, fn(&Value) -> String) = match command {
             HealthCommand::Alerts => ("/health/alerts".into(), alert_text),
             HealthCommand::Metrics { name: Some(name) } => (format!("/monitor/metrics/{name}"), metric_text),

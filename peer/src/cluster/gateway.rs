@@ -169,6 +169,14 @@ impl gw::Cluster for Cluster {
         Box::pin(async move { found.map_err(|e| gw::ClusterError::Failed(e.to_string())) })
     }
 
+    fn linearize(&self) -> BoxFuture<'static, Result<(), gw::ClusterError>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let barrier = this.read_barrier(super::Consistency::Linearizable);
+            barrier.await.map_err(to_gateway)
+        })
+    }
+
     fn list(&self) -> BoxStream<'static, Result<PinInfo, gw::ClusterError>> {
         let (tx, rx) = mpsc::channel(LIST_BUFFER);
         let pins = self.pins.clone();

@@ -48,6 +48,7 @@ async fn serve_cluster(
     match request {
         ClusterRequest::Join(node) => cluster.add_member(node).await,
         ClusterRequest::Write(op) => cluster.commit_here(op).await,
+        ClusterRequest::ReadIndex => cluster.serve_read_index().await,
         ClusterRequest::Remove(id) => cluster.remove_node(id).await,
         ClusterRequest::RepoStat(size_only) => cluster.local_repo_stat(size_only).await.map(|s| {
             crate::net::ClusterReply::RepoStat(

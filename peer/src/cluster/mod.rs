@@ -26,6 +26,7 @@ mod nested;
 mod ops;
 mod pin_info;
 mod placement;
+mod reads;
 mod status;
 
 use std::path::Path;
@@ -114,6 +115,7 @@ pub struct Cluster {
 }
 
 pub use blocks::PeerBlocks;
+pub use reads::Consistency;
 pub use pin_info::{ChildInfo, global, short};
 pub use status::MemberStatuses;
 
@@ -191,6 +193,7 @@ impl Cluster {
             raft,
         };
         cluster.spawn_metric_receiver(incoming.gossip);
+        tokio::spawn(watch_health(cluster.raft.clone()));
         tokio::spawn(inbound::serve(cluster.clone(), incoming.requests));
         cluster.initialise_or_join(bootstrap).await?;
         Ok(cluster)
@@ -276,6 +279,28 @@ impl Cluster {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "flushing the state"),
             Err(e) => tracing::warn!(error = %e, "flushing the state"),
+        }
+    }
+}
+
+/// Logs, once, the fatal error that stopped Raft (a full disk, a broken store): from then on
+/// `/health` answers 503 and writes are refused (`Cluster::healthy`).
+async fn watch_health(raft: Raft) {
+    let mut metrics = raft.metrics();
+    loop {
+        if let Err(fatal) = &metrics.borrow().running_state {
+            if matches!(fatal, openraft::error::Fatal::Stopped) {
+                return; // a clean shutdown
+            }
+            tracing::error!(
+                error = %fatal,
+                "consensus stopped: this peer refuses writes and /health answers 503; fix the \
+                 cause (free disk space, restore a damaged file) and restart it"
+            );
+            return;
+        }
+        if metrics.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -41,6 +41,8 @@ pub enum ClusterRequest {
     Join(PeerNode),
     /// Commit this operation; sent to the leader by a follower.
     Write(PinOp),
+    /// Raft's read index, confirmed with a quorum; sent to the leader for a linearizable read.
+    ReadIndex,
     /// Remove this member.
     Remove(NodeId),
     /// This peer's IPFS daemon's `repo/stat` (`size-only` when true).
@@ -82,6 +84,8 @@ pub enum ClusterReply {
     Written(Option<Applied>, u64),
     /// To [`ClusterRequest::Write`]: this peer is not the leader (it names the one it knows).
     NotLeader(Option<PeerNode>),
+    /// To [`ClusterRequest::ReadIndex`]: reads that see this log index are linearizable.
+    ReadIndex(u64),
     /// The member is removed.
     Removed,
     /// To [`ClusterRequest::RepoStat`]: RepoSize, StorageMax, NumObjects, RepoPath, Version.

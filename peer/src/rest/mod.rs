@@ -1,10 +1,13 @@
 //! The REST API in ipfs-cluster's shapes, served on `api.restapi.http_listen_multiaddress`.
 //!
-//! Routes: `GET /id`, `GET /version`, `GET /health` (204), `GET /peers` (ndjson),
+//! Routes: `GET /id`, `GET /version`, `GET /health` (204, or 503 with the reason when this
+//! peer's consensus or store failed), `GET /peers` (ndjson),
 //! `DELETE /peers/{id}`, `GET /raft` (Cairn-only: leader, term, last applied, members),
 //! `POST /pins/{cid}` (PinOptions in the query), `DELETE /pins/{cid}`, `GET /allocations`
 //! (ndjson, streamed from the store; 204 when empty), `GET /allocations/{cid}`.
 //! Errors are `{"code":<status>,"message":"…"}` plus a newline; values end with a newline.
+//! Reads under `/pins` and `/allocations` take `?consistency=linearizable` (Cairn-only; see
+//! `cluster::reads`); by default they are served from this peer's applied state.
 //!
 //! `GET /pins`, `GET /pins/{cid}`, the recover routes and `POST /pins/sync` (`status`) show
 //! every peer's tracker; `GET /monitor/metrics[/{name}]` and `GET /health/alerts` (`health`)
@@ -28,7 +31,7 @@ use serde::Serialize;
 use cairn_gateway::{Body, BoxError, boxed};
 
 use crate::api::parse_cid;
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{Cluster, ClusterError, Consistency};
 use crate::net::ClusterRequest;
 
 /// Cairn's version, as `/version` reports it.
@@ -47,10 +50,19 @@ async fn route(cluster: &Cluster, req: Request<Body>) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/').to_owned();
     let query = req.uri().query().unwrap_or_default().to_owned();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
+    if req.method() == Method::GET
+        && matches!(segments.first(), Some(&"pins" | &"allocations"))
+        && let Err(rsp) = read_barrier(cluster, &query).await
+    {
+        return rsp;
+    }
     match (req.method(), segments.as_slice()) {
         (&Method::GET, ["id"]) => json(StatusCode::OK, &id(cluster)),
         (&Method::GET, ["version"]) => json(StatusCode::OK, &serde_json::json!({ "version": VERSION })),
-        (&Method::GET, ["health"]) => empty(StatusCode::NO_CONTENT),
+        (&Method::GET, ["health"]) => match cluster.healthy() {
+            Ok(()) => empty(StatusCode::NO_CONTENT),
+            Err(e) => failure(&e),
+        },
         (&Method::GET, ["raft"]) => json(StatusCode::OK, &cluster.raft_status()),
         (&Method::GET, ["peers"]) => ndjson_of(peers(cluster)),
         (&Method::DELETE, ["peers", peer]) => match cluster.remove_member(peer).await {
@@ -73,6 +85,16 @@ async fn route(cluster: &Cluster, req: Request<Body>) -> Response<Body> {
         (&Method::GET, ["allocations", cid]) => allocation(cluster, cid),
         _ => error(StatusCode::NOT_FOUND, "not found"),
     }
+}
+
+/// Waits until a read meets the query's `consistency` (`local` by default, `linearizable`).
+async fn read_barrier(cluster: &Cluster, query: &str) -> Result<(), Response<Body>> {
+    let word = form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == "consistency")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    let consistency = Consistency::parse(&word).map_err(|e| error(StatusCode::BAD_REQUEST, &e))?;
+    cluster.read_barrier(consistency).await.map_err(|e| failure(&e))
 }
 
 fn recover(cid: Option<&str>) -> ClusterRequest {
@@ -106,7 +128,7 @@ pub fn id(cluster: &Cluster) -> serde_json::Value {
         "version": VERSION,
         "commit": "",
         "rpc_protocol_version": "/cairn/0.1/rpc",
-        "error": "",
+        "error": cluster.healthy().err().map(|e| e.to_string()).unwrap_or_default(),
         "ipfs": { "addresses": [], "error": "" },
         "peername": cluster.peername,
     })

@@ -1,0 +1,116 @@
+//! Read consistency: what a read served by this peer is guaranteed to see.
+//!
+//! # Invariants
+//! - Default reads are local: they see every write this peer acknowledged (`commit` answers
+//!   only after applying) and everything applied here before, possibly not a write another
+//!   peer acknowledged a moment ago.
+//! - A linearizable read ([`Consistency::Linearizable`]) first learns Raft's read index from
+//!   the leader, which confirms with a quorum that it still leads (openraft's
+//!   `get_read_log_id`), and waits until this peer applied up to it: the read sees every write
+//!   acknowledged anywhere before it began. Without a leader it waits like a write
+//!   (`wait_for_leader_timeout`) and then fails with 503.
+
+use std::time::{Duration, Instant};
+
+use openraft::error::{CheckIsLeaderError, RaftError};
+
+use super::{Cluster, ClusterError};
+use crate::net::{ClusterReply, ClusterRequest};
+
+/// What a read must see.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Consistency {
+    /// This peer's applied state (sees this peer's own acknowledged writes).
+    #[default]
+    Local,
+    /// Every write acknowledged anywhere before the read began.
+    Linearizable,
+}
+
+impl Consistency {
+    /// Parses the `consistency` argument: `local` or `linearizable`.
+    pub fn parse(word: &str) -> Result<Self, String> {
+        match word {
+            "local" | "" => Ok(Self::Local),
+            "linearizable" => Ok(Self::Linearizable),
+            other => Err(format!(
+                "invalid consistency '{other}', must be one of {{local, linearizable}}"
+            )),
+        }
+    }
+}
+
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+impl Cluster {
+    /// Returns once a read served now meets `consistency`.
+    pub async fn read_barrier(&self, consistency: Consistency) -> Result<(), ClusterError> {
+        if consistency == Consistency::Local {
+            return Ok(());
+        }
+        let deadline = Instant::now() + self.leader_timeout;
+        loop {
+            self.healthy()?;
+            let reason = match self.read_index().await {
+                Ok(index) => return self.wait_read_index(index, deadline).await,
+                Err(reason) => reason,
+            };
+            if Instant::now() >= deadline {
+                return Err(ClusterError::NoLeader(format!(
+                    "a linearizable read needs a leader and a quorum; none within {:?} ({reason}); \
+                     members that do not answer: [{}]",
+                    self.leader_timeout,
+                    self.unreachable_members().join(", ")
+                )));
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+
+    /// Raft's read index, from this peer when it leads, else from the leader.
+    async fn read_index(&self) -> Result<u64, String> {
+        match self.leader_read_index().await {
+            Ok(Some(index)) => return Ok(index),
+            Ok(None) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        let (_, Some(leader)) = self.leader().await.ok_or("no leader known")? else {
+            return Err("the leader's address is unknown".into());
+        };
+        match self.ask(&leader, ClusterRequest::ReadIndex).await {
+            Ok(ClusterReply::ReadIndex(index)) => Ok(index),
+            Ok(ClusterReply::NotLeader(_)) => Err(format!("{leader} is no longer the leader")),
+            Ok(other) => Err(format!("unexpected answer {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The read index when this peer leads (confirmed by a quorum), `None` when it does not.
+    async fn leader_read_index(&self) -> Result<Option<u64>, ClusterError> {
+        match self.raft.get_read_log_id().await {
+            Ok((read, _)) => Ok(Some(read.map_or(0, |l| l.index))),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => Ok(None),
+            Err(e) => Err(ClusterError::Consensus(e.to_string())),
+        }
+    }
+
+    /// Serves [`ClusterRequest::ReadIndex`] from a follower.
+    pub(super) async fn serve_read_index(&self) -> Result<ClusterReply, ClusterError> {
+        self.healthy()?;
+        Ok(match self.leader_read_index().await? {
+            Some(index) => ClusterReply::ReadIndex(index),
+            None => ClusterReply::NotLeader(None),
+        })
+    }
+
+    async fn wait_read_index(&self, index: u64, deadline: Instant) -> Result<(), ClusterError> {
+        let left = deadline.saturating_duration_since(Instant::now()).max(self.network_timeout);
+        let wait = self.raft.wait(Some(left));
+        match wait.applied_index_at_least(Some(index), "the read index").await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(ClusterError::NoLeader(format!(
+                "this peer has not applied up to the read index {index} in time; read from another peer"
+            ))),
+        }
+    }
+}
