@@ -1,5 +1,7 @@
 //! Serves requests from other peers: Raft RPCs into this peer's Raft, cluster RPCs into
-//! [`Cluster`]. At most [`CONCURRENCY`] requests are served at once.
+//! [`Cluster`]. At most [`CONCURRENCY`] cluster requests are served at once; Raft's arrive
+//! on their own queue and have their own [`RAFT_CONCURRENCY`] slots, so slow cluster
+//! requests never hold back a heartbeat.
 
 use std::sync::Arc;
 
@@ -8,12 +10,14 @@ use tokio::sync::{Semaphore, mpsc};
 use super::Cluster;
 use crate::net::{ClusterRequest, Inbound, RaftRequest, Request, Response};
 
-/// Requests from other peers served at once.
-const CONCURRENCY: usize = 64;
+/// Cluster requests from other peers served at once.
+pub(super) const CONCURRENCY: usize = 64;
+/// Raft requests served at once (openraft handles them one at a time in its core).
+pub(super) const RAFT_CONCURRENCY: usize = 32;
 
-/// Runs until the network stops.
-pub(super) async fn serve(cluster: Cluster, mut inbound: mpsc::Receiver<Inbound>) {
-    let slots = Arc::new(Semaphore::new(CONCURRENCY));
+/// Runs until the network stops, serving at most `concurrency` requests at once.
+pub(super) async fn serve(cluster: Cluster, mut inbound: mpsc::Receiver<Inbound>, concurrency: usize) {
+    let slots = Arc::new(Semaphore::new(concurrency));
     while let Some(Inbound { request, reply, .. }) = inbound.recv().await {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;

@@ -194,7 +194,8 @@ impl Cluster {
         };
         cluster.spawn_metric_receiver(incoming.gossip);
         tokio::spawn(watch_health(cluster.raft.clone()));
-        tokio::spawn(inbound::serve(cluster.clone(), incoming.requests));
+        tokio::spawn(inbound::serve(cluster.clone(), incoming.requests, inbound::CONCURRENCY));
+        tokio::spawn(inbound::serve(cluster.clone(), incoming.raft, inbound::RAFT_CONCURRENCY));
         cluster.initialise_or_join(bootstrap).await?;
         Ok(cluster)
     }

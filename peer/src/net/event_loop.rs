@@ -19,9 +19,30 @@ type Rpc = request_response::cbor::Behaviour<Request, Response>;
 type Pending = oneshot::Sender<Result<Response, NetError>>;
 type Answered = (u64, Response);
 
-/// The composed behaviour: the RPC protocol, identify, and gossipsub for metrics.
+/// Which protocol a request travels on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Lane {
+    /// Raft's own RPCs ([`super::RAFT_PROTOCOL`]).
+    Raft,
+    /// Everything else ([`PROTOCOL`]).
+    Cluster,
+}
+
+impl Lane {
+    fn of(request: &Request) -> Self {
+        match request {
+            Request::Raft(_) => Self::Raft,
+            _ => Self::Cluster,
+        }
+    }
+}
+
+/// The composed behaviour: Raft's RPC protocol, the cluster's, identify, and gossipsub for
+/// metrics. Raft has its own protocol so that its streams and queue never wait behind slow
+/// cluster requests (status fan-out, block transfers).
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
+    raft: Rpc,
     rpc: Rpc,
     identify: identify::Behaviour,
     gossip: gossipsub::Behaviour,
@@ -32,10 +53,11 @@ pub(crate) struct EventLoop {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     inbound: mpsc::Sender<Inbound>,
+    raft_inbound: mpsc::Sender<Inbound>,
     gossip: mpsc::Sender<Gossip>,
     topic: gossipsub::IdentTopic,
-    pending: HashMap<OutboundRequestId, Pending>,
-    channels: HashMap<u64, ResponseChannel<Response>>,
+    pending: HashMap<(Lane, OutboundRequestId), Pending>,
+    channels: HashMap<u64, (Lane, ResponseChannel<Response>)>,
     next_channel: u64,
     answered_tx: mpsc::Sender<Answered>,
     answered_rx: mpsc::Receiver<Answered>,
@@ -60,19 +82,13 @@ fn build_swarm(settings: &Settings) -> Result<Swarm<Behaviour>, String> {
         )
         .map_err(|e| e.to_string())?
         .with_behaviour(|key| {
-            let codec = request_response::cbor::codec::Codec::default()
-                .set_request_size_maximum(MAX_MESSAGE)
-                .set_response_size_maximum(MAX_MESSAGE);
-            let config = request_response::Config::default().with_request_timeout(timeout);
-            let rpc = request_response::Behaviour::with_codec(
-                codec,
-                [(StreamProtocol::new(PROTOCOL), ProtocolSupport::Full)],
-                config,
-            );
+            let raft = rpc_behaviour(super::RAFT_PROTOCOL, timeout);
+            let rpc = rpc_behaviour(PROTOCOL, timeout);
             let identify =
                 identify::Behaviour::new(identify::Config::new("/cairn/0.1.0".into(), key.public()));
             let gossip = gossip_behaviour(key)?;
             Ok(Behaviour {
+                raft,
                 rpc,
                 identify,
                 gossip,
@@ -82,6 +98,21 @@ fn build_swarm(settings: &Settings) -> Result<Swarm<Behaviour>, String> {
         .with_swarm_config(|c| c.with_idle_connection_timeout(std::time::Duration::from_secs(60)))
         .build();
     Ok(swarm)
+}
+
+/// One request-response protocol with the message limit and `timeout`.
+fn rpc_behaviour(protocol: &'static str, timeout: std::time::Duration) -> Rpc {
+    let codec = request_response::cbor::codec::Codec::default()
+        .set_request_size_maximum(MAX_MESSAGE)
+        .set_response_size_maximum(MAX_MESSAGE);
+    let config = request_response::Config::default()
+        .with_request_timeout(timeout)
+        .with_max_concurrent_streams(super::MAX_STREAMS);
+    request_response::Behaviour::with_codec(
+        codec,
+        [(StreamProtocol::new(protocol), ProtocolSupport::Full)],
+        config,
+    )
 }
 
 /// Signed messages (a metric's `peer` is the signer's), flooded to every subscribed peer so
@@ -103,6 +134,7 @@ impl EventLoop {
         settings: &Settings,
         commands: mpsc::Receiver<Command>,
         inbound: mpsc::Sender<Inbound>,
+        raft_inbound: mpsc::Sender<Inbound>,
         gossip: mpsc::Sender<Gossip>,
     ) -> Result<(Self, Vec<Multiaddr>), String> {
         let mut swarm = build_swarm(settings)?;
@@ -123,6 +155,7 @@ impl EventLoop {
             swarm,
             commands,
             inbound,
+            raft_inbound,
             gossip,
             topic,
             pending: HashMap::new(),
@@ -156,12 +189,19 @@ impl EventLoop {
                 request,
                 reply,
             } => {
-                let rpc = &mut self.swarm.behaviour_mut().rpc;
-                let id = rpc.send_request_with_addresses(&peer, *request, addrs);
-                self.pending.insert(id, reply);
+                let lane = Lane::of(&request);
+                let id = self.lane(lane).send_request_with_addresses(&peer, *request, addrs);
+                self.pending.insert((lane, id), reply);
             }
             Command::Publish(data) => self.publish(data),
             Command::Connect(peer, addrs) => self.connect(peer, addrs),
+        }
+    }
+
+    fn lane(&mut self, lane: Lane) -> &mut Rpc {
+        match lane {
+            Lane::Raft => &mut self.swarm.behaviour_mut().raft,
+            Lane::Cluster => &mut self.swarm.behaviour_mut().rpc,
         }
     }
 
@@ -201,7 +241,8 @@ impl EventLoop {
 
     fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::Behaviour(BehaviourEvent::Rpc(event)) => self.on_rpc(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Raft(event)) => self.on_rpc(Lane::Raft, event),
+            SwarmEvent::Behaviour(BehaviourEvent::Rpc(event)) => self.on_rpc(Lane::Cluster, event),
             SwarmEvent::Behaviour(BehaviourEvent::Gossip(event)) => self.on_gossip(event),
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 tracing::debug!(peer = ?peer_id, %error, "dial failed");
@@ -210,7 +251,7 @@ impl EventLoop {
         }
     }
 
-    fn on_rpc(&mut self, event: request_response::Event<Request, Response>) {
+    fn on_rpc(&mut self, lane: Lane, event: request_response::Event<Request, Response>) {
         use request_response::{Event, Message};
         match event {
             Event::Message {
@@ -218,13 +259,13 @@ impl EventLoop {
                 message: Message::Request { request, channel, .. },
                 ..
             } => {
-                self.on_request(peer, request, channel);
+                self.on_request(lane, peer, request, channel);
             }
             Event::Message {
                 message: Message::Response { request_id, response },
                 ..
             } => {
-                self.complete(request_id, Ok(response));
+                self.complete((lane, request_id), Ok(response));
             }
             Event::OutboundFailure {
                 peer,
@@ -239,7 +280,7 @@ impl EventLoop {
                         reason: other.to_string(),
                     },
                 };
-                self.complete(request_id, Err(failure));
+                self.complete((lane, request_id), Err(failure));
             }
             Event::InboundFailure { peer, error, .. } => {
                 tracing::debug!(%peer, %error, "inbound request failed")
@@ -248,26 +289,29 @@ impl EventLoop {
         }
     }
 
-    fn complete(&mut self, id: OutboundRequestId, result: Result<Response, NetError>) {
+    fn complete(&mut self, id: (Lane, OutboundRequestId), result: Result<Response, NetError>) {
         if let Some(reply) = self.pending.remove(&id) {
             let _ = reply.send(result);
         }
     }
 
     /// Hands the request to the peer and arranges for its answer to come back here.
-    fn on_request(&mut self, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
+    fn on_request(&mut self, lane: Lane, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
         let key = self.next_channel;
         self.next_channel += 1;
         let (reply, answer) = oneshot::channel();
-        if self.inbound.try_send(Inbound { peer, request, reply }).is_err() {
+        // A request on the wrong lane is served on the lane it names, with that lane's queue.
+        let queue = match Lane::of(&request) {
+            Lane::Raft => &self.raft_inbound,
+            Lane::Cluster => &self.inbound,
+        };
+        if queue.try_send(Inbound { peer, request, reply }).is_err() {
             let _ = self
-                .swarm
-                .behaviour_mut()
-                .rpc
+                .lane(lane)
                 .send_response(channel, Response::Refused("peer busy".into()));
             return;
         }
-        self.channels.insert(key, channel);
+        self.channels.insert(key, (lane, channel));
         let answered = self.answered_tx.clone();
         tokio::spawn(async move {
             let response = answer
@@ -278,8 +322,8 @@ impl EventLoop {
     }
 
     fn send_answer(&mut self, key: u64, response: Response) {
-        if let Some(channel) = self.channels.remove(&key) {
-            let _ = self.swarm.behaviour_mut().rpc.send_response(channel, response);
+        if let Some((lane, channel)) = self.channels.remove(&key) {
+            let _ = self.lane(lane).send_response(channel, response);
         }
     }
 }

@@ -3,8 +3,10 @@
 //! # Where it sits
 //! [`Net::start`] builds the swarm and spawns its [`EventLoop`]; [`Net`] is the cheap, cloneable
 //! handle the rest of the peer uses to send [`Request`]s, and [`Inbound`] requests from other
-//! peers arrive on the receiver it returns. Raft RPCs (`consensus::network`) and cluster RPCs
-//! (join, forwarded writes, removal) share one request-response protocol.
+//! peers arrive on the receivers it returns. Raft RPCs (`consensus::network`) travel on their
+//! own request-response protocol ([`RAFT_PROTOCOL`]) with their own inbound queue, so that
+//! heartbeats never wait behind cluster RPCs (join, forwarded writes, status fan-out, blocks),
+//! which share [`PROTOCOL`].
 //!
 //! # Transport
 //! TCP → private network (pnet, XSalsa20 keyed by the 32-byte cluster secret) → noise →
@@ -31,8 +33,14 @@ pub use protocol::{ClusterReply, ClusterRequest, NestedStatus, RaftRequest, Requ
 const COMMAND_QUEUE: usize = 256;
 /// Inbound requests waiting for the peer to handle them.
 pub const INBOUND_QUEUE: usize = 256;
-/// The request-response protocol name.
-pub const PROTOCOL: &str = "/cairn/rpc/0.1.0";
+/// The request-response protocol of cluster RPCs.
+pub const PROTOCOL: &str = "/cairn/rpc/0.2.0";
+/// The request-response protocol of Raft's RPCs.
+pub const RAFT_PROTOCOL: &str = "/cairn/raft/0.2.0";
+/// Raft requests waiting for the peer's Raft.
+pub const RAFT_QUEUE: usize = 256;
+/// Streams of one protocol open at once on one connection.
+pub const MAX_STREAMS: usize = 256;
 /// The largest request or response accepted (Raft appends and snapshot chunks fit well below).
 pub const MAX_MESSAGE: u64 = 16 * 1024 * 1024;
 
@@ -97,8 +105,10 @@ pub const GOSSIP_QUEUE: usize = 1024;
 
 /// What arrives from other peers: requests to answer and published metrics.
 pub struct Incoming {
-    /// Requests (see [`Inbound`]).
+    /// Cluster requests (see [`Inbound`]).
     pub requests: mpsc::Receiver<Inbound>,
+    /// Raft's requests.
+    pub raft: mpsc::Receiver<Inbound>,
     /// Metrics (see [`Gossip`]).
     pub gossip: mpsc::Receiver<Gossip>,
 }
@@ -141,9 +151,11 @@ impl Net {
     pub async fn start(settings: Settings) -> Result<(Net, Incoming), String> {
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        let (raft_tx, raft_rx) = mpsc::channel(RAFT_QUEUE);
         let (gossip_tx, gossip_rx) = mpsc::channel(GOSSIP_QUEUE);
         let peer_id = settings.keypair.public().to_peer_id();
-        let (event_loop, addrs) = EventLoop::new(&settings, command_rx, inbound_tx, gossip_tx).await?;
+        let (event_loop, addrs) =
+            EventLoop::new(&settings, command_rx, inbound_tx, raft_tx, gossip_tx).await?;
         tokio::spawn(event_loop.run());
         let addrs = addrs
             .into_iter()
@@ -157,6 +169,7 @@ impl Net {
             },
             Incoming {
                 requests: inbound_rx,
+                raft: raft_rx,
                 gossip: gossip_rx,
             },
         ))
