@@ -11,7 +11,8 @@
 //! - Request heads are bounded: more than `max_headers` fields or more than
 //!   `max_header_bytes` + 4096 bytes (Go's slack, as ipfs-cluster's proxy has it) answer 431;
 //!   a URI over 65534 bytes answers 414 (hyper).
-//! - The idle watchdog never closes a connection with a request or response body in flight.
+//! - The idle watchdog never closes a connection with a request or response body in flight;
+//!   a response the client stops taking is cut off by `write_stall_timeout` (`stall`).
 //! - A request with both `Content-Length` and `Transfer-Encoding` is read by its chunked
 //!   framing only, and hyper closes the connection after answering it (RFC 9112 §6.3), so
 //!   no second request can be smuggled behind it.
@@ -56,6 +57,7 @@ pub struct Shared {
     stack: Stack,
     http: http1::Builder,
     idle_timeout: Option<Duration>,
+    write_stall_timeout: Option<Duration>,
     head_limit: usize,
 }
 
@@ -72,6 +74,7 @@ impl Shared {
             stack,
             http,
             idle_timeout: config.idle_timeout,
+            write_stall_timeout: config.write_stall_timeout,
             head_limit: config.max_header_bytes + GO_HEADER_SLACK,
         }
     }
@@ -101,6 +104,7 @@ pub async fn serve<I>(
             }
         }
     });
+    let io = crate::stall::StallGuard::new(io, shared.write_stall_timeout);
     let conn = shared.http.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let mut closing = false;

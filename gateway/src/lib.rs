@@ -31,6 +31,7 @@ pub mod intercept;
 pub mod rescue;
 pub mod server;
 pub mod stack;
+pub mod stall;
 pub mod trailers;
 pub mod upstream;
 

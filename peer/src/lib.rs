@@ -26,11 +26,3 @@ pub mod net;
 pub mod rest;
 pub mod state;
 pub mod tracker;
-
-/// The items of a bounded channel as a `Stream` (for bodies and listings fed by a producer
-/// task that waits when the consumer is slow).
-pub(crate) fn receiver_stream<T: Send + 'static>(
-    rx: tokio::sync::mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> + Send + 'static {
-    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
-}

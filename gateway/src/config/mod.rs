@@ -37,6 +37,8 @@ pub const DEFAULT_MAX_HEADERS: usize = 100;
 pub const DEFAULT_UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Cairn: how long the upstream may take to send response headers before 504.
 pub const DEFAULT_UPSTREAM_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
+/// Cairn's default `write_stall_timeout`: a client that takes no byte for this long is gone.
+pub const DEFAULT_WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where the gateway listens: a TCP socket address or a unix socket path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +82,9 @@ pub struct ProxyConfig {
     pub upstream_connect_timeout: Option<Duration>,
     /// Cairn: upstream response-head limit (`upstream_header_timeout`); `None` = no limit.
     pub upstream_header_timeout: Option<Duration>,
+    /// Cairn: how long a write to a client may make no progress before the connection is
+    /// closed (`write_stall_timeout`); `None` = no limit.
+    pub write_stall_timeout: Option<Duration>,
     /// Cairn: origins accepted on intercepted routes besides the gateway's own loopback
     /// origins (`allowed_origins`; `*` accepts any).
     pub allowed_origins: Vec<String>,
@@ -125,6 +130,7 @@ impl Default for ProxyConfig {
             max_headers: DEFAULT_MAX_HEADERS,
             upstream_connect_timeout: Some(DEFAULT_UPSTREAM_CONNECT_TIMEOUT),
             upstream_header_timeout: Some(DEFAULT_UPSTREAM_HEADER_TIMEOUT),
+            write_stall_timeout: Some(DEFAULT_WRITE_STALL_TIMEOUT),
             allowed_origins: Vec::new(),
         }
     }
@@ -187,6 +193,9 @@ pub const KEYS: &[(&str, Setter)] = &[
     }),
     ("upstream_header_timeout", |c, v| {
         set(&mut c.upstream_header_timeout, limit(v))
+    }),
+    ("write_stall_timeout", |c, v| {
+        set(&mut c.write_stall_timeout, limit(v))
     }),
     ("allowed_origins", |c, v| set(&mut c.allowed_origins, strings(v))),
 ];
@@ -280,6 +289,7 @@ impl ProxyConfig {
             "max_headers": self.max_headers,
             "upstream_connect_timeout": opt(self.upstream_connect_timeout),
             "upstream_header_timeout": opt(self.upstream_header_timeout),
+            "write_stall_timeout": opt(self.write_stall_timeout),
             "allowed_origins": self.allowed_origins,
         })
     }

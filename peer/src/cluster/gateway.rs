@@ -3,7 +3,7 @@
 //! Pins take their options from the intercepted request's query exactly as the REST API
 //! does (`name`, `replication-*`, `expire-in`, `meta-*`; kubo's `pin-name` stands for `name`;
 //! kubo's `mode` is a file mode on `add`, never a pin mode). Listing streams from one read
-//! transaction through a bounded channel. `repo/stat` and `repo/gc` ask every member's own
+//! transaction at a time (`listing`). `repo/stat` and `repo/gc` ask every member's own
 //! IPFS daemon over the cluster network, this peer's directly. `cairn/status` is the nested
 //! status of `nested`.
 
@@ -14,16 +14,12 @@ use cid::Cid;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use tokio::sync::mpsc;
 
 use super::{Cluster, ClusterError};
 use crate::api::{Pin, PinMode, PinOptions};
 use crate::consensus::PeerNode;
 use crate::ipfs::IpfsClient;
 use crate::net::{ClusterReply, ClusterRequest};
-
-/// Pins listed ahead of a slow client.
-const LIST_BUFFER: usize = 256;
 
 impl Cluster {
     /// Connects this peer to its IPFS daemon (for `repo/stat` and `repo/gc`).
@@ -116,7 +112,7 @@ fn to_gateway(err: ClusterError) -> gw::ClusterError {
         ClusterError::Invalid(e) => gw::ClusterError::Invalid(e.to_string()),
         ClusterError::NotPinned => gw::ClusterError::NotPinned,
         ClusterError::NoLeader(e) => gw::ClusterError::Unavailable(format!("the cluster has no leader: {e}")),
-        ClusterError::Unhealthy(e) => gw::ClusterError::Unavailable(e),
+        ClusterError::Unhealthy(e) | ClusterError::Busy(e) => gw::ClusterError::Unavailable(e),
         // The leader could not be reached or failed mid-commit (an election is under way).
         ClusterError::Consensus(e) => {
             gw::ClusterError::Unavailable(format!("the cluster could not commit, retry: {e}"))
@@ -178,23 +174,13 @@ impl gw::Cluster for Cluster {
     }
 
     fn list(&self) -> BoxStream<'static, Result<PinInfo, gw::ClusterError>> {
-        let (tx, rx) = mpsc::channel(LIST_BUFFER);
-        let pins = self.pins.clone();
-        tokio::task::spawn_blocking(move || {
-            let rows = match pins.iter() {
-                Ok(rows) => rows,
-                Err(e) => return drop(tx.blocking_send(Err(gw::ClusterError::Failed(e.to_string())))),
-            };
-            for row in rows {
-                let item = row
-                    .map(|p| info(&p))
-                    .map_err(|e| gw::ClusterError::Failed(e.to_string()));
-                if tx.blocking_send(item).is_err() {
-                    return;
-                }
-            }
-        });
-        Box::pin(crate::receiver_stream(rx))
+        match self.listing() {
+            Ok(pins) => Box::pin(pins.map(|pin| {
+                pin.map(|p| info(&p))
+                    .map_err(|e| gw::ClusterError::Failed(e.to_string()))
+            })),
+            Err(e) => Box::pin(futures::stream::once(async move { Err(to_gateway(e)) })),
+        }
     }
 
     fn repo_stats(&self, size_only: bool) -> BoxFuture<'static, Vec<Result<RepoStat, gw::ClusterError>>> {

@@ -20,6 +20,7 @@ mod commit;
 mod gateway;
 mod inbound;
 mod landing;
+mod listing;
 mod membership;
 mod monitoring;
 mod nested;
@@ -65,6 +66,9 @@ pub enum ClusterError {
     /// cannot serve writes until it is restarted.
     #[error("{0}")]
     Unhealthy(String),
+    /// Too many listings are streamed from this peer at once (503).
+    #[error("{0}")]
+    Busy(String),
     /// Consensus or the leader failed; the operation's outcome is unknown.
     #[error("consensus: {0}")]
     Consensus(String),
@@ -112,9 +116,12 @@ pub struct Cluster {
     allocate_by: Arc<Vec<String>>,
     /// Changes as this peer applies them.
     feed: crate::consensus::state_machine::Feed,
+    /// Slots of the listings streamed at once (see `listing`).
+    listings: Arc<tokio::sync::Semaphore>,
 }
 
 pub use blocks::PeerBlocks;
+pub use listing::MAX_LISTINGS;
 pub use reads::Consistency;
 pub use pin_info::{ChildInfo, global, short};
 pub use status::MemberStatuses;
@@ -190,6 +197,7 @@ impl Cluster {
             monitor: crate::monitor::Monitor::new(),
             allocate_by: Arc::new(config.placement.balanced.allocate_by.clone()),
             feed,
+            listings: listing::slots(),
             raft,
         };
         cluster.spawn_metric_receiver(incoming.gossip);

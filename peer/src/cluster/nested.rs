@@ -189,9 +189,15 @@ impl Cluster {
     fn chunks(&self, cids: Option<Vec<Cid>>, size: usize) -> BoxStream<'static, Result<Chunk, ClusterError>> {
         let pins = self.pins.clone();
         let Some(cids) = cids else {
-            let (tx, rx) = tokio::sync::mpsc::channel(2);
-            tokio::task::spawn_blocking(move || read_chunks(&pins, size, &tx));
-            return Box::pin(crate::receiver_stream(rx));
+            return match self.listing() {
+                Ok(listing) => Box::pin(listing.chunks(size).map(|chunk| {
+                    chunk
+                        .into_iter()
+                        .map(|pin| pin.map(|p| (p.cid, Some(p))).map_err(ClusterError::from))
+                        .collect()
+                })),
+                Err(e) => Box::pin(futures::stream::once(async move { Err(e) })),
+            };
         };
         let chunks: Vec<Vec<Cid>> = cids.chunks(size).map(<[Cid]>::to_vec).collect();
         Box::pin(futures::stream::iter(chunks).map(move |chunk| {
@@ -239,31 +245,6 @@ impl Cluster {
 
 fn lock(failed: &Failed) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
     failed.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Reads the whole pinset into `tx` a chunk at a time (blocking: redb).
-fn read_chunks(
-    pins: &crate::state::PinStore,
-    size: usize,
-    tx: &tokio::sync::mpsc::Sender<Result<Chunk, ClusterError>>,
-) {
-    let rows = match pins.iter() {
-        Ok(rows) => rows,
-        Err(e) => return drop(tx.blocking_send(Err(e.into()))),
-    };
-    let mut chunk = Vec::with_capacity(size);
-    for row in rows {
-        match row {
-            Ok(pin) => chunk.push((pin.cid, Some(pin))),
-            Err(e) => return drop(tx.blocking_send(Err(e.into()))),
-        }
-        if chunk.len() == size && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err() {
-            return; // the caller went away
-        }
-    }
-    if !chunk.is_empty() {
-        let _ = tx.blocking_send(Ok(chunk));
-    }
 }
 
 /// The child's answer for `cid` in what a member found.

@@ -23,6 +23,7 @@ mod status;
 use std::convert::Infallible;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{Full, StreamBody};
 use hyper::body::Frame;
@@ -159,35 +160,22 @@ fn allocation(cluster: &Cluster, cid: &str) -> Response<Body> {
     }
 }
 
-/// Streams every pin as ndjson from a blocking reader through a bounded channel.
+/// Streams every pin as ndjson, a page at a time (`Cluster::listing`).
 fn allocations(cluster: &Cluster) -> Response<Body> {
     match cluster.pins().is_empty() {
         Ok(true) => return empty(StatusCode::NO_CONTENT),
         Err(e) => return failure(&e.into()),
         Ok(false) => {}
     }
-    let store = cluster.pins().clone();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(64);
-    tokio::task::spawn_blocking(move || {
-        let pins = match store.iter() {
-            Ok(pins) => pins,
-            Err(e) => return drop(tx.blocking_send(Err(e.into()))),
-        };
-        for pin in pins {
-            let frame = pin
-                .map_err(BoxError::from)
-                .and_then(|p| Ok(Frame::data(line(&p)?)));
-            if tx.blocking_send(frame).is_err() {
-                return; // the client went away
-            }
-        }
+    let pins = match cluster.listing() {
+        Ok(pins) => pins,
+        Err(e) => return failure(&e),
+    };
+    let frames = pins.map(|pin| {
+        let pin = pin.map_err(BoxError::from)?;
+        Ok::<_, BoxError>(Frame::data(line(&pin)?))
     });
-    let mut rsp = Response::new(boxed(StreamBody::new(crate::receiver_stream(rx))));
-    rsp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    rsp
+    with_json_type(Response::new(boxed(StreamBody::new(frames))))
 }
 
 fn line<T: Serialize>(value: &T) -> Result<Bytes, serde_json::Error> {
@@ -221,7 +209,9 @@ fn failure(err: &ClusterError) -> Response<Body> {
         ClusterError::Invalid(crate::api::PinError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
         ClusterError::Invalid(_) => StatusCode::BAD_REQUEST,
         ClusterError::NotPinned => StatusCode::NOT_FOUND,
-        ClusterError::NoLeader(_) | ClusterError::Unhealthy(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ClusterError::NoLeader(_) | ClusterError::Unhealthy(_) | ClusterError::Busy(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     error(status, &err.to_string())

@@ -6,9 +6,7 @@
 //! the call itself succeeds. `GET /pins` streams one line per pin of the pinset. `depth=N`
 //! (Cairn-only, N above 1) adds each peer's child cluster below it (`cluster::nested`).
 
-use std::sync::Arc;
 
-use bytes::Bytes;
 use cid::Cid;
 use futures::StreamExt;
 use http::{Response, StatusCode};
@@ -152,26 +150,15 @@ pub(super) async fn all(cluster: &Cluster, query: &str) -> Response<Body> {
             (entry, identity)
         })
         .collect();
-    let entries = Arc::new(entries);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(64);
-    let cluster = cluster.clone();
-    tokio::task::spawn_blocking(move || {
-        let pins = match cluster.pins().iter() {
-            Ok(pins) => pins,
-            Err(e) => return drop(tx.blocking_send(Err(e.into()))),
-        };
-        for pin in pins {
-            let Ok(pin) = pin else { continue };
-            let Some(value) = pin_line(&entries, &pin, query.filter.as_deref()) else {
-                continue;
-            };
-            let frame = line(&value).map(Frame::data).map_err(BoxError::from);
-            if tx.blocking_send(frame).is_err() {
-                return; // the client went away
-            }
-        }
+    let pins = match cluster.listing() {
+        Ok(pins) => pins,
+        Err(e) => return super::failure(&e),
+    };
+    let frames = pins.filter_map(move |pin| {
+        let value = pin.ok().and_then(|pin| pin_line(&entries, &pin, query.filter.as_deref()));
+        futures::future::ready(value.map(|v| line(&v).map(Frame::data).map_err(BoxError::from)))
     });
-    super::with_json_type(Response::new(boxed(StreamBody::new(crate::receiver_stream(rx)))))
+    super::with_json_type(Response::new(boxed(StreamBody::new(frames))))
 }
 
 /// `GET /pins?depth=N` (N above 1): every pin with each peer's child cluster below it.

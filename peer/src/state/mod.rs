@@ -29,6 +29,9 @@ use crate::api::Pin;
 /// memory would grow with the pinset instead of staying bounded).
 const CACHE_BYTES: usize = 128 * 1024 * 1024;
 
+/// Pins read at a time by [`PinStore::pages`].
+pub const LISTING_PAGE: usize = 512;
+
 /// The on-disk format this build reads and writes.
 pub const FORMAT_VERSION: u64 = 1;
 
@@ -235,6 +238,54 @@ impl PinStore {
     /// True when there are no pins.
     pub fn is_empty(&self) -> Result<bool, StateError> {
         Ok(self.len()? == 0)
+    }
+
+    /// Up to `limit` pins after the CID bytes `after` (from the start when `None`), in
+    /// CID-byte order, from one short read transaction.
+    pub fn page(&self, after: Option<&[u8]>, limit: usize) -> Result<Vec<Pin>, StateError> {
+        use std::ops::Bound;
+        let txn = self.db.begin_read().map_err(db)?;
+        let table = txn.open_table(PINS).map_err(db)?;
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let range = table.range::<&[u8]>((start, Bound::Unbounded)).map_err(db)?;
+        range
+            .take(limit)
+            .map(|row| row.map_err(db).and_then(|(_, v)| decode(v.value())))
+            .collect()
+    }
+
+    /// Every pin in CID-byte order, [`LISTING_PAGE`] at a time, each page read from its own
+    /// short read transaction on the blocking pool: a consumer that stops reading holds no
+    /// thread and no transaction, only the page it has not taken. A pin added or removed
+    /// while the listing runs may or may not be in it; every pin applied before it began
+    /// and still there is.
+    pub fn pages(&self) -> futures::stream::BoxStream<'static, Result<Vec<Pin>, StateError>> {
+        enum Cursor {
+            After(Option<Vec<u8>>),
+            Done,
+        }
+        let start = (self.clone(), Cursor::After(None));
+        Box::pin(futures::stream::unfold(start, |(store, cursor)| async move {
+            let Cursor::After(after) = cursor else {
+                return None;
+            };
+            let reader = store.clone();
+            let read = tokio::task::spawn_blocking(move || reader.page(after.as_deref(), LISTING_PAGE));
+            let page = read
+                .await
+                .unwrap_or_else(|e| Err(StateError::Decode(format!("the pinset reader stopped: {e}"))));
+            match page {
+                Ok(pins) if pins.is_empty() => None,
+                Ok(pins) => {
+                    let next = match pins.last() {
+                        Some(last) if pins.len() == LISTING_PAGE => Cursor::After(Some(last.cid.to_bytes())),
+                        _ => Cursor::Done,
+                    };
+                    Some((Ok(pins), (store, next)))
+                }
+                Err(e) => Some((Err(e), (store, Cursor::Done))),
+            }
+        }))
     }
 
     /// Every pin, in CID-byte order, streamed from one read transaction.
