@@ -18,6 +18,7 @@
 pub mod cluster;
 pub mod content;
 pub mod corpus;
+pub mod faults;
 pub mod history;
 pub mod http;
 pub mod process;

@@ -299,9 +299,11 @@ impl StateMachine {
     /// Replaces the pinset with the snapshot in `file`, and records its meta, in one durable
     /// write transaction.
     fn load(&self, file: &std::fs::File, meta: &Meta) -> Result<(), StorageError> {
+        let mut source = file;
+        std::io::Seek::rewind(&mut source).map_err(snap_err)?;
         let txn = self.db.begin_write().map_err(sm_err)?;
         state::clear(&txn).map_err(sm_err)?;
-        for line in BufReader::new(file).lines() {
+        for line in BufReader::new(source).lines() {
             let line = line.map_err(snap_err)?;
             if line.trim().is_empty() {
                 continue;
@@ -314,8 +316,9 @@ impl StateMachine {
     }
 
     /// The path of a received snapshot file (created by `begin_receiving_snapshot`); other
-    /// files still listed as receiving belong to abandoned transfers and are removed.
-    fn received_path(&self, file: &std::fs::File) -> Result<PathBuf, StorageError> {
+    /// files still listed as receiving belong to abandoned transfers and are removed. `None`
+    /// when `file` is not one of them (openraft may install any snapshot file).
+    fn received_path(&self, file: &std::fs::File) -> Result<Option<PathBuf>, StorageError> {
         use std::os::unix::fs::MetadataExt;
         let inode = file.metadata().map_err(snap_err)?.ino();
         let paths = match self.receiving.lock() {
@@ -329,7 +332,18 @@ impl StateMachine {
                 _ => drop(std::fs::remove_file(&path)),
             }
         }
-        found.ok_or_else(|| snap_err("the received snapshot file is not in the snapshot directory"))
+        Ok(found)
+    }
+
+    /// A synced copy of `file` in a new temporary file of the snapshot directory.
+    fn copy_to_temp(&self, file: &std::fs::File) -> Result<PathBuf, StorageError> {
+        let temp = self.temp_file();
+        let mut copy = std::fs::File::create(&temp).map_err(snap_err)?;
+        let mut source = file;
+        std::io::Seek::rewind(&mut source).map_err(snap_err)?;
+        std::io::copy(&mut source, &mut copy).map_err(snap_err)?;
+        copy.sync_all().map_err(snap_err)?;
+        Ok(temp)
     }
 }
 
@@ -395,7 +409,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         file.rewind().await.map_err(snap_err)?;
         let (this, meta, file) = (self.clone(), meta.clone(), file.into_std().await);
         blocking(move || {
-            let received = this.received_path(&file)?;
+            let received = match this.received_path(&file)? {
+                Some(path) => path,
+                None => this.copy_to_temp(&file)?,
+            };
             this.load(&file, &meta)?;
             crate::failpoint!("snapshot.after_install");
             this.publish(&meta, &received)?;
