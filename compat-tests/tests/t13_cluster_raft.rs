@@ -126,7 +126,10 @@ async fn after_killing_every_peer_every_acknowledged_pin_is_still_there() -> any
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_peer_joining_late_catches_up_through_a_snapshot() -> anyhow::Result<()> {
-    let env = [("CLUSTER_RAFT_SNAPSHOTTHRESHOLD", "20")];
+    let env = [
+        ("CLUSTER_RAFT_SNAPSHOTTHRESHOLD", "20"),
+        ("CLUSTER_RAFT_TRAILINGLOGS", "10"),
+    ];
     let dirs = Dirs::init(4)?;
     let first = dirs.start(0, None, &env)?;
     let second = dirs.start(1, Some(&first), &env)?;

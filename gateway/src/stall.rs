@@ -25,7 +25,11 @@ pub struct StallGuard<I> {
 impl<I> StallGuard<I> {
     /// `io` with writes limited to `limit` without progress (`None`: no limit).
     pub fn new(io: I, limit: Option<Duration>) -> Self {
-        Self { io, limit, timer: None }
+        Self {
+            io,
+            limit,
+            timer: None,
+        }
     }
 
     /// Called when a write could not proceed: arms the timer, and fails once it ran out.
@@ -33,7 +37,9 @@ impl<I> StallGuard<I> {
         let Some(limit) = self.limit else {
             return Poll::Pending;
         };
-        let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,

@@ -73,7 +73,10 @@ impl FaultCluster {
             dirs,
             peers: peers.into_iter().map(Some).collect(),
             paused: vec![false; n],
-            env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             live,
             history,
         };
@@ -168,8 +171,13 @@ impl FaultCluster {
                 continue;
             };
             let Ok(status) = raft(peer).await else { continue };
-            let Some(leader) = status["leader"].as_str() else { continue };
-            return self.peers.iter().position(|p| p.as_ref().is_some_and(|p| p.peer_id == leader));
+            let Some(leader) = status["leader"].as_str() else {
+                continue;
+            };
+            return self
+                .peers
+                .iter()
+                .position(|p| p.as_ref().is_some_and(|p| p.peer_id == leader));
         }
         None
     }

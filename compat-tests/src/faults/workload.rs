@@ -30,7 +30,7 @@ impl Rng {
     }
 
     /// The next number.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -39,7 +39,11 @@ impl Rng {
 
     /// A number below `n` (0 when `n` is 0).
     pub fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next_u64() % n as u64) as usize
+        }
     }
 }
 
@@ -75,7 +79,15 @@ enum Via {
 }
 
 /// Runs `clients` clients until `stop` is set or each did `ops` operations.
-pub async fn run(live: Live, history: History, clients: usize, ops: usize, mix: Mix, seed: u64, stop: Arc<AtomicBool>) {
+pub async fn run(
+    live: Live,
+    history: History,
+    clients: usize,
+    ops: usize,
+    mix: Mix,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+) {
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
             let client = Client {
@@ -116,7 +128,11 @@ impl Client {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             };
-            let via = if self.rng.below(2) == 0 { Via::Rest } else { Via::Gateway };
+            let via = if self.rng.below(2) == 0 {
+                Via::Rest
+            } else {
+                Via::Gateway
+            };
             let roll = self.rng.below(100) as u32;
             if roll < self.mix.add || self.mine.is_empty() {
                 self.add(peer, addrs, via).await;
@@ -130,7 +146,11 @@ impl Client {
 
     fn pick_peer(&mut self) -> Option<(usize, Addrs)> {
         let live: Vec<(usize, Addrs)> = match self.live.read() {
-            Ok(all) => all.iter().enumerate().filter_map(|(i, a)| a.map(|a| (i, a))).collect(),
+            Ok(all) => all
+                .iter()
+                .enumerate()
+                .filter_map(|(i, a)| a.map(|a| (i, a)))
+                .collect(),
             Err(_) => return None,
         };
         let n = live.len();
@@ -172,10 +192,19 @@ impl Client {
     async fn read(&mut self, peer: usize, addrs: Addrs, via: Via) {
         let cid = self.mine[self.rng.below(self.mine.len())].clone();
         let linearizable = self.mix.linearizable_reads;
-        let pending = self.history.invoke(self.id, peer, Kind::Read { linearizable }, &cid);
-        let consistency = if linearizable { "consistency=linearizable" } else { "" };
+        let pending = self
+            .history
+            .invoke(self.id, peer, Kind::Read { linearizable }, &cid);
+        let consistency = if linearizable {
+            "consistency=linearizable"
+        } else {
+            ""
+        };
         let call = match via {
-            Via::Rest => (addrs.rest, Call::post(&format!("/allocations/{cid}?{consistency}"))),
+            Via::Rest => (
+                addrs.rest,
+                Call::post(&format!("/allocations/{cid}?{consistency}")),
+            ),
             Via::Gateway => (
                 addrs.gateway,
                 Call::post(&format!("/api/v0/pin/ls?arg={cid}&{consistency}")),

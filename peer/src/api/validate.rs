@@ -21,7 +21,9 @@ pub enum PinError {
     )]
     Downgrade(&'static str),
     /// The pin's name, metadata and peer lists together exceed [`MAX_PIN_BYTES`] (413).
-    #[error("pin too large: its name, metadata and peer lists take {bytes} bytes, the limit is {limit} bytes")]
+    #[error(
+        "pin too large: its name, metadata and peer lists take {bytes} bytes, the limit is {limit} bytes"
+    )]
     TooLarge {
         /// The pin's size bound ([`Pin::encoded_bound`]).
         bytes: usize,

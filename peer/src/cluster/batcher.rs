@@ -120,9 +120,10 @@ async fn commit(raft: &Raft, batch: Vec<(PinOp, Reply)>) {
 async fn propose(raft: &Raft, proposal: PinOp, count: usize) -> Vec<Result<Outcome, ClusterError>> {
     match raft.client_write(proposal).await {
         Ok(written) => match (written.data, written.log_id.index) {
-            (Some(Applied::Batch(each)), index) if each.len() == count => {
-                each.into_iter().map(|a| Ok(Outcome::Applied(Some(a), index))).collect()
-            }
+            (Some(Applied::Batch(each)), index) if each.len() == count => each
+                .into_iter()
+                .map(|a| Ok(Outcome::Applied(Some(a), index)))
+                .collect(),
             (single, index) if count == 1 => vec![Ok(Outcome::Applied(single, index))],
             (other, _) => (0..count)
                 .map(|_| {
@@ -136,7 +137,11 @@ async fn propose(raft: &Raft, proposal: PinOp, count: usize) -> Vec<Result<Outco
             .map(|_| Ok(Outcome::NotLeader(to.leader_node.clone())))
             .collect(),
         Err(RaftError::Fatal(fatal)) => (0..count)
-            .map(|_| Err(ClusterError::Unhealthy(format!("this peer's consensus stopped: {fatal}"))))
+            .map(|_| {
+                Err(ClusterError::Unhealthy(format!(
+                    "this peer's consensus stopped: {fatal}"
+                )))
+            })
             .collect(),
         Err(e) => (0..count)
             .map(|_| Err(ClusterError::Consensus(e.to_string())))

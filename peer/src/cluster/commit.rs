@@ -68,7 +68,7 @@ impl Cluster {
     async fn attempt(&self, op: &PinOp, deadline: Instant) -> Result<Attempt, ClusterError> {
         let limit = deadline
             .saturating_duration_since(Instant::now())
-            .max(self.network_timeout);
+            .max(RETRY_PAUSE);
         let proposed = tokio::time::timeout(limit, self.batcher.propose(op.clone())).await;
         let leader = match proposed {
             Err(_) => return Err(self.indeterminate("the commit did not finish in time")),
@@ -90,9 +90,14 @@ impl Cluster {
 
     /// Waits until this peer applied `index` (read-your-writes on a follower).
     async fn wait_applied(&self, index: u64, deadline: Instant) -> Result<(), ClusterError> {
-        let left = deadline.saturating_duration_since(Instant::now()).max(self.network_timeout);
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(self.network_timeout);
         let wait = self.raft.wait(Some(left));
-        match wait.applied_index_at_least(Some(index), "the write applied here").await {
+        match wait
+            .applied_index_at_least(Some(index), "the write applied here")
+            .await
+        {
             Ok(_) => Ok(()),
             Err(_) => Err(ClusterError::NoLeader(format!(
                 "the write is committed at log index {index} but this peer has not applied it \
@@ -108,29 +113,36 @@ impl Cluster {
         let before = self.raft.metrics().borrow().current_leader;
         let wait = self.raft.wait(Some(left.min(RETRY_PAUSE)));
         let _ = wait
-            .metrics(|m| m.current_leader.is_some() && m.current_leader != before, "a new leader")
+            .metrics(
+                |m| m.current_leader.is_some() && m.current_leader != before,
+                "a new leader",
+            )
             .await;
     }
 
     fn no_leader(&self, last: &str) -> ClusterError {
-        let members = self.members();
-        let silent = self.unreachable_members();
-        let quorum = members.len() / 2 + 1;
-        ClusterError::NoLeader(format!(
-            "no leader could commit the write within {:?} ({last}); members that do not answer: \
-             [{}]; a write needs {quorum} of {} members; it was not applied, or (if it had \
-             reached a leader) may still be",
-            self.leader_timeout,
-            silent.join(", "),
-            members.len()
-        ))
+        self.no_quorum(
+            &format!("no leader could commit the write ({last})"),
+            "it was not applied, or (if it had reached a leader) may still be",
+        )
     }
 
     /// The write may or may not be applied.
     fn indeterminate(&self, why: &str) -> ClusterError {
+        self.no_quorum(why, "it may still be applied")
+    }
+
+    /// A 503 that says what failed, who does not answer, how many members a write needs, and
+    /// what became of the write.
+    fn no_quorum(&self, what: &str, outcome: &str) -> ClusterError {
+        let members = self.members();
+        let quorum = members.len() / 2 + 1;
         ClusterError::NoLeader(format!(
-            "{why} within {:?}; the cluster may lack a quorum; the write may still be applied",
-            self.leader_timeout
+            "{what} within {:?}; members that do not answer: [{}]; a write needs {quorum} of {} \
+             members; {outcome}",
+            self.leader_timeout,
+            self.unreachable_members().join(", "),
+            members.len()
         ))
     }
 

@@ -122,8 +122,8 @@ pub struct Cluster {
 
 pub use blocks::PeerBlocks;
 pub use listing::MAX_LISTINGS;
-pub use reads::Consistency;
 pub use pin_info::{ChildInfo, global, short};
+pub use reads::Consistency;
 pub use status::MemberStatuses;
 
 fn start_err(e: impl std::fmt::Display) -> ClusterError {
@@ -202,8 +202,16 @@ impl Cluster {
         };
         cluster.spawn_metric_receiver(incoming.gossip);
         tokio::spawn(watch_health(cluster.raft.clone()));
-        tokio::spawn(inbound::serve(cluster.clone(), incoming.requests, inbound::CONCURRENCY));
-        tokio::spawn(inbound::serve(cluster.clone(), incoming.raft, inbound::RAFT_CONCURRENCY));
+        tokio::spawn(inbound::serve(
+            cluster.clone(),
+            incoming.requests,
+            inbound::CONCURRENCY,
+        ));
+        tokio::spawn(inbound::serve(
+            cluster.clone(),
+            incoming.raft,
+            inbound::RAFT_CONCURRENCY,
+        ));
         cluster.initialise_or_join(bootstrap).await?;
         Ok(cluster)
     }

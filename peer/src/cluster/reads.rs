@@ -104,7 +104,9 @@ impl Cluster {
     }
 
     async fn wait_read_index(&self, index: u64, deadline: Instant) -> Result<(), ClusterError> {
-        let left = deadline.saturating_duration_since(Instant::now()).max(self.network_timeout);
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(self.network_timeout);
         let wait = self.raft.wait(Some(left));
         match wait.applied_index_at_least(Some(index), "the read index").await {
             Ok(_) => Ok(()),

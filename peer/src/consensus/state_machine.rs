@@ -92,7 +92,8 @@ impl StateMachine {
         for entry in std::fs::read_dir(&self.snapshots).map_err(snap_err)? {
             let entry = entry.map_err(snap_err)?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let stale = name.ends_with(".tmp") || (name.ends_with(".snap") && current.as_ref() != Some(&name));
+            let stale =
+                name.ends_with(".tmp") || (name.ends_with(".snap") && current.as_ref() != Some(&name));
             if stale {
                 tracing::info!(file = %entry.path().display(), "removing a snapshot file left by a crash");
                 std::fs::remove_file(entry.path()).map_err(snap_err)?;

@@ -190,7 +190,9 @@ impl EventLoop {
                 reply,
             } => {
                 let lane = Lane::of(&request);
-                let id = self.lane(lane).send_request_with_addresses(&peer, *request, addrs);
+                let id = self
+                    .lane(lane)
+                    .send_request_with_addresses(&peer, *request, addrs);
                 self.pending.insert((lane, id), reply);
             }
             Command::Publish(data) => self.publish(data),

@@ -6,7 +6,6 @@
 //! the call itself succeeds. `GET /pins` streams one line per pin of the pinset. `depth=N`
 //! (Cairn-only, N above 1) adds each peer's child cluster below it (`cluster::nested`).
 
-
 use cid::Cid;
 use futures::StreamExt;
 use http::{Response, StatusCode};
@@ -155,7 +154,9 @@ pub(super) async fn all(cluster: &Cluster, query: &str) -> Response<Body> {
         Err(e) => return super::failure(&e),
     };
     let frames = pins.filter_map(move |pin| {
-        let value = pin.ok().and_then(|pin| pin_line(&entries, &pin, query.filter.as_deref()));
+        let value = pin
+            .ok()
+            .and_then(|pin| pin_line(&entries, &pin, query.filter.as_deref()));
         futures::future::ready(value.map(|v| line(&v).map(Frame::data).map_err(BoxError::from)))
     });
     super::with_json_type(Response::new(boxed(StreamBody::new(frames))))
