@@ -71,7 +71,10 @@ async fn kills_during_snapshots_lose_no_acknowledged_pin() -> anyhow::Result<()>
         history.write_jsonl(&kept, SEED)?;
         anyhow::bail!("{report}\nhistory kept in {}", kept.display());
     }
-    anyhow::ensure!(report.acknowledged > 100, "too few acknowledged writes to judge: {report}");
+    anyhow::ensure!(
+        report.acknowledged > 100,
+        "too few acknowledged writes to judge: {report}"
+    );
     let first = &finals[0].1;
     anyhow::ensure!(finals.iter().all(|(_, pins)| pins == first), "pinsets differ");
     Ok(())

@@ -23,7 +23,7 @@ const QUEUE: usize = 4096;
 const MAX_BATCH: usize = 1024;
 /// Most bytes in one proposal ([`PinOp::encoded_bound`]): a log entry stays far below the
 /// network's message limit, so that appends can always be split to fit (`consensus::network`).
-pub(crate) const MAX_BATCH_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_BATCH_BYTES: usize = 512 * 1024;
 /// Most proposals committing at once.
 const IN_FLIGHT: usize = 2;
 

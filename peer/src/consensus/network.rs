@@ -25,8 +25,11 @@ use openraft::raft::{
 
 use super::{NodeId, PeerNode, TypeConfig};
 
-/// The most bytes one append carries (half of `net::MAX_MESSAGE`).
-pub const MAX_APPEND_BYTES: usize = 8 * 1024 * 1024;
+/// The most bytes one append carries. openraft gives an append one heartbeat interval to
+/// complete (encode, send, decode, fsync on the follower, answer); a follower behind big
+/// entries that cannot take one append in that time never catches up, so appends stay small
+/// (and far below `net::MAX_MESSAGE`).
+pub const MAX_APPEND_BYTES: usize = 1024 * 1024;
 
 /// An upper bound of an entry's encoded size.
 fn entry_bound(entry: &openraft::Entry<TypeConfig>) -> usize {
