@@ -18,6 +18,16 @@ const JOIN_PAUSE: Duration = Duration::from_secs(1);
 const CATCH_UP: Duration = Duration::from_secs(600);
 /// How often a membership change is retried while another one is in progress.
 const MEMBERSHIP_RETRIES: u32 = 100;
+/// Waits until Raft holds a snapshot at `index` or later; returns its index.
+async fn wait_snapshot_at(raft: &crate::consensus::Raft, index: u64) -> Result<u64, String> {
+    let wait = raft.wait(Some(CATCH_UP));
+    let metrics = wait
+        .metrics(|m| m.snapshot.is_some_and(|s| s.index >= index), "a snapshot")
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(metrics.snapshot.map_or(index, |s| s.index))
+}
+
 /// How often a joining peer that is not a voter yet asks again.
 const VOTER_RECHECK: Duration = Duration::from_secs(30);
 
@@ -33,9 +43,46 @@ impl Cluster {
         }
         if bootstrap.is_empty() {
             let members = BTreeMap::from([(self.node, self.me())]);
-            return self.raft.initialize(members).await.map_err(|e| fatal(&e));
+            self.raft.initialize(members).await.map_err(|e| fatal(&e))?;
+            return self.snapshot_imported_state().await;
         }
         self.join_through(bootstrap).await
+    }
+
+    /// A new cluster over an imported pinset (`cairn state import`): its log holds none of
+    /// those pins, so peers that join must receive them as a snapshot. Builds one and purges
+    /// the log behind it, so that openraft sends it to every joiner.
+    async fn snapshot_imported_state(&self) -> Result<(), ClusterError> {
+        if self.pins.is_empty()? {
+            return Ok(());
+        }
+        let fatal =
+            |e: &dyn std::fmt::Display| ClusterError::Start(format!("snapshot of the imported state: {e}"));
+        let wait = self.raft.wait(Some(CATCH_UP));
+        let applied = wait
+            .metrics(
+                |m| m.current_leader == Some(m.id) && m.last_applied.is_some(),
+                "leading",
+            )
+            .await
+            .map_err(|e| fatal(&e))?
+            .last_applied
+            .map_or(0, |l| l.index);
+        self.raft.trigger().snapshot().await.map_err(|e| fatal(&e))?;
+        let built = wait_snapshot_at(&self.raft, applied)
+            .await
+            .map_err(|e| fatal(&e))?;
+        self.raft
+            .trigger()
+            .purge_log(built)
+            .await
+            .map_err(|e| fatal(&e))?;
+        tracing::info!(
+            pins = self.pins.len()?,
+            index = built,
+            "snapshot of the imported pinset built"
+        );
+        Ok(())
     }
 
     /// `init_peerset` as Raft members, addressed through `addrs` (`…/p2p/<id>`).
