@@ -7,6 +7,7 @@
 //! in docs/performance.md.
 
 pub mod composite;
+pub mod failover;
 pub mod intercept;
 pub mod load;
 pub mod null_upstream;

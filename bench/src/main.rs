@@ -66,6 +66,9 @@ async fn main() -> anyhow::Result<()> {
     if wants("p11") {
         cairn_bench::tracking::status_across(100_000).await?;
     }
+    if wants("failover") {
+        cairn_bench::failover::run().await?;
+    }
     if wants("p12") {
         cairn_bench::composite::three_levels_vs_flat().await?;
     }

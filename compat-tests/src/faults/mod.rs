@@ -206,8 +206,9 @@ impl FaultCluster {
                     break;
                 };
                 match raft(peer).await {
-                    Ok(s) if !s["leader"].is_null() => {
-                        views.insert((s["leader"].to_string(), s["last_applied"].as_u64()));
+                    Ok(s) if !s["leader"].is_null() && s["joint"] == false => {
+                        let voters = s["voters"].to_string();
+                        views.insert((s["leader"].to_string(), s["last_applied"].as_u64(), voters));
                     }
                     _ => all = false,
                 }

@@ -280,6 +280,10 @@ impl Cluster {
             "term": m.current_term,
             "last_applied": m.last_applied.map(|l| l.index),
             "members": self.members().iter().map(|m| m.peer_id.clone()).collect::<Vec<_>>(),
+            "voters": m.membership_config.voter_ids().filter_map(|id| {
+                m.membership_config.nodes().find(|(n, _)| **n == id).map(|(_, node)| node.peer_id.clone())
+            }).collect::<Vec<_>>(),
+            "joint": m.membership_config.membership().get_joint_config().len() > 1,
             "log_appends": self.log_stats.appends.load(std::sync::atomic::Ordering::Relaxed),
             "log_entries": self.log_stats.entries.load(std::sync::atomic::Ordering::Relaxed),
         })
@@ -325,11 +329,14 @@ async fn watch_health(raft: Raft) {
 fn raft_config(config: &ServiceConfig) -> Result<Arc<openraft::Config>, String> {
     let ms = |text: &str| config.raft.duration(text).as_millis() as u64;
     let election = ms(&config.raft.election_timeout).max(1);
+    // openraft 0.9 makes a follower that heard from a leader wait its leader lease (the
+    // maximum election timeout) plus a random election timeout before it stands: with
+    // 750 ms to 1 s, the cluster elects 1.75 to 2 s after the leader's last heartbeat.
     let raft = openraft::Config {
         cluster_name: "cairn".into(),
         heartbeat_interval: ms(&config.raft.heartbeat_timeout).max(1),
         election_timeout_min: election,
-        election_timeout_max: election * 2,
+        election_timeout_max: election + (election / 3).max(1),
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.raft.snapshot_threshold.max(1)),
         max_in_snapshot_log_to_keep: config.raft.trailing_logs,
         snapshot_max_chunk_size: 256 * 1024,

@@ -87,7 +87,8 @@ pub struct RaftConfig {
     pub network_timeout: String,
     /// Leader heartbeat interval.
     pub heartbeat_timeout: String,
-    /// Election timeout (randomised between this and twice this).
+    /// Election timeout (randomised between this and a third more; openraft adds its leader
+    /// lease, the maximum, before a follower stands).
     pub election_timeout: String,
     /// Applied entries between snapshots.
     pub snapshot_threshold: u64,
@@ -105,7 +106,7 @@ impl Default for RaftConfig {
             wait_for_leader_timeout: "15s".into(),
             network_timeout: "10s".into(),
             heartbeat_timeout: "250ms".into(),
-            election_timeout: "1s".into(),
+            election_timeout: "750ms".into(),
             snapshot_threshold: 10_000,
             trailing_logs: 10_240,
             init_peerset: Vec::new(),
