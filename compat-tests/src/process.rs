@@ -390,11 +390,30 @@ impl Peer {
 
     /// Starts `cairn daemon ARGS` (e.g. `--bootstrap <addr>`) on `dir`.
     pub fn start_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_in(None, dir, args, env)
+    }
+
+    /// [`Peer::start_with`] inside the network namespace `netns` (`ip netns exec`, which
+    /// execs the daemon: its pid is the daemon's).
+    pub fn start_in(
+        netns: Option<&str>,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("daemon.log"))?;
-        let mut child = Command::new(cairn_bin()?)
+        let mut command = match netns {
+            Some(ns) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", ns]).arg(cairn_bin()?);
+                command
+            }
+            None => Command::new(cairn_bin()?),
+        };
+        let mut child = command
             .arg("--config")
             .arg(dir)
             .arg("daemon")

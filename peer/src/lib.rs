@@ -20,6 +20,7 @@ pub mod config;
 pub mod consensus;
 pub mod failpoint;
 pub mod identity;
+pub mod integrity;
 pub mod ipfs;
 pub mod monitor;
 pub mod net;

@@ -16,6 +16,8 @@
 //! - A peer that is down has no address: clients that pick it record a failed connection
 //!   (`Fail`: nothing was sent).
 
+pub mod netns;
+pub mod suite;
 pub mod workload;
 
 use std::collections::BTreeSet;
@@ -45,9 +47,99 @@ pub struct FaultCluster {
     pub dirs: Dirs,
     peers: Vec<Option<Peer>>,
     paused: Vec<bool>,
+    /// Whether peer `i` is meant to be a member now (a removed spare is not).
+    members: Vec<bool>,
     env: Vec<(String, String)>,
     live: Live,
     history: History,
+    /// The private network, when the peers run in namespaces.
+    pub net: Option<netns::Network>,
+    /// The tmpfs holding peer 0's directory, when the suite fills a disk.
+    disk: Option<Tmpfs>,
+}
+
+/// How to start a [`FaultCluster`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Layout {
+    /// Voters started at once.
+    pub peers: usize,
+    /// Peers prepared but not started (membership changes add them).
+    pub spares: usize,
+    /// Each peer in its own network namespace (partitions, netem).
+    pub isolated: bool,
+    /// Peer 0's directory on a tmpfs of this many MiB (a disk that can be filled).
+    pub disk_mib: Option<u32>,
+}
+
+/// A tmpfs mounted on a directory; unmounted when dropped.
+pub struct Tmpfs {
+    dir: std::path::PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `mib` MiB on `dir`, keeping the files `dir` held.
+    pub fn mount_over(dir: &std::path::Path, mib: u32) -> anyhow::Result<Self> {
+        let aside = dir.with_extension("aside");
+        std::fs::rename(dir, &aside)?;
+        std::fs::create_dir_all(dir)?;
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir)
+            .status()?;
+        anyhow::ensure!(
+            status.success(),
+            "mounting a tmpfs failed ({status}): the disk nemesis needs root, as CI has"
+        );
+        for entry in std::fs::read_dir(&aside)? {
+            let entry = entry?;
+            std::fs::copy(entry.path(), dir.join(entry.file_name()))?;
+        }
+        std::fs::remove_dir_all(&aside)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Fills the tmpfs (1 MiB writes into `filler` until ENOSPC).
+    pub fn fill(&self) -> anyhow::Result<u64> {
+        use std::io::Write as _;
+        let mut file = std::fs::File::create(self.dir.join("filler"))?;
+        let block = vec![0x5a_u8; 1 << 20];
+        let mut written = 0u64;
+        loop {
+            match file.write(&block) {
+                Ok(0) => return Ok(written),
+                Ok(n) => written += n as u64,
+                Err(e) if e.raw_os_error() == Some(28) => return Ok(written),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Frees what [`Tmpfs::fill`] took.
+    pub fn free(&self) -> anyhow::Result<()> {
+        match std::fs::remove_file(self.dir.join("filler")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+/// A peer's `/raft`, or `None` if it does not answer within 3 s (paused, cut off).
+async fn raft_of(peer: &Peer) -> Option<serde_json::Value> {
+    match tokio::time::timeout(Duration::from_secs(3), raft(peer)).await {
+        Ok(Ok(status)) => Some(status),
+        _ => None,
+    }
 }
 
 fn addrs(peer: &Peer) -> Addrs {
@@ -58,30 +150,82 @@ fn addrs(peer: &Peer) -> Addrs {
 }
 
 impl FaultCluster {
-    /// Starts `n` peers with `env` (the first initialises, the others join through it) and
-    /// waits until all are voters.
+    /// Starts `n` peers on loopback with `env` (the first initialises, the others join
+    /// through it) and waits until all are voters.
     pub async fn start(n: usize, env: &[(&str, &str)], history: History) -> anyhow::Result<Self> {
-        let dirs = Dirs::init(n)?;
-        let first = dirs.start(0, None, env)?;
-        let mut peers = vec![];
-        for i in 1..n {
-            peers.push(dirs.start(i, Some(&first), env)?);
-        }
-        peers.insert(0, first);
-        let live = Arc::new(RwLock::new(peers.iter().map(|p| Some(addrs(p))).collect()));
-        let cluster = Self {
+        let layout = Layout {
+            peers: n,
+            ..Layout::default()
+        };
+        Self::start_with(layout, env, history).await
+    }
+
+    /// Starts a cluster as `layout` says.
+    pub async fn start_with(layout: Layout, env: &[(&str, &str)], history: History) -> anyhow::Result<Self> {
+        let total = layout.peers + layout.spares;
+        let dirs = Dirs::init(total)?;
+        let net = if layout.isolated {
+            Some(netns::Network::create(total)?)
+        } else {
+            None
+        };
+        let disk = match layout.disk_mib {
+            Some(mib) => Some(Tmpfs::mount_over(dirs.dirs[0].path(), mib)?),
+            None => None,
+        };
+        let mut cluster = Self {
             dirs,
-            peers: peers.into_iter().map(Some).collect(),
-            paused: vec![false; n],
+            peers: (0..total).map(|_| None).collect(),
+            paused: vec![false; total],
+            members: (0..total).map(|i| i < layout.peers).collect(),
             env: env
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-            live,
+            live: Arc::new(RwLock::new(vec![None; total])),
             history,
+            net,
+            disk,
         };
+        for i in 0..layout.peers {
+            cluster.launch(i, i > 0, &[])?;
+        }
         cluster.settle(Duration::from_secs(120)).await?;
         Ok(cluster)
+    }
+
+    /// Starts peer `i` (joining through peer 0 when `join`).
+    fn launch(&mut self, i: usize, join: bool, extra: &[(&str, &str)]) -> anyhow::Result<()> {
+        let mut env: Vec<(String, String)> = self.env.clone();
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let peer = match &self.net {
+            None => {
+                let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let via = if join { self.peers[0].as_ref() } else { None };
+                self.dirs.start(i, via, &env)?
+            }
+            Some(net) => {
+                let addr = net.addr(i);
+                env.push(("CLUSTER_SECRET".into(), self.dirs.secret.clone()));
+                for (key, port) in [
+                    ("CLUSTER_LISTENMULTIADDRESS", 9096),
+                    ("CLUSTER_RESTAPI_HTTPLISTENMULTIADDRESS", 9094),
+                    ("CLUSTER_IPFSPROXY_LISTENMULTIADDRESS", 9095),
+                ] {
+                    env.push((key.into(), format!("/ip4/{addr}/tcp/{port}")));
+                }
+                let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let bootstrap = match self.peers[0].as_ref().filter(|_| join) {
+                    Some(first) => vec!["--bootstrap".to_owned(), first.cluster.clone()],
+                    None => vec![],
+                };
+                let args: Vec<&str> = bootstrap.iter().map(String::as_str).collect();
+                Peer::start_in(Some(&net.namespace(i)), self.dirs.dirs[i].path(), &args, &env)?
+            }
+        };
+        self.set_live(i, Some(addrs(&peer)));
+        self.peers[i] = Some(peer);
+        Ok(())
     }
 
     /// The addresses clients use.
@@ -131,12 +275,7 @@ impl FaultCluster {
             return Ok(());
         }
         self.history.event(format!("restart p{i}"));
-        let mut env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        env.extend_from_slice(extra);
-        let peer = self.dirs.start(i, None, &env)?;
-        self.set_live(i, Some(addrs(&peer)));
-        self.peers[i] = Some(peer);
-        Ok(())
+        self.launch(i, false, extra)
     }
 
     /// Starts peer `i` again on its directory.
@@ -170,7 +309,9 @@ impl FaultCluster {
             let Some(peer) = peer.as_ref().filter(|_| !self.paused[i]) else {
                 continue;
             };
-            let Ok(status) = raft(peer).await else { continue };
+            let Some(status) = raft_of(peer).await else {
+                continue;
+            };
             let Some(leader) = status["leader"].as_str() else {
                 continue;
             };
@@ -186,7 +327,7 @@ impl FaultCluster {
     pub async fn terms(&self) -> Vec<u64> {
         let mut terms = vec![];
         for peer in self.peers.iter().flatten() {
-            if let Ok(status) = raft(peer).await {
+            if let Some(status) = raft_of(peer).await {
                 terms.push(status["term"].as_u64().unwrap_or(0));
             }
         }
@@ -200,13 +341,16 @@ impl FaultCluster {
         while std::time::Instant::now() < until {
             let mut views = BTreeSet::new();
             let mut all = true;
-            for peer in &self.peers {
+            for (i, peer) in self.peers.iter().enumerate() {
+                if !self.members[i] {
+                    continue;
+                }
                 let Some(peer) = peer else {
                     all = false;
                     break;
                 };
-                match raft(peer).await {
-                    Ok(s) if !s["leader"].is_null() && s["joint"] == false => {
+                match raft_of(peer).await {
+                    Some(s) if !s["leader"].is_null() && s["joint"] == false => {
                         let voters = s["voters"].to_string();
                         views.insert((s["leader"].to_string(), s["last_applied"].as_u64(), voters));
                     }
@@ -226,17 +370,123 @@ impl FaultCluster {
     pub async fn finals(&self) -> anyhow::Result<Vec<(String, BTreeSet<String>)>> {
         let mut finals = vec![];
         for (i, peer) in self.peers.iter().enumerate() {
+            if !self.members[i] {
+                continue;
+            }
             let peer = peer.as_ref().ok_or_else(|| anyhow::anyhow!("p{i} is down"))?;
             finals.push((format!("p{i}"), listed(peer).await?.into_iter().collect()));
         }
         Ok(finals)
     }
 
-    /// Stops every peer (SIGTERM), e.g. to restart them all.
+    /// `kill -9` of every peer, e.g. to restart them all.
     pub fn kill_all(&mut self) -> anyhow::Result<()> {
         for i in 0..self.peers.len() {
             self.kill(i)?;
         }
         Ok(())
+    }
+
+    /// Whether peer `i` is meant to be a member.
+    pub fn is_member(&self, i: usize) -> bool {
+        self.members[i]
+    }
+
+    /// The members' indexes.
+    pub fn member_indexes(&self) -> Vec<usize> {
+        (0..self.peers.len()).filter(|i| self.members[*i]).collect()
+    }
+
+    /// Starts spare peer `i`, which joins the cluster through peer 0 (a membership change).
+    pub fn add_member(&mut self, i: usize) -> anyhow::Result<()> {
+        self.history.event(format!("add p{i}"));
+        // A peer removed earlier joins again as a new one: its old Raft state goes.
+        let dir = self.dirs.dirs[i].path();
+        for file in ["raft-log.redb", "state.redb"] {
+            let _ = std::fs::remove_file(dir.join(file));
+        }
+        let _ = std::fs::remove_dir_all(dir.join("snapshots"));
+        self.members[i] = true;
+        self.launch(i, true, &[])
+    }
+
+    /// Removes peer `i` from the membership (through `via`'s REST API) and stops it.
+    pub async fn remove_member(&mut self, i: usize, via: usize) -> anyhow::Result<()> {
+        self.history.event(format!("remove p{i}"));
+        let id = self.dirs.peer_id(i)?;
+        let via = self.peers[via]
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("p{via} is down"))?;
+        let answer = crate::cluster::rest(via, "DELETE", &format!("/peers/{id}")).await?;
+        anyhow::ensure!(
+            answer.status == 204,
+            "removing p{i}: {} {}",
+            answer.status,
+            answer.text()
+        );
+        self.members[i] = false;
+        self.kill(i)
+    }
+
+    /// Fills peer 0's disk (the layout must have given it one).
+    pub fn fill_disk(&self) -> anyhow::Result<()> {
+        let disk = self
+            .disk
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no tmpfs in this layout"))?;
+        self.history.event("fill the disk of p0");
+        disk.fill().map(drop)
+    }
+
+    /// Frees peer 0's disk.
+    pub fn free_disk(&self) -> anyhow::Result<()> {
+        let disk = self
+            .disk
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no tmpfs in this layout"))?;
+        self.history.event("free the disk of p0");
+        disk.free()
+    }
+
+    /// The private network (the layout must have been isolated).
+    pub fn network(&self) -> anyhow::Result<&netns::Network> {
+        self.net
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the peers do not run in namespaces"))
+    }
+
+    /// Records `what` and cuts the links between `a` and `b`.
+    pub fn partition(&self, a: &[usize], b: &[usize], what: &str) -> anyhow::Result<()> {
+        self.history.event(format!("partition {what}: {a:?} | {b:?}"));
+        self.network()?.cut(a, b)
+    }
+
+    /// Restores every link and removes every netem.
+    pub fn heal(&self) -> anyhow::Result<()> {
+        if let Some(net) = &self.net {
+            self.history.event("heal");
+            net.heal()?;
+            net.unslow()?;
+        }
+        Ok(())
+    }
+
+    /// Slows every member's link with `netem`.
+    pub fn slow_all(&self, netem: &str) -> anyhow::Result<()> {
+        self.history.event(format!("netem {netem}"));
+        for i in self.member_indexes() {
+            self.network()?.slow(i, netem)?;
+        }
+        Ok(())
+    }
+
+    /// Whether peer `i` is up (not killed); a paused peer is up.
+    pub fn is_up(&self, i: usize) -> bool {
+        self.peers[i].is_some()
+    }
+
+    /// Whether peer `i` is paused.
+    pub fn is_paused(&self, i: usize) -> bool {
+        self.paused[i]
     }
 }

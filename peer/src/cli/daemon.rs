@@ -26,6 +26,7 @@ pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
         .map_err(|e| CliError::Config(e.to_string()))?;
     let bootstrap = bootstrap_addrs(&args.bootstrap, &config.cluster.peer_addresses)?;
     let identity = Identity::load(&dir.join("identity.json")).map_err(|e| CliError::Config(e.to_string()))?;
+    crate::integrity::check(dir)?;
     let log_file = config.ipfsproxy.log_file.as_ref().map(|p| dir.join(p));
     logging::init(log_file.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -24,6 +24,8 @@ use clap::{Parser, Subcommand};
 
 /// Exit code for configuration errors (`EX_USAGE` from sysexits.h).
 pub const EXIT_CONFIG: u8 = 64;
+/// Exit status when a file of the data directory is damaged (sysexits' `EX_DATAERR`).
+pub const EXIT_DAMAGED: u8 = 65;
 
 /// Cairn: an IPFS-API-compatible gateway in front of composite IPFS clusters.
 #[derive(Debug, Parser)]
@@ -123,6 +125,9 @@ pub enum CliError {
     /// The configuration is invalid; nothing was started.
     #[error("config error: {0}")]
     Config(String),
+    /// A file of the data directory is damaged; nothing was started (see `integrity`).
+    #[error(transparent)]
+    Damaged(#[from] crate::integrity::Damaged),
     /// The command failed while running.
     #[error(transparent)]
     Run(#[from] anyhow::Error),
@@ -136,6 +141,10 @@ pub fn main() -> ExitCode {
         Err(CliError::Config(msg)) => {
             eprintln!("cairn: config error: {msg}");
             ExitCode::from(EXIT_CONFIG)
+        }
+        Err(CliError::Damaged(err)) => {
+            eprintln!("cairn: {err}");
+            ExitCode::from(EXIT_DAMAGED)
         }
         Err(CliError::Run(err)) => {
             eprintln!("cairn: {err:#}");

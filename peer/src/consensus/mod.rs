@@ -22,6 +22,7 @@
 
 pub mod log_store;
 pub mod network;
+mod snapshot_dir;
 pub mod state_machine;
 
 use std::fmt;

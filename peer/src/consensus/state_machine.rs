@@ -18,33 +18,34 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{Entry, EntryPayload, LogId, OptionalSend, StoredMembership};
 use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::io::AsyncSeekExt;
 
+use super::snapshot_dir::{Digest, Hashing, SnapshotDir, snap_err};
 use super::{NodeId, PeerNode, StorageError, TypeConfig, any_error, blocking};
 use crate::state::{self, Applied, Change, PinStore};
 
 const SM_META: TableDefinition<&str, &[u8]> = TableDefinition::new("sm_meta");
 const APPLIED: &str = "last_applied";
 const MEMBERSHIP: &str = "membership";
-const CURRENT: &str = "current.json";
 
 type Membership = StoredMembership<NodeId, PeerNode>;
 type Meta = SnapshotMeta<NodeId, PeerNode>;
+
+/// Checks the snapshot directory `dir` before a start (see `integrity`).
+pub fn check_snapshot(dir: &Path) -> Result<(), (PathBuf, String)> {
+    super::snapshot_dir::check(dir)
+}
 
 /// The state machine; clones share the database, the snapshot directory and the feed.
 #[derive(Clone, Debug)]
 pub struct StateMachine {
     db: Arc<Database>,
-    snapshots: PathBuf,
-    counter: Arc<AtomicU64>,
-    /// Files created for snapshots being received, until installed (or superseded).
-    receiving: Arc<std::sync::Mutex<Vec<PathBuf>>>,
+    snapshots: SnapshotDir,
     feed: Feed,
 }
 
@@ -55,51 +56,18 @@ pub type Feed = tokio::sync::broadcast::Sender<Arc<[Change]>>;
 /// Batches the feed holds for a slow follower.
 pub const FEED_CAPACITY: usize = 1024;
 
-/// What `current.json` records about the latest snapshot.
-#[derive(Debug, Serialize, Deserialize)]
-struct Current {
-    meta: Meta,
-    file: String,
-}
-
 fn sm_err(e: impl std::fmt::Display) -> StorageError {
     StorageError::from(openraft::StorageIOError::write_state_machine(any_error(e)))
-}
-
-fn snap_err(e: impl std::fmt::Display) -> StorageError {
-    StorageError::from(openraft::StorageIOError::write_snapshot(None, any_error(e)))
 }
 
 impl StateMachine {
     /// Over the pinset database `db` (from `state::open`), with snapshots in `snapshots`.
     pub fn new(db: Arc<Database>, snapshots: &Path) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(snapshots).map_err(snap_err)?;
-        let machine = Self {
+        Ok(Self {
             db,
-            snapshots: snapshots.to_path_buf(),
-            counter: Arc::new(AtomicU64::new(0)),
-            receiving: Arc::default(),
+            snapshots: SnapshotDir::open(snapshots)?,
             feed: tokio::sync::broadcast::channel(FEED_CAPACITY).0,
-        };
-        machine.remove_leftovers()?;
-        Ok(machine)
-    }
-
-    /// Removes what a crash can leave in the snapshot directory: temporary files and snapshot
-    /// files that `current.json` does not name.
-    fn remove_leftovers(&self) -> Result<(), StorageError> {
-        let current = self.current()?.map(|c| c.file);
-        for entry in std::fs::read_dir(&self.snapshots).map_err(snap_err)? {
-            let entry = entry.map_err(snap_err)?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let stale =
-                name.ends_with(".tmp") || (name.ends_with(".snap") && current.as_ref() != Some(&name));
-            if stale {
-                tracing::info!(file = %entry.path().display(), "removing a snapshot file left by a crash");
-                std::fs::remove_file(entry.path()).map_err(snap_err)?;
-            }
-        }
-        Ok(())
+        })
     }
 
     /// The feed of applied changes (subscribe to follow the pinset).
@@ -204,37 +172,6 @@ impl StateMachine {
         Ok(results)
     }
 
-    fn current(&self) -> Result<Option<Current>, StorageError> {
-        match std::fs::read(self.snapshots.join(CURRENT)) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(snap_err),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(snap_err(e)),
-        }
-    }
-
-    /// Makes `file` (already complete and synced) the current snapshot described by `meta`.
-    fn publish(&self, meta: &Meta, file: &Path) -> Result<(), StorageError> {
-        let name = format!("{}.snap", meta.snapshot_id);
-        std::fs::rename(file, self.snapshots.join(&name)).map_err(snap_err)?;
-        let previous = self.current()?;
-        let record = serde_json::to_vec(&Current {
-            meta: meta.clone(),
-            file: name.clone(),
-        })
-        .map_err(snap_err)?;
-        write_synced(&self.snapshots.join("current.json.tmp"), &record)?;
-        std::fs::rename(
-            self.snapshots.join("current.json.tmp"),
-            self.snapshots.join(CURRENT),
-        )
-        .map_err(snap_err)?;
-        sync_dir(&self.snapshots)?;
-        if let Some(old) = previous.filter(|old| old.file != name) {
-            let _ = std::fs::remove_file(self.snapshots.join(old.file));
-        }
-        Ok(())
-    }
-
     /// Forgets Raft's record of what was applied (for `cairn state import|clean`, with the
     /// daemon stopped and the Raft log removed alongside).
     pub fn forget_raft(db: &Database) -> Result<(), StorageError> {
@@ -242,25 +179,6 @@ impl StateMachine {
         txn.delete_table(SM_META).map_err(sm_err)?;
         txn.commit().map_err(sm_err)
     }
-
-    fn temp_file(&self) -> PathBuf {
-        let n = self.counter.fetch_add(1, Ordering::SeqCst);
-        self.snapshots
-            .join(format!("incoming-{}-{n}.tmp", std::process::id()))
-    }
-}
-
-/// fsync of a directory, so that the renames in it survive a crash.
-fn sync_dir(dir: &Path) -> Result<(), StorageError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(snap_err)
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-    let mut file = std::fs::File::create(path).map_err(snap_err)?;
-    file.write_all(bytes).map_err(snap_err)?;
-    file.sync_all().map_err(snap_err)
 }
 
 async fn open_read(path: PathBuf) -> Result<Box<tokio::fs::File>, StorageError> {
@@ -276,7 +194,8 @@ impl StateMachine {
         let (applied, membership) = StateMachine::state(&txn)?;
         StateMachine::make_durable(&self.db)?;
         crate::failpoint!("snapshot.after_durable");
-        let mut out = std::io::BufWriter::new(std::fs::File::create(temp).map_err(snap_err)?);
+        let created = std::fs::File::create(temp).map_err(snap_err)?;
+        let mut out = std::io::BufWriter::new(Hashing::new(created));
         let pins = txn.open_table(state::PINS).map_err(sm_err)?;
         for row in redb::ReadableTable::iter(&pins).map_err(sm_err)? {
             let (_, value) = row.map_err(sm_err)?;
@@ -284,27 +203,29 @@ impl StateMachine {
                 .and_then(|()| out.write_all(b"\n"))
                 .map_err(snap_err)?;
         }
-        let file = out.into_inner().map_err(snap_err)?;
-        file.sync_all().map_err(snap_err)?;
+        let hashed = out.into_inner().map_err(snap_err)?;
+        let digest = hashed.digest();
+        hashed.into_inner().sync_all().map_err(snap_err)?;
         let index = applied.map_or(0, |l| l.index);
-        let snapshot_id = format!("{index}-{}", self.counter.fetch_add(1, Ordering::SeqCst));
+        let snapshot_id = format!("{index}-{}", self.snapshots.next());
         let meta = Meta {
             last_log_id: applied,
             last_membership: membership,
             snapshot_id,
         };
-        self.publish(&meta, temp)?;
+        self.snapshots.publish(&meta, temp, digest)?;
         Ok(meta)
     }
 
     /// Replaces the pinset with the snapshot in `file`, and records its meta, in one durable
-    /// write transaction.
-    fn load(&self, file: &std::fs::File, meta: &Meta) -> Result<(), StorageError> {
+    /// write transaction; the file's size and SHA-256.
+    fn load(&self, file: &std::fs::File, meta: &Meta) -> Result<Digest, StorageError> {
         let mut source = file;
         std::io::Seek::rewind(&mut source).map_err(snap_err)?;
         let txn = self.db.begin_write().map_err(sm_err)?;
         state::clear(&txn).map_err(sm_err)?;
-        for line in BufReader::new(source).lines() {
+        let mut reader = BufReader::new(Hashing::new(source));
+        for line in (&mut reader).lines() {
             let line = line.map_err(snap_err)?;
             if line.trim().is_empty() {
                 continue;
@@ -313,44 +234,14 @@ impl StateMachine {
             state::apply(&txn, &state::PinOp::Pin(Box::new(pin))).map_err(sm_err)?;
         }
         StateMachine::write_meta(&txn, &meta.last_log_id, Some(&meta.last_membership))?;
-        txn.commit().map_err(sm_err)
-    }
-
-    /// The path of a received snapshot file (created by `begin_receiving_snapshot`); other
-    /// files still listed as receiving belong to abandoned transfers and are removed. `None`
-    /// when `file` is not one of them (openraft may install any snapshot file).
-    fn received_path(&self, file: &std::fs::File) -> Result<Option<PathBuf>, StorageError> {
-        use std::os::unix::fs::MetadataExt;
-        let inode = file.metadata().map_err(snap_err)?.ino();
-        let paths = match self.receiving.lock() {
-            Ok(mut receiving) => std::mem::take(&mut *receiving),
-            Err(_) => Vec::new(),
-        };
-        let mut found = None;
-        for path in paths {
-            match std::fs::metadata(&path) {
-                Ok(m) if m.ino() == inode && found.is_none() => found = Some(path),
-                _ => drop(std::fs::remove_file(&path)),
-            }
-        }
-        Ok(found)
-    }
-
-    /// A synced copy of `file` in a new temporary file of the snapshot directory.
-    fn copy_to_temp(&self, file: &std::fs::File) -> Result<PathBuf, StorageError> {
-        let temp = self.temp_file();
-        let mut copy = std::fs::File::create(&temp).map_err(snap_err)?;
-        let mut source = file;
-        std::io::Seek::rewind(&mut source).map_err(snap_err)?;
-        std::io::copy(&mut source, &mut copy).map_err(snap_err)?;
-        copy.sync_all().map_err(snap_err)?;
-        Ok(temp)
+        txn.commit().map_err(sm_err)?;
+        Ok(reader.get_ref().digest())
     }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let (this, temp) = (self.clone(), self.temp_file());
+        let (this, temp) = (self.clone(), self.snapshots.temp_file());
         let built = blocking(move || {
             let meta = this.write_snapshot(&temp);
             if meta.is_err() {
@@ -359,7 +250,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             meta
         });
         let meta = built.await?;
-        let snapshot = open_read(self.snapshots.join(format!("{}.snap", meta.snapshot_id))).await?;
+        let snapshot = open_read(self.snapshots.join(&format!("{}.snap", meta.snapshot_id))).await?;
         Ok(Snapshot { meta, snapshot })
     }
 }
@@ -386,7 +277,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError> {
-        let path = self.temp_file();
+        let path = self.snapshots.temp_file();
         let file = tokio::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -394,9 +285,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .open(&path)
             .await
             .map_err(snap_err)?;
-        if let Ok(mut receiving) = self.receiving.lock() {
-            receiving.push(path);
-        }
+        self.snapshots.receiving(path);
         Ok(Box::new(file))
     }
 
@@ -410,13 +299,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         file.rewind().await.map_err(snap_err)?;
         let (this, meta, file) = (self.clone(), meta.clone(), file.into_std().await);
         blocking(move || {
-            let received = match this.received_path(&file)? {
+            let received = match this.snapshots.received_path(&file)? {
                 Some(path) => path,
-                None => this.copy_to_temp(&file)?,
+                None => this.snapshots.copy_to_temp(&file)?,
             };
-            this.load(&file, &meta)?;
+            let digest = this.load(&file, &meta)?;
             crate::failpoint!("snapshot.after_install");
-            this.publish(&meta, &received)?;
+            this.snapshots.publish(&meta, &received, digest)?;
             this.announce(vec![Change::Reset]);
             Ok(())
         })
@@ -424,7 +313,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        let Some(current) = self.current()? else {
+        let Some(current) = self.snapshots.current()? else {
             return Ok(None);
         };
         let snapshot = open_read(self.snapshots.join(&current.file)).await?;
