@@ -473,9 +473,9 @@ impl FaultCluster {
 
     /// Slows every member's link with `netem`.
     pub fn slow_all(&self, netem: &str) -> anyhow::Result<()> {
-        self.history.event(format!("netem {netem}"));
         for i in self.member_indexes() {
-            self.network()?.slow(i, netem)?;
+            let used = self.network()?.slow(i, netem)?;
+            self.history.event(format!("slow link p{i}: {used}"));
         }
         Ok(())
     }

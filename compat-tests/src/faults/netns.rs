@@ -15,6 +15,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// A slow, lossy link without `sch_netem`: 512 kbit/s, packets that would wait more than
+/// 100 ms dropped.
+pub const TBF: &str = "tbf rate 512kbit burst 16kb latency 100ms";
+
 /// The namespaces of one cluster and the bridge between them.
 pub struct Network {
     tag: String,
@@ -126,14 +130,28 @@ impl Network {
         Ok(())
     }
 
-    /// Slows peer `i`'s link: `netem` arguments such as `delay 75ms 50ms loss 20%`.
-    pub fn slow(&self, i: usize, netem: &str) -> anyhow::Result<()> {
+    /// Slows peer `i`'s link with `netem` arguments such as `delay 75ms 50ms loss 20%`. On a
+    /// kernel without `sch_netem` ("Specified qdisc kind is unknown") it uses [`TBF`] instead,
+    /// which delays through its queue and drops what overflows it; returns which one it used,
+    /// for the history.
+    pub fn slow(&self, i: usize, netem: &str) -> anyhow::Result<String> {
         let ns = self.namespace(i);
-        let mut args = vec![
-            "netns", "exec", &ns, "tc", "qdisc", "replace", "dev", "eth0", "root", "netem",
-        ];
-        args.extend(netem.split_whitespace());
-        ip(&args)
+        let qdisc = |kind: &str| {
+            let mut args = vec![
+                "netns", "exec", &ns, "tc", "qdisc", "replace", "dev", "eth0", "root",
+            ];
+            args.extend(kind.split_whitespace());
+            ip(&args)
+        };
+        let wanted = format!("netem {netem}");
+        match qdisc(&wanted) {
+            Ok(()) => Ok(wanted),
+            Err(e) if e.to_string().contains("qdisc kind is unknown") => {
+                qdisc(TBF)?;
+                Ok(format!("{TBF} (this kernel has no sch_netem)"))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Removes every peer's `netem`.
