@@ -30,13 +30,12 @@ pub fn cpu_us(pid: u32) -> anyhow::Result<u64> {
 async fn leader_of(peers: &[Option<Peer>]) -> anyhow::Result<usize> {
     for peer in peers.iter().flatten() {
         let status = raft(peer).await?;
-        if let Some(id) = status["leader"].as_str() {
-            if let Some(i) = peers
+        if let Some(id) = status["leader"].as_str()
+            && let Some(i) = peers
                 .iter()
                 .position(|p| p.as_ref().is_some_and(|p| p.peer_id == id))
-            {
-                return Ok(i);
-            }
+        {
+            return Ok(i);
         }
     }
     anyhow::bail!("no leader")

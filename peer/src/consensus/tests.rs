@@ -30,3 +30,40 @@ fn node_ids_are_stable() {
     assert_eq!(super::node_id("12D3KooWA"), super::node_id("12D3KooWA"));
     assert_ne!(super::node_id("12D3KooWA"), super::node_id("12D3KooWB"));
 }
+
+#[test]
+fn leftovers_of_a_crash_are_removed_from_the_snapshot_directory_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let snapshots = dir.path().join("snapshots");
+    std::fs::create_dir_all(&snapshots).expect("mkdir");
+    std::fs::write(snapshots.join("incoming-1-0.tmp"), b"half a snapshot").expect("write");
+    std::fs::write(snapshots.join("7-3.snap"), b"a snapshot no current.json names").expect("write");
+    let db = crate::state::open(&dir.path().join("state.redb")).expect("state");
+    StateMachine::new(db, &snapshots).expect("state machine");
+    let left: Vec<_> = std::fs::read_dir(&snapshots).expect("read_dir").collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[tokio::test]
+async fn a_built_snapshot_is_recorded_with_its_size_and_digest_and_passes_the_check() {
+    use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let snapshots = dir.path().join("snapshots");
+    let db = crate::state::open(&dir.path().join("state.redb")).expect("state");
+    let mut sm = StateMachine::new(db, &snapshots).expect("state machine");
+    let snapshot = sm
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .expect("build");
+    let current: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(snapshots.join("current.json")).expect("current.json"))
+            .expect("json");
+    assert_eq!(current["file"], format!("{}.snap", snapshot.meta.snapshot_id));
+    assert_eq!(current["digest"]["bytes"], 0, "an empty pinset is an empty file");
+    assert!(super::state_machine::check_snapshot(&snapshots).is_ok());
+    std::fs::write(snapshots.join(current["file"].as_str().expect("file")), b"{}\n").expect("damage");
+    let damaged = super::state_machine::check_snapshot(&snapshots).expect_err("a damaged snapshot");
+    assert!(damaged.1.contains("SHA-256"), "{}", damaged.1);
+}

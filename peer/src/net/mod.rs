@@ -19,6 +19,8 @@
 //! - Every outbound request has a timeout (request-response's) and always gets an answer.
 
 mod event_loop;
+#[cfg(test)]
+mod props;
 mod protocol;
 
 use std::time::Duration;
