@@ -54,6 +54,10 @@ pub struct Mix {
     pub add: u32,
     /// Percent that remove one of the client's CIDs.
     pub rm: u32,
+    /// Percent that move one of the client's pins to a fresh CID (the gateway's
+    /// `pin/update?unpin=true`: an add of the new CID and a removal of the old, each recorded
+    /// over the call's interval).
+    pub update: u32,
     /// Whether reads are linearizable (`consistency=linearizable`).
     pub linearizable_reads: bool,
     /// How long one request may take before it is `Info`.
@@ -63,8 +67,9 @@ pub struct Mix {
 impl Default for Mix {
     fn default() -> Self {
         Self {
-            add: 70,
+            add: 65,
             rm: 15,
+            update: 5,
             linearizable_reads: true,
             timeout: Duration::from_secs(30),
         }
@@ -138,6 +143,8 @@ impl Client {
                 self.add(peer, addrs, via).await;
             } else if roll < self.mix.add + self.mix.rm {
                 self.rm(peer, addrs, via).await;
+            } else if roll < self.mix.add + self.mix.rm + self.mix.update {
+                self.update(peer, addrs).await;
             } else {
                 self.read(peer, addrs, via).await;
             }
@@ -187,6 +194,29 @@ impl Client {
             self.mine.push(cid);
         }
         self.history.complete(pending, outcome, None);
+    }
+
+    async fn update(&mut self, peer: usize, addrs: Addrs) {
+        let from = self.mine.swap_remove(self.rng.below(self.mine.len()));
+        let to = cid(self.id as u64 * 10_000_000 + self.next);
+        self.next += 1;
+        let added = self.history.invoke(self.id, peer, Kind::Add, &to);
+        let removed = self.history.invoke(self.id, peer, Kind::Rm, &from);
+        let target = format!("/api/v0/pin/update?arg={from}&arg={to}&unpin=true");
+        let outcome = write_outcome(self.send((addrs.gateway, Call::post(&target))).await, Via::Gateway);
+        // A failed update may have pinned the new CID and not yet removed the old one.
+        let (add, rm) = match outcome {
+            Outcome::Fail => (Outcome::Fail, Outcome::Fail),
+            other => (other, other),
+        };
+        if add != Outcome::Fail {
+            self.mine.push(to);
+        }
+        if rm != Outcome::Ok {
+            self.mine.push(from);
+        }
+        self.history.complete(added, add, None);
+        self.history.complete(removed, rm, None);
     }
 
     async fn read(&mut self, peer: usize, addrs: Addrs, via: Via) {
