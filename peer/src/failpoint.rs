@@ -3,7 +3,13 @@
 //!
 //! `CAIRN_FAILPOINTS=name=action[;name=action…]`, read once per process. Actions:
 //! `abort` (the process dies at once, as with `kill -9`: nothing after the point runs, no
-//! destructor, no flush), `sleep(ms)` (the calling thread waits), `off`.
+//! destructor, no flush), `abort(n)` (dies the n-th time the point is reached, so a crash
+//! lands in the middle of a load), `sleep(ms)` (the calling thread waits).
+//!
+//! Points: `log.before_commit` (a batch of log entries written into its transaction, not yet
+//! committed or fsync'd), `log.after_commit` (durable, not yet reported to Raft, so not yet
+//! acknowledged), `apply.before_commit` (applied entries not yet committed), and
+//! `snapshot.after_durable`, `snapshot.after_install`.
 //!
 //! # Invariants
 //! - Release builds carry none: [`failpoint!`] expands to nothing without `debug_assertions`
@@ -15,13 +21,14 @@
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// What a failpoint does when reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Die at once.
-    Abort,
+    /// Die the n-th time the point is reached (1: at once).
+    Abort(u64),
     /// Wait this long.
     Sleep(Duration),
 }
@@ -31,31 +38,44 @@ fn parse(spec: &str) -> HashMap<String, Action> {
         .filter_map(|item| item.split_once('='))
         .filter_map(|(name, action)| {
             let action = match action.trim() {
-                "abort" => Action::Abort,
-                other => {
-                    let ms = other.strip_prefix("sleep(")?.strip_suffix(')')?.parse().ok()?;
-                    Action::Sleep(Duration::from_millis(ms))
-                }
+                "abort" => Action::Abort(1),
+                other => match other.strip_prefix("abort(") {
+                    Some(n) => Action::Abort(n.strip_suffix(')')?.parse().ok()?),
+                    None => {
+                        let ms = other.strip_prefix("sleep(")?.strip_suffix(')')?.parse().ok()?;
+                        Action::Sleep(Duration::from_millis(ms))
+                    }
+                },
             };
             Some((name.trim().to_owned(), action))
         })
         .collect()
 }
 
-fn configured() -> &'static HashMap<String, Action> {
-    static POINTS: OnceLock<HashMap<String, Action>> = OnceLock::new();
-    POINTS.get_or_init(|| parse(&std::env::var("CAIRN_FAILPOINTS").unwrap_or_default()))
+fn configured() -> &'static HashMap<String, (Action, AtomicU64)> {
+    static POINTS: OnceLock<HashMap<String, (Action, AtomicU64)>> = OnceLock::new();
+    POINTS.get_or_init(|| {
+        let spec = std::env::var("CAIRN_FAILPOINTS").unwrap_or_default();
+        parse(&spec)
+            .into_iter()
+            .map(|(name, action)| (name, (action, AtomicU64::new(0))))
+            .collect()
+    })
 }
 
 /// Runs the action configured for `name`, if any.
 pub fn reached(name: &str) {
-    match configured().get(name) {
-        Some(Action::Abort) => {
-            eprintln!("cairn: failpoint {name}: abort");
+    let Some((action, hits)) = configured().get(name) else {
+        return;
+    };
+    let hit = hits.fetch_add(1, Ordering::SeqCst) + 1;
+    match action {
+        Action::Abort(n) if hit >= *n => {
+            eprintln!("cairn: failpoint {name}: abort at hit {hit}");
             std::process::abort();
         }
-        Some(Action::Sleep(wait)) => std::thread::sleep(*wait),
-        None => {}
+        Action::Abort(_) => {}
+        Action::Sleep(wait) => std::thread::sleep(*wait),
     }
 }
 
@@ -74,9 +94,10 @@ mod tests {
 
     #[test]
     fn specs_parse_and_unknown_actions_are_ignored() {
-        let points = parse("a=abort; b=sleep(250);c=explode;d");
-        assert_eq!(points.get("a"), Some(&Action::Abort));
+        let points = parse("a=abort; b=sleep(250);c=explode;d;e=abort(40)");
+        assert_eq!(points.get("a"), Some(&Action::Abort(1)));
         assert_eq!(points.get("b"), Some(&Action::Sleep(Duration::from_millis(250))));
-        assert_eq!(points.len(), 2);
+        assert_eq!(points.get("e"), Some(&Action::Abort(40)));
+        assert_eq!(points.len(), 3);
     }
 }

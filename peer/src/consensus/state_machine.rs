@@ -167,6 +167,7 @@ impl StateMachine {
             });
         }
         Self::write_meta(&txn, &Some(last), membership.as_ref())?;
+        crate::failpoint!("apply.before_commit");
         txn.commit().map_err(sm_err)?;
         self.announce(changes);
         Ok(results)

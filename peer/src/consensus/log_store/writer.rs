@@ -65,11 +65,13 @@ impl Writer {
                     }
                 }
             }
+            crate::failpoint!("log.before_commit");
             match failure {
                 Some(e) => Err(e),
                 None => txn.commit().map_err(redb::Error::from),
             }
         });
+        crate::failpoint!("log.after_commit");
         let outcome = outcome.map_err(|e| e.to_string());
         if outcome.is_ok() {
             self.stats.appends.fetch_add(1, Ordering::Relaxed);
