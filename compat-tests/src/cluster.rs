@@ -126,6 +126,15 @@ impl Dirs {
     }
 }
 
+/// Three peers with `env`: the first initialises, the others join through it.
+pub fn three(env: &[(&str, &str)]) -> anyhow::Result<(Dirs, Vec<Peer>)> {
+    let dirs = Dirs::init(3)?;
+    let first = dirs.start(0, None, env)?;
+    let second = dirs.start(1, Some(&first), env)?;
+    let third = dirs.start(2, Some(&first), env)?;
+    Ok((dirs, vec![first, second, third]))
+}
+
 /// Polls until `peer` lists exactly `want` (sorted) or `within` passes.
 pub async fn lists_eventually(peer: &Peer, want: &[String], within: Duration) -> anyhow::Result<()> {
     let mut want = want.to_vec();

@@ -5,19 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use cairn_compat_tests::cluster::{Dirs, FAST_MONITOR, cid, listed, lists_eventually, raft, rest};
+use cairn_compat_tests::cluster::{FAST_MONITOR, cid, listed, lists_eventually, raft, rest, three};
 use cairn_compat_tests::http::{Call, Exchange, send};
 use cairn_compat_tests::process::Peer;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-async fn three(env: &[(&str, &str)]) -> anyhow::Result<(Dirs, Vec<Peer>)> {
-    let dirs = Dirs::init(3)?;
-    let first = dirs.start(0, None, env)?;
-    let second = dirs.start(1, Some(&first), env)?;
-    let third = dirs.start(2, Some(&first), env)?;
-    Ok((dirs, vec![first, second, third]))
-}
 
 async fn leader_index(peers: &[Peer]) -> anyhow::Result<usize> {
     let leader = raft(&peers[0]).await?["leader"]
@@ -40,7 +32,7 @@ async fn gateway(peer: &Peer, target: &str) -> anyhow::Result<Exchange> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn writes_through_a_follower_wait_out_the_leaders_kill_9() -> anyhow::Result<()> {
-    let (_dirs, mut peers) = three(&FAST_MONITOR).await?;
+    let (_dirs, mut peers) = three(&FAST_MONITOR)?;
     let leader = leader_index(&peers).await?;
     let killed = peers.remove(leader);
     let follower = &peers[0];
@@ -79,7 +71,7 @@ async fn writes_through_a_follower_wait_out_the_leaders_kill_9() -> anyhow::Resu
 async fn without_a_quorum_a_write_waits_then_answers_503_naming_the_silent_peers() -> anyhow::Result<()> {
     let mut env = FAST_MONITOR.to_vec();
     env.push(("CLUSTER_RAFT_WAITFORLEADERTIMEOUT", "4s"));
-    let (dirs, mut peers) = three(&env).await?;
+    let (dirs, mut peers) = three(&env)?;
     let survivor = peers.remove(0);
     let gone: Vec<String> = peers.iter().map(|p| p.peer_id.clone()).collect();
     for peer in peers {
@@ -145,7 +137,7 @@ async fn sees(peer: &Peer, cid: &str, consistency: &str) -> anyhow::Result<(bool
 #[tokio::test(flavor = "multi_thread")]
 async fn a_follower_reads_its_own_writes_and_linearizable_reads_see_every_acknowledged_write()
 -> anyhow::Result<()> {
-    let (_dirs, peers) = three(&[]).await?;
+    let (_dirs, peers) = three(&[])?;
     let leader = leader_index(&peers).await?;
     let followers: Vec<&Peer> = peers
         .iter()

@@ -4,56 +4,15 @@
 //! listings do not stop other clients from being served.
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
 use std::time::Duration;
 
-use cairn_compat_tests::cluster::{Dirs, cairn_cli, cid, listed, lists_eventually, raft, rest};
+use cairn_compat_tests::cluster::{Dirs, cairn_cli, cid, listed, lists_eventually, raft, rest, three};
+use cairn_compat_tests::faults::Tmpfs;
 use cairn_compat_tests::http::{Call, send};
 use cairn_compat_tests::process::{Peer, init_peer, run_cairn, signal};
 use cairn_compat_tests::scratch_dir;
 
 const WAIT: Duration = Duration::from_secs(90);
-
-/// A tmpfs of `size` mounted on a fresh scratch directory; unmounted when dropped.
-struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> anyhow::Result<Self> {
-        let dir = scratch_dir("tmpfs")?;
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()?;
-        anyhow::ensure!(
-            status.success(),
-            "this test needs root to mount a tmpfs (a full disk): `mount -t tmpfs` failed ({status}); run the suite as root, as CI does"
-        );
-        Ok(Self { dir })
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(self.dir.path()).status();
-    }
-}
-
-/// Writes 1 MiB blocks into `path` until the disk is full.
-fn fill(path: &std::path::Path) -> anyhow::Result<u64> {
-    let mut file = std::fs::File::create(path)?;
-    let block = vec![0x5a_u8; 1 << 20];
-    let mut written = 0u64;
-    loop {
-        match file.write(&block) {
-            Ok(0) => return Ok(written),
-            Ok(n) => written += n as u64,
-            Err(e) if e.raw_os_error() == Some(28) => return Ok(written),
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
 
 /// Pins `cids` 32 at a time through `peer`'s REST API with a long name; returns the CIDs
 /// acknowledged and the first failure (status and message).
@@ -85,8 +44,9 @@ async fn pin_until_failure(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_disk_fails_writes_with_503_and_loses_nothing_acknowledged() -> anyhow::Result<()> {
-    let disk = Tmpfs::mount("48m")?;
-    let dir = disk.dir.path().join("peer");
+    let scratch = scratch_dir("tmpfs")?;
+    let disk = Tmpfs::mount_over(scratch.path(), 48)?;
+    let dir = scratch.path().join("peer");
     init_peer(&dir, "full")?;
     let peer = Peer::start(&dir, &[])?;
     let before: Vec<String> = (0..20).map(|n| cid(84_000 + n)).collect();
@@ -95,7 +55,7 @@ async fn a_full_disk_fails_writes_with_503_and_loses_nothing_acknowledged() -> a
         failure.is_none() && acked.len() == 20,
         "before the disk filled: {failure:?}"
     );
-    let filled = fill(&disk.dir.path().join("filler"))?;
+    let filled = disk.fill()?;
     println!("filled the disk with {filled} bytes");
     let more: Vec<String> = (0..20_000).map(|n| cid(85_000 + n)).collect();
     let (acked_more, failure) = pin_until_failure(&peer, &more).await?;
@@ -130,7 +90,7 @@ async fn a_full_disk_fails_writes_with_503_and_loses_nothing_acknowledged() -> a
         refused.text()
     );
     // Space comes back; the restarted peer has every acknowledged pin and takes new ones.
-    std::fs::remove_file(disk.dir.path().join("filler"))?;
+    disk.free()?;
     peer.kill()?;
     let peer = Peer::start(&dir, &[])?;
     let on_peer: BTreeSet<String> = listed(&peer).await?.into_iter().collect();
@@ -152,19 +112,11 @@ async fn a_full_disk_fails_writes_with_503_and_loses_nothing_acknowledged() -> a
     Ok(())
 }
 
-async fn three(env: &[(&str, &str)]) -> anyhow::Result<(Dirs, Vec<Peer>)> {
-    let dirs = Dirs::init(3)?;
-    let first = dirs.start(0, None, env)?;
-    let second = dirs.start(1, Some(&first), env)?;
-    let third = dirs.start(2, Some(&first), env)?;
-    Ok((dirs, vec![first, second, third]))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oversized_pin_is_refused_and_a_follower_behind_big_entries_catches_up() -> anyhow::Result<()> {
     // Request heads of 128 KiB on the gateway, so that pins of any size can be sent.
     let env = [("CLUSTER_IPFSPROXY_MAXHEADERBYTES", "131072")];
-    let (_dirs, peers) = three(&env).await?;
+    let (_dirs, peers) = three(&env)?;
     let leader = raft(&peers[0]).await?["leader"]
         .as_str()
         .unwrap_or_default()

@@ -29,6 +29,57 @@ use crate::cluster::{Dirs, listed, raft};
 use crate::history::History;
 use crate::process::{Peer, signal};
 
+/// Clients running against a cluster until [`Clients::stop`].
+pub struct Clients {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Clients {
+    /// Starts `count` clients of the default [`workload::Mix`] with `seed`.
+    pub fn start(cluster: &FaultCluster, history: &History, count: usize, seed: u64) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let task = tokio::spawn(workload::run(
+            cluster.live(),
+            history.clone(),
+            count,
+            usize::MAX,
+            workload::Mix::default(),
+            seed,
+            stop.clone(),
+        ));
+        Self { stop, task }
+    }
+
+    /// Stops them and waits until each finished its operation in flight.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(self.task.await?)
+    }
+}
+
+/// Settles `cluster`, reads every member's pinset and checks `history` against it; a failing
+/// history is kept beside peer 0's directory with `seed`, and the error says where.
+pub async fn judge(
+    cluster: &FaultCluster,
+    history: &History,
+    seed: u64,
+) -> anyhow::Result<crate::history::Report> {
+    cluster.settle(Duration::from_secs(120)).await?;
+    let finals = cluster.finals().await?;
+    let report = crate::history::check(&history.ops(), &finals);
+    if !report.is_ok() {
+        let kept = cluster.dirs.dirs[0].path().join("failing-history.jsonl");
+        history.write_jsonl(&kept, seed)?;
+        anyhow::bail!("{report}\nhistory kept in {} (seed {seed})", kept.display());
+    }
+    anyhow::ensure!(
+        report.acknowledged > 100,
+        "too few acknowledged writes to judge: {report}"
+    );
+    Ok(report)
+}
+
 /// Where clients reach a live peer.
 #[derive(Clone, Copy, Debug)]
 pub struct Addrs {

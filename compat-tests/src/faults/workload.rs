@@ -203,7 +203,10 @@ impl Client {
         let added = self.history.invoke(self.id, peer, Kind::Add, &to);
         let removed = self.history.invoke(self.id, peer, Kind::Rm, &from);
         let target = format!("/api/v0/pin/update?arg={from}&arg={to}&unpin=true");
-        let outcome = write_outcome(self.send((addrs.gateway, Call::post(&target))).await, Via::Gateway);
+        let outcome = write_outcome(
+            self.send((addrs.gateway, Call::post(&target))).await,
+            Via::Gateway,
+        );
         // A failed update may have pinned the new CID and not yet removed the old one.
         let (add, rm) = match outcome {
             Outcome::Fail => (Outcome::Fail, Outcome::Fail),
