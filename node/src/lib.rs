@@ -26,6 +26,7 @@ pub mod pins;
 pub mod reader;
 mod rpc;
 pub mod source;
+mod unixfs;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -124,5 +125,7 @@ impl Node {
     }
 }
 
+#[cfg(test)]
+mod props;
 #[cfg(test)]
 mod tests;

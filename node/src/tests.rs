@@ -173,3 +173,47 @@ async fn a_block_under_a_recursive_pin_is_found_as_indirect_and_names_survive_a_
         .expect("repin");
     assert_eq!(store.pin(&root).expect("read").expect("pinned").name, "first");
 }
+
+/// A file node whose blocksizes add up past `u64::MAX` (here `[u64::MAX, 1]` over two raw
+/// leaves) is refused with an error; rust-unixfs used to overflow adding them (a panic with
+/// overflow checks). Found by `props::dag`.
+#[tokio::test]
+async fn a_file_whose_sizes_overflow_is_an_error_not_a_panic() {
+    let (_dir, store) = store();
+    let leaves = [raw_cid(b"a"), raw_cid(b"b")];
+    store
+        .put_many(&[
+            (leaves[0], Bytes::from_static(b"a")),
+            (leaves[1], Bytes::from_static(b"b")),
+        ])
+        .expect("put leaves");
+    // UnixFS Data { Type: File, filesize: 1, blocksizes: [u64::MAX, 1] }
+    let mut data = vec![0x08, 0x02, 0x18, 0x01, 0x20];
+    data.extend([0xff; 9]);
+    data.extend([0x01, 0x20, 0x01]);
+    let links = leaves
+        .iter()
+        .map(|cid| ipld_dagpb::PbLink {
+            cid: *cid,
+            name: Some(String::new()),
+            size: Some(1),
+        })
+        .collect();
+    let block = ipld_dagpb::PbNode {
+        links,
+        data: Some(Bytes::from(data)),
+    }
+    .into_bytes();
+    let root = dag::cid_of(
+        Version::V1,
+        dag::DAG_PB,
+        multihash_codetable::Code::Sha2_256,
+        &block,
+    )
+    .expect("cid");
+    store.put_many(&[(root, Bytes::from(block))]).expect("put root");
+    let err = crate::reader::cat(Blocks::new(store, None), root, 0, None)
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().ends_with("its sizes overflow"), "{err}");
+}

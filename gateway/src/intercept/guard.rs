@@ -5,9 +5,12 @@
 //! configured; here "its own" is a loopback origin (`127.0.0.1`, `localhost`, `[::1]`) on the
 //! port the request arrived at (from `Host`), plus `allowed_origins` from the config. A
 //! cross-site page (any other origin) and a DNS-rebinding page (a non-loopback host on our
-//! port) are both refused. OPTIONS and HEAD are not intercepted: they pass to the upstream.
+//! port) are both refused. As in kubo, origins compare as exact strings, an `Origin` and a
+//! `Referer` must both pass when both are sent, and a header that is present but not text
+//! still counts as present. OPTIONS and HEAD are not intercepted: they pass
+//! to the upstream.
 
-use http::{HeaderMap, Method, header};
+use http::{HeaderMap, HeaderValue, Method, header};
 
 use super::error::InterceptError;
 
@@ -36,33 +39,49 @@ pub fn check(method: &Method, headers: &HeaderMap, allowed: &[String]) -> Result
 }
 
 fn csrf_ok(headers: &HeaderMap, allowed: &[String]) -> bool {
-    let text = |name| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-    };
-    let port = text(header::HOST).and_then(port_of);
-    if let Some(origin) = text(header::ORIGIN) {
-        return origin_ok(origin, port, allowed);
+    let port = present(headers, header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .and_then(port_of);
+    let ok = |origin: &[u8]| origin_ok(origin, port, allowed);
+    let origin = present(headers, header::ORIGIN);
+    let referer = present(headers, header::REFERER);
+    if origin.is_none() && referer.is_none() {
+        let agent = present(headers, header::USER_AGENT).map_or(&b""[..], |v| v.as_bytes());
+        return !agent.starts_with(b"Mozilla") || contains(agent, b"Electron");
     }
-    if let Some(referer) = text(header::REFERER) {
-        return scheme_host(referer).is_some_and(|o| origin_ok(&o, port, allowed));
-    }
-    let agent = text(header::USER_AGENT).unwrap_or("");
-    !agent.starts_with("Mozilla") || agent.contains("Electron")
+    // kubo checks both when both are present; a Referer that is not a URL is refused.
+    let origin_ok = origin.is_none_or(|v| ok(v.as_bytes()));
+    let referer_ok = referer.is_none_or(|v| {
+        v.to_str()
+            .ok()
+            .and_then(scheme_host)
+            .is_some_and(|o| ok(o.as_bytes()))
+    });
+    origin_ok && referer_ok
 }
 
-fn origin_ok(origin: &str, port: Option<u16>, allowed: &[String]) -> bool {
-    if allowed.iter().any(|a| a == "*" || a == origin) {
+/// The header's first value, unless it is absent or empty (kubo's `Header.Get(..) == ""`).
+fn present(headers: &HeaderMap, name: header::HeaderName) -> Option<&HeaderValue> {
+    headers.get(name).filter(|v| !v.is_empty())
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// kubo compares origins as strings: an allowed one, or one of its own loopback origins
+/// (`http(s)://127.0.0.1|localhost|[::1]:<port>`) on the port the request arrived at.
+fn origin_ok(origin: &[u8], port: Option<u16>, allowed: &[String]) -> bool {
+    if allowed.iter().any(|a| a == "*" || a.as_bytes() == origin) {
         return true;
     }
-    let Ok(uri) = origin.parse::<http::Uri>() else {
-        return false;
-    };
-    let loopback = matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    let scheme = matches!(uri.scheme_str(), Some("http" | "https"));
-    loopback && scheme && uri.port_u16().is_some() && uri.port_u16() == port
+    port.is_some_and(|port| {
+        ["http", "https"].iter().any(|scheme| {
+            ["127.0.0.1", "localhost", "[::1]"]
+                .iter()
+                .any(|host| origin == format!("{scheme}://{host}:{port}").as_bytes())
+        })
+    })
 }
 
 fn port_of(host: &str) -> Option<u16> {
@@ -120,6 +139,32 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn csrf_rules_found_by_the_property_tests() {
+        let ok = |pairs: &[(&'static str, &[u8])]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, HeaderValue::from_bytes(value).expect("header"));
+            }
+            check(&Method::POST, &map, &[]).is_ok()
+        };
+        let host = ("host", &b"127.0.0.1:9095"[..]);
+        // kubo checks the Referer too when an Origin is sent.
+        assert!(!ok(&[
+            host,
+            ("origin", b"http://localhost:9095"),
+            ("referer", b"http://evil.example/")
+        ]));
+        // An Origin that is not text is present, and not ours.
+        assert!(!ok(&[host, ("origin", b"http://evil.example\xff")]));
+        // A browser's User-Agent that is not text is still a browser's.
+        assert!(!ok(&[host, ("user-agent", b"Mozilla/5.0 \xff")]));
+        // Origins compare as strings, as in kubo.
+        assert!(!ok(&[host, ("origin", b"http://localhost:9095/")]));
+        assert!(!ok(&[host, ("origin", b"http://localhost:09095")]));
+        assert!(ok(&[host, ("origin", b"https://[::1]:9095")]));
     }
 
     #[test]

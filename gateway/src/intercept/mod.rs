@@ -29,6 +29,8 @@ mod headers;
 mod lines;
 mod pin_ls;
 mod pins;
+#[cfg(test)]
+mod props;
 pub mod query;
 pub mod reply;
 mod repo;

@@ -39,14 +39,17 @@ impl Query {
             .find_map(|n| self.pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()))
     }
 
-    /// A boolean option as go-ipfs-cmds reads it.
+    /// A boolean option as go-ipfs-cmds reads it: present without a value is true, else
+    /// `strconv.ParseBool` of the lowercased value (so `tRuE` is true, `yes` an error).
     pub fn bool(&self, names: &[&str], default: bool) -> Result<bool, InterceptError> {
-        match self.string(names) {
-            None => Ok(default),
-            Some("" | "true" | "1" | "t" | "T" | "True" | "TRUE") => Ok(true),
-            Some("false" | "0" | "f" | "F" | "False" | "FALSE") => Ok(false),
-            Some(other) => Err(InterceptError::BadOption(format!(
-                "Could not convert value \"{other}\" to type \"bool\" (for option \"-{}\")",
+        let Some(text) = self.string(names) else {
+            return Ok(default);
+        };
+        match text.to_ascii_lowercase().as_str() {
+            "" | "true" | "1" | "t" => Ok(true),
+            "false" | "0" | "f" => Ok(false),
+            _ => Err(InterceptError::BadOption(format!(
+                "Could not convert value \"{text}\" to type \"bool\" (for option \"-{}\")",
                 names[0]
             ))),
         }
@@ -72,4 +75,25 @@ pub fn cid_arg(arg: &str) -> Result<Cid, InterceptError> {
 /// kubo's error for a missing positional argument.
 pub fn required(name: &str) -> InterceptError {
     InterceptError::Command(format!("argument \"{name}\" is required"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(raw: &str) -> Query {
+        Query::new(
+            &format!("/api/v0/pin/add?{raw}").parse().expect("uri"),
+            Vec::new(),
+        )
+    }
+
+    #[test]
+    fn bools_are_case_insensitive_as_in_kubo() {
+        // go-ipfs-cmds lowercases before strconv.ParseBool: `tRuE` is true in kubo.
+        assert_eq!(query("pin=tRuE").bool(&["pin"], false), Ok(true));
+        assert_eq!(query("pin=fAlSe").bool(&["pin"], true), Ok(false));
+        assert_eq!(query("pin").bool(&["pin"], false), Ok(true));
+        assert!(query("pin=yes").bool(&["pin"], false).is_err());
+    }
 }

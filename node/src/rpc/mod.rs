@@ -121,9 +121,13 @@ impl Server {
         let _ = stream.set_nodelay(true);
         let ctx = self.ctx.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
+            let service = service_fn(move |req: Request<Incoming>| {
                 let ctx = ctx.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(ctx, req).await) }
+                let trailers = reply::accepts_trailers(req.headers());
+                async move {
+                    let response = handle(ctx, req).await;
+                    Ok::<_, std::convert::Infallible>(reply::for_client(response, trailers))
+                }
             });
             let conn =
                 hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);

@@ -3,8 +3,9 @@
 //! This is the one place that knows kubo's (go-ipfs-cmds) framing: JSON values end in a
 //! newline; streams carry `X-Chunked-Output: 1` (values) or `X-Stream-Output: 1` (bytes);
 //! every answer declares `Trailer: X-Stream-Error` and an error after the first byte goes in
-//! that trailer; errors before output are `{"Message","Code","Type"}` with 500 (400 for
-//! option parse errors, which kubo sends as plain text).
+//! that trailer (or, for a client that did not send `TE: trailers`, breaks the stream);
+//! errors before output are `{"Message","Code","Type"}` with 500 (400 for option parse
+//! errors, which kubo sends as plain text).
 
 use std::convert::Infallible;
 
@@ -12,7 +13,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Response, StatusCode};
 use http_body::Frame;
-use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use http_body_util::{BodyExt, BodyStream, Full, StreamBody, combinators::BoxBody};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -83,15 +84,72 @@ impl Stream {
         self.tx.send(Frame::data(data)).await.is_ok()
     }
 
-    /// Ends the stream with `err` in the `X-Stream-Error` trailer.
+    /// Ends the stream with `err` in the `X-Stream-Error` trailer (never an empty one: a
+    /// message that is no header value, such as a control character, is cleaned first).
     pub(crate) async fn fail(self, err: &NodeError) {
+        let text: String = err
+            .to_string()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let value = HeaderValue::from_bytes(text.trim().as_bytes())
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or(HeaderValue::from_static("stream failed"));
         let mut trailers = HeaderMap::new();
-        let text = err.to_string().replace(['\r', '\n'], " ");
-        if let Ok(value) = HeaderValue::from_str(&text) {
-            trailers.insert("x-stream-error", value);
-        }
+        trailers.insert(X_STREAM_ERROR, value);
         let _ = self.tx.send(Frame::trailers(trailers)).await;
     }
+}
+
+/// kubo's trailer for errors after the first byte.
+const X_STREAM_ERROR: &str = "x-stream-error";
+
+/// An answer's body as it goes on the wire.
+pub(crate) type Wire = BoxBody<Bytes, StreamFailed>;
+
+/// A stream failed and its client cannot receive the `X-Stream-Error` trailer.
+#[derive(Debug, thiserror::Error)]
+#[error("stream failed: {0}")]
+pub(crate) struct StreamFailed(String);
+
+/// Whether the request announced it accepts trailers (`TE: trailers`, any case, in a list).
+pub(crate) fn accepts_trailers(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::TE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| {
+            token
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("trailers")
+        })
+}
+
+/// Prepares `response` for its client. hyper's HTTP/1 server writes trailers only to clients
+/// that sent `TE: trailers`; for the others a failed stream would end like a complete one, so
+/// its `X-Stream-Error` becomes a body error instead: hyper aborts the chunked answer and the
+/// client sees a broken stream.
+pub(crate) fn for_client(response: Response<Body>, accepts_trailers: bool) -> Response<Wire> {
+    response.map(|body| {
+        if accepts_trailers {
+            return body.map_err(|never| match never {}).boxed();
+        }
+        let frames = futures::StreamExt::map(BodyStream::new(body), |frame| {
+            let frame = frame.unwrap_or_else(|never| match never {});
+            match frame.trailers_ref().and_then(|t| t.get(X_STREAM_ERROR)) {
+                Some(error) => Err(StreamFailed(
+                    String::from_utf8_lossy(error.as_bytes()).into_owned(),
+                )),
+                None => Ok(frame),
+            }
+        });
+        StreamBody::new(frames).boxed()
+    })
 }
 
 /// A streamed ndjson answer (`X-Chunked-Output: 1`) and the handle that fills it.

@@ -2,8 +2,8 @@
 //!
 //! kubo (go-ipfs-cmds) takes positional arguments from repeated `arg` query parameters and,
 //! when the last path segment is not a command, from the path (`/api/v0/pin/add/<cid>`).
-//! Options are booleans (`true`/`false`/`1`/`0`, or present with no value), integers or
-//! strings; a value that does not convert is a 400 in kubo's words.
+//! Options are booleans (`true`/`false`/`t`/`f` in any case, `1`/`0`, or present with no
+//! value), integers or strings; a value that does not convert is a 400 in kubo's words.
 
 use http::Uri;
 
@@ -51,13 +51,16 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A boolean option; absent gives `default`, present without a value gives true.
+    /// A boolean option; absent gives `default`, present without a value gives true, else
+    /// go-ipfs-cmds' `strconv.ParseBool` of the lowercased value (`tRuE` is true).
     pub(crate) fn bool(&self, names: &[&str], default: bool) -> Result<bool, NodeError> {
-        match self.string(names) {
-            None => Ok(default),
-            Some("" | "true" | "1" | "True" | "TRUE" | "t" | "T") => Ok(true),
-            Some("false" | "0" | "False" | "FALSE" | "f" | "F") => Ok(false),
-            Some(other) => Err(convert_error(other, "bool", names[0])),
+        let Some(text) = self.string(names) else {
+            return Ok(default);
+        };
+        match text.to_ascii_lowercase().as_str() {
+            "" | "true" | "1" | "t" => Ok(true),
+            "false" | "0" | "f" => Ok(false),
+            _ => Err(convert_error(text, "bool", names[0])),
         }
     }
 

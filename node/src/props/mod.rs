@@ -1,0 +1,190 @@
+//! Property tests and long-run fuzz drivers of what the node reads from outside: multipart
+//! `add` uploads ([`add`]), DAG-PB / UnixFS blocks ([`dag`]) and kubo options ([`options`]).
+//!
+//! # What they own
+//! - `add`: any upload body (boundaries, headers, filenames with `..`, nested and empty
+//!   directories, empty parts) imports or ends in kubo's error, never panics or hangs, names
+//!   nothing outside the add; a well-formed upload reads back byte for byte.
+//! - `dag`: any bytes stored as a DAG-PB block (or a DAG of such blocks) can be walked
+//!   (`links`, pins, gc), resolved and `cat` without a panic or a hang; gc keeps what a pin
+//!   reaches.
+//! - `options`: booleans are exactly kubo's spellings.
+//!
+//! # How they run
+//! Each `proptest!` runs a short budget in `cargo test`. Each target also has an `#[ignore]`d
+//! `fuzz_<target>` driver over the same strategies and checks, for long runs:
+//! `CAIRN_FUZZ_CASES=100000 cargo test --release -p cairn-node -- --ignored fuzz_`
+//! (`CAIRN_FUZZ_SEED` fixes the seed, `CAIRN_FUZZ_SECONDS` caps each target's time). Each
+//! prints how many inputs it checked, and what they came to, to stderr.
+//!
+//! A panic anywhere in the node while a property runs (the server's tasks included, where
+//! tokio would otherwise swallow it) fails the property: [`Harness`] counts them.
+
+mod add;
+mod dag;
+mod options;
+mod upload;
+
+use std::future::Future;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::time::{Duration, Instant};
+
+use proptest::strategy::Strategy;
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
+
+/// Inputs per property in an ordinary `cargo test` (each one is a real add or DAG walk).
+const CI_CASES: u32 = 64;
+/// Inputs per target of a long run when `CAIRN_FUZZ_CASES` is not set.
+const DEFAULT_FUZZ_CASES: u32 = 2_000;
+/// Longest one input may take before it counts as a hang.
+const CASE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Prefix of the names of the harness runtimes' threads (the panic counter's filter).
+const THREAD_NAME: &str = "cairn-props-";
+
+fn ci_config() -> Config {
+    Config::with_cases(CI_CASES)
+}
+
+/// A runtime for one target's async work, and the panics seen on its threads.
+struct Harness {
+    runtime: tokio::runtime::Runtime,
+    panics: Arc<AtomicU64>,
+}
+
+/// The panic counters by thread name, for the panic hook.
+static COUNTERS: Mutex<Vec<(String, Arc<AtomicU64>)>> = Mutex::new(Vec::new());
+
+impl Harness {
+    /// The harness of `target`, made on first use (its threads are `cairn-props-<target>`).
+    fn get(slot: &'static OnceLock<Harness>, target: &str) -> &'static Harness {
+        slot.get_or_init(|| {
+            count_panics();
+            let name = format!("{THREAD_NAME}{target}");
+            let panics = Arc::new(AtomicU64::new(0));
+            COUNTERS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((name.clone(), panics.clone()));
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name(name)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            Harness { runtime, panics }
+        })
+    }
+
+    /// Runs one input's check: fails it on a timeout or on a panic inside the node.
+    fn run<T, F>(&self, case: F) -> Result<T, TestCaseError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, TestCaseError>> + Send + 'static,
+    {
+        let before = self.panics.load(Ordering::SeqCst);
+        let outcome = self.runtime.block_on(async {
+            match tokio::time::timeout(CASE_TIMEOUT, tokio::spawn(case)).await {
+                Err(_) => Err(TestCaseError::fail(format!(
+                    "hang: no answer in {CASE_TIMEOUT:?}"
+                ))),
+                Ok(Err(join)) => Err(TestCaseError::fail(format!("the check panicked: {join}"))),
+                Ok(Ok(result)) => result,
+            }
+        });
+        let panics = self.panics.load(Ordering::SeqCst) - before;
+        if panics > 0 {
+            return Err(TestCaseError::fail(format!("{panics} panic(s) inside the node")));
+        }
+        outcome
+    }
+}
+
+/// Counts panics on the harnesses' threads (and still prints them).
+fn count_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(name) = std::thread::current()
+                .name()
+                .filter(|n| n.starts_with(THREAD_NAME))
+            {
+                let counters = COUNTERS.lock().unwrap_or_else(|e| e.into_inner());
+                for (_, count) in counters.iter().filter(|(n, _)| n == name) {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// Runs `check` over `CAIRN_FUZZ_CASES` inputs of `strategy`, reports the count on stderr
+/// (uncaptured, so it shows without `--nocapture`) and fails with proptest's minimal input.
+fn long_run<S: Strategy>(target: &str, strategy: S, check: impl Fn(S::Value) -> Result<(), TestCaseError>) {
+    let cases =
+        env_number("CAIRN_FUZZ_CASES").map_or(DEFAULT_FUZZ_CASES, |n| n.min(u64::from(u32::MAX)) as u32);
+    let rng_seed = env_number("CAIRN_FUZZ_SEED").map_or(RngSeed::Random, RngSeed::Fixed);
+    let budget = env_number("CAIRN_FUZZ_SECONDS").map(Duration::from_secs);
+    let config = Config {
+        cases,
+        rng_seed,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let ran = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let result = TestRunner::new(config).run(&strategy, |value| {
+        // A time budget ends the run early by skipping the remaining inputs unchecked.
+        if budget.is_some_and(|b| started.elapsed() > b) {
+            return Ok(());
+        }
+        ran.fetch_add(1, Ordering::Relaxed);
+        check(value)
+    });
+    let elapsed = started.elapsed();
+    let _ = writeln!(
+        std::io::stderr(),
+        "{target}: {} inputs checked in {elapsed:.1?} ({cases} cases asked), {}",
+        ran.load(Ordering::Relaxed),
+        if result.is_ok() { "no failures" } else { "FAILED" }
+    );
+    if let Err(failure) = result {
+        panic!("{target}: {failure}");
+    }
+}
+
+/// How often each kind of outcome came up in a long run, so a run shows it reached them all.
+struct Tally {
+    labels: &'static [&'static str],
+    counts: Vec<AtomicU64>,
+}
+
+impl Tally {
+    fn new(labels: &'static [&'static str]) -> Self {
+        Self {
+            labels,
+            counts: labels.iter().map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn count(&self, slot: usize) {
+        self.counts[slot].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn report(&self, target: &str) {
+        let parts: Vec<String> = self
+            .labels
+            .iter()
+            .zip(&self.counts)
+            .map(|(label, count)| format!("{label} {}", count.load(Ordering::Relaxed)))
+            .collect();
+        let _ = writeln!(std::io::stderr(), "{target}: {}", parts.join(", "));
+    }
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok()?.trim().replace('_', "").parse().ok()
+}
