@@ -409,7 +409,6 @@ fn a_failed_add_never_ends_like_a_success() {
 }
 
 #[test]
-#[ignore = "long run: CAIRN_FUZZ_CASES=100000 cargo test --release -p cairn-node -- --ignored fuzz_"]
 fn fuzz_add() {
     let tally = Tally::new(&OUTCOMES);
     long_run("fuzz_add", upload::any_upload(), |upload| {

@@ -401,7 +401,6 @@ proptest! {
 }
 
 #[test]
-#[ignore = "long run: CAIRN_FUZZ_CASES=100000 cargo test --release -p cairn-node -- --ignored fuzz_"]
 fn fuzz_dag() {
     let tally = Tally::new(&OUTCOMES);
     long_run("fuzz_dag", dags(), |(specs, ops)| {

@@ -11,9 +11,10 @@
 //! - `options`: booleans are exactly kubo's spellings.
 //!
 //! # How they run
-//! Each `proptest!` runs a short budget in `cargo test`. Each target also has an `#[ignore]`d
-//! `fuzz_<target>` driver over the same strategies and checks, for long runs:
-//! `CAIRN_FUZZ_CASES=100000 cargo test --release -p cairn-node -- --ignored fuzz_`
+//! Each `proptest!` runs a short budget in `cargo test`. Each target also has a
+//! `fuzz_<target>` driver over the same strategies and checks, which runs a short budget in
+//! `cargo test` and as many inputs as asked in a long run:
+//! `CAIRN_FUZZ_CASES=100000 cargo test --release -p cairn-node fuzz_`
 //! (`CAIRN_FUZZ_SEED` fixes the seed, `CAIRN_FUZZ_SECONDS` caps each target's time). Each
 //! prints how many inputs it checked, and what they came to, to stderr.
 //!
@@ -36,8 +37,8 @@ use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 
 /// Inputs per property in an ordinary `cargo test` (each one is a real add or DAG walk).
 const CI_CASES: u32 = 64;
-/// Inputs per target of a long run when `CAIRN_FUZZ_CASES` is not set.
-const DEFAULT_FUZZ_CASES: u32 = 2_000;
+/// Inputs per target when `CAIRN_FUZZ_CASES` is not set (an ordinary `cargo test`).
+const DEFAULT_FUZZ_CASES: u32 = 32;
 /// Longest one input may take before it counts as a hang.
 const CASE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Prefix of the names of the harness runtimes' threads (the panic counter's filter).

@@ -55,7 +55,6 @@ proptest! {
 }
 
 #[test]
-#[ignore = "long run: CAIRN_FUZZ_CASES=100000 cargo test --release -p cairn-node -- --ignored fuzz_"]
 fn fuzz_options() {
     long_run("fuzz_options", (bool_text(), any::<bool>()), |(text, default)| {
         check_bool(&text, default)

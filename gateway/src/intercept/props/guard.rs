@@ -266,7 +266,6 @@ fn the_model_reads_referers_as_go() {
 }
 
 #[test]
-#[ignore = "long run: CAIRN_FUZZ_CASES=1000000 cargo test --release -p cairn-gateway -- --ignored fuzz_"]
 fn fuzz_guard() {
     let tally = Tally::new(&[
         "served",

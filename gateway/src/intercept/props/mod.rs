@@ -10,9 +10,10 @@
 //!   the gateway forwards is one kubo would not pin.
 //!
 //! # How they run
-//! Each `proptest!` runs [`CI_CASES`] inputs in `cargo test`. Each target also has an
-//! `#[ignore]`d `fuzz_<target>` driver over the same strategies and checks, for long runs:
-//! `CAIRN_FUZZ_CASES=1000000 cargo test --release -p cairn-gateway -- --ignored fuzz_`
+//! Each `proptest!` runs [`CI_CASES`] inputs in `cargo test`. Each target also has a
+//! `fuzz_<target>` driver over the same strategies and checks, which runs a short budget in
+//! `cargo test` and as many inputs as asked in a long run:
+//! `CAIRN_FUZZ_CASES=1000000 cargo test --release -p cairn-gateway fuzz_`
 //! (`CAIRN_FUZZ_SEED` fixes the seed). Each prints how many inputs it ran to stderr.
 
 mod guard;
@@ -29,8 +30,8 @@ use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 /// Inputs per property in an ordinary `cargo test`.
 pub(super) const CI_CASES: u32 = 256;
 
-/// Inputs per target of a long run when `CAIRN_FUZZ_CASES` is not set.
-const DEFAULT_FUZZ_CASES: u32 = 10_000;
+/// Inputs per target when `CAIRN_FUZZ_CASES` is not set (an ordinary `cargo test`).
+const DEFAULT_FUZZ_CASES: u32 = 256;
 
 /// The proptest configuration of the CI properties.
 fn ci_config() -> Config {

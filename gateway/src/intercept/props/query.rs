@@ -234,7 +234,6 @@ proptest! {
 }
 
 #[test]
-#[ignore = "long run: CAIRN_FUZZ_CASES=1000000 cargo test --release -p cairn-gateway -- --ignored fuzz_"]
 fn fuzz_query_raw() {
     let tally = Tally::new(&["forwarded unpinned", "served pinned", "refused", "no URI"]);
     long_run("fuzz_query_raw", raw_query(), |raw| {
@@ -250,7 +249,6 @@ fn fuzz_query_raw() {
 }
 
 #[test]
-#[ignore = "long run: CAIRN_FUZZ_CASES=1000000 cargo test --release -p cairn-gateway -- --ignored fuzz_"]
 fn fuzz_query_pairs() {
     long_run("fuzz_query_pairs", pairs(), |(path_args, pairs)| {
         check_pairs(&path_args, &pairs)
@@ -258,7 +256,6 @@ fn fuzz_query_pairs() {
 }
 
 #[test]
-#[ignore = "long run: CAIRN_FUZZ_CASES=1000000 cargo test --release -p cairn-gateway -- --ignored fuzz_"]
 fn fuzz_query_cid_args() {
     long_run("fuzz_query_cid_args", (any::<String>(), cid()), |(arg, cid)| {
         check_cid_arg(&arg, &cid)

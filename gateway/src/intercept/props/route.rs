@@ -362,7 +362,6 @@ const OUTCOMES: [&str; 4] = [
 ];
 
 #[test]
-#[ignore = "long run: CAIRN_FUZZ_CASES=1000000 cargo test --release -p cairn-gateway -- --ignored fuzz_"]
 fn fuzz_route_paths() {
     let tally = Tally::new(&OUTCOMES);
     long_run("fuzz_route_paths", any_path(), |raw| {
@@ -373,7 +372,6 @@ fn fuzz_route_paths() {
 }
 
 #[test]
-#[ignore = "long run: CAIRN_FUZZ_CASES=1000000 cargo test --release -p cairn-gateway -- --ignored fuzz_"]
 fn fuzz_route_targets() {
     let tally = Tally::new(&OUTCOMES);
     long_run("fuzz_route_targets", target(), |target| {
