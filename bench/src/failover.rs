@@ -132,15 +132,22 @@ pub async fn run() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(20)).await;
     let idle = terms(statuses(&live).await?) - before;
     let pids: Vec<u32> = live.iter().map(|p| p.pid()).collect();
-    let cpu_before: u64 = pids.iter().map(|p| cpu_us(*p).unwrap_or(0)).sum();
+    let cpu_before: Vec<u64> = pids.iter().map(|p| cpu_us(*p).unwrap_or(0)).collect();
     let before = terms(statuses(&live).await?);
     let writes = load(&live, 64, Duration::from_secs(20)).await?;
     let busy = terms(statuses(&live).await?) - before;
-    let cpu: u64 = pids.iter().map(|p| cpu_us(*p).unwrap_or(0)).sum::<u64>() - cpu_before;
+    let per_peer: Vec<String> = pids
+        .iter()
+        .zip(&cpu_before)
+        .map(|(pid, before)| {
+            let used = cpu_us(*pid).unwrap_or(0).saturating_sub(*before);
+            format!("{:.0}", used as f64 / writes.max(1) as f64)
+        })
+        .collect();
     println!(
-        "elections without kills: idle 20 s: {idle}; 64 clients writing 20 s: {busy} ({writes} writes, {:.0}/s, {:.0} CPU µs per write over the 3 peers)",
+        "elections without kills: idle 20 s: {idle}; 64 clients writing 20 s: {busy} ({writes} writes, {:.0}/s; CPU µs per write by peer process: [{}])",
         writes as f64 / 20.0,
-        cpu as f64 / writes.max(1) as f64
+        per_peer.join(", ")
     );
     Ok(())
 }

@@ -25,7 +25,7 @@ use crate::state::{Applied, PinOp};
 
 /// Pause between attempts while a leader is elected (a new leader shows in Raft's metrics,
 /// which end the pause early).
-const RETRY_PAUSE: Duration = Duration::from_millis(100);
+pub(super) const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// One attempt's result.
 enum Attempt {

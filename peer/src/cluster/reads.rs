@@ -10,10 +10,11 @@
 //!   acknowledged anywhere before it began. Without a leader it waits like a write
 //!   (`wait_for_leader_timeout`) and then fails with 503.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use openraft::error::{CheckIsLeaderError, RaftError};
 
+use super::commit::RETRY_PAUSE;
 use super::{Cluster, ClusterError};
 use crate::net::{ClusterReply, ClusterRequest};
 
@@ -39,8 +40,6 @@ impl Consistency {
         }
     }
 }
-
-const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 impl Cluster {
     /// Returns once a read served now meets `consistency`.
