@@ -1,8 +1,17 @@
 //! The Raft log, vote and commit index in redb (`raft-log.redb`), with group commit.
 //!
 //! Entries are keyed by index (big-endian u64 keys keep them ordered); `raft_meta` holds the
-//! vote and the last purged log id. The committed index is not persisted (openraft treats it
-//! as optional and recomputes it after a restart), which saves an fsync per commit round.
+//! vote, the last purged log id and the last committed log id.
+//!
+//! # The committed log id
+//! The state machine applies without fsync (the log is the durable record), so after a crash
+//! it is behind what this peer acknowledged. openraft re-applies the committed part of the
+//! log when it starts, before Cairn serves anything, up to the committed log id
+//! `read_committed` returns. `save_committed` queues that id without waiting (no fsync on
+//! openraft's path from commit to apply); the writer stores it in its next transaction, and
+//! writes one alone with fsync when nothing else is queued. So a restarted peer has applied
+//! everything committed up to its last fsync before the crash, and the rest once the leader
+//! tells it.
 //!
 //! # Group commit
 //! `append` does not wait for the disk: it records the entries in [`Pending`] (so reads see
@@ -32,6 +41,7 @@ const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
 const VOTE: &str = "vote";
 const PURGED: &str = "last_purged";
+const COMMITTED: &str = "committed";
 /// Writes queued for the writer thread (bounded: `append` waits when the disk falls behind).
 const QUEUE: usize = 4096;
 
@@ -57,6 +67,8 @@ enum Write {
         op: Op,
         done: oneshot::Sender<Result<(), String>>,
     },
+    /// The committed log id, serialised; nobody waits for it.
+    Committed(Vec<u8>),
 }
 
 /// The log store; clones share the database, the pending entries and the writer.
@@ -73,6 +85,7 @@ impl Debug for Write {
         f.write_str(match self {
             Write::Append { .. } => "Append",
             Write::Other { .. } => "Other",
+            Write::Committed(_) => "Committed",
         })
     }
 }
@@ -273,6 +286,18 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .send(Write::Append { rows, flushed })
             .await
             .map_err(write_err)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError> {
+        let bytes = serde_json::to_vec(&committed).map_err(write_err)?;
+        self.writes.send(Write::Committed(bytes)).await.map_err(write_err)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError> {
+        Ok(self
+            .read_meta::<Option<LogId<NodeId>>>(COMMITTED)
+            .await?
+            .flatten())
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError> {

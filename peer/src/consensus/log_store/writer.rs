@@ -11,7 +11,7 @@ use openraft::storage::LogFlushed;
 use redb::{Database, Durability, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{LOG, LogStats, Pending, TypeConfig, Write, lock};
+use super::{COMMITTED, LOG, LogStats, META, Pending, TypeConfig, Write, lock};
 
 /// Most queued writes folded into one transaction.
 const BATCH: usize = 1024;
@@ -63,6 +63,11 @@ impl Writer {
                         }
                         replies.push(Reply::Done(done));
                     }
+                    Write::Committed(bytes) => {
+                        if failure.is_none() {
+                            failure = save_committed(&txn, &bytes).err();
+                        }
+                    }
                 }
             }
             crate::failpoint!("log.before_commit");
@@ -73,6 +78,11 @@ impl Writer {
         });
         crate::failpoint!("log.after_commit");
         let outcome = outcome.map_err(|e| e.to_string());
+        if let Err(e) = &outcome
+            && replies.is_empty()
+        {
+            tracing::warn!("the Raft log could not record the committed index: {e}");
+        }
         if outcome.is_ok() {
             self.stats.appends.fetch_add(1, Ordering::Relaxed);
             self.stats.entries.fetch_add(entries, Ordering::Relaxed);
@@ -111,6 +121,11 @@ impl Writer {
             }
         }
     }
+}
+
+fn save_committed(txn: &WriteTransaction, bytes: &[u8]) -> Result<(), redb::Error> {
+    txn.open_table(META)?.insert(COMMITTED, bytes)?;
+    Ok(())
 }
 
 fn insert(txn: &WriteTransaction, rows: &[(u64, Arc<Vec<u8>>)]) -> Result<(), redb::Error> {
