@@ -67,3 +67,36 @@ async fn a_built_snapshot_is_recorded_with_its_size_and_digest_and_passes_the_ch
     let damaged = super::state_machine::check_snapshot(&snapshots).expect_err("a damaged snapshot");
     assert!(damaged.1.contains("SHA-256"), "{}", damaged.1);
 }
+
+/// Committed log ids cost no fsync of their own while writes flow: queued ones are held and
+/// the latest is written once, alone with fsync, after the writer has been idle a moment.
+#[tokio::test]
+async fn committed_log_ids_are_held_then_written_once_when_the_writer_is_idle() {
+    use std::sync::atomic::Ordering;
+
+    use openraft::storage::RaftLogStorage;
+    use openraft::{CommittedLeaderId, LogId};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = LogStore::open(&dir.path().join("raft-log.redb")).expect("open");
+    let stats = log.stats();
+    let before = stats.appends.load(Ordering::Relaxed);
+    for index in 1..=3 {
+        let id = LogId::new(CommittedLeaderId::new(1, 7), index);
+        log.save_committed(Some(id)).await.expect("save");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while log.read_committed().await.expect("read").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the committed id was never written"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let read = log.read_committed().await.expect("read");
+    assert_eq!(read.map(|l| l.index), Some(3));
+    assert_eq!(
+        stats.appends.load(Ordering::Relaxed) - before,
+        1,
+        "one commit for three ids"
+    );
+}

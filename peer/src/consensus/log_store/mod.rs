@@ -120,6 +120,7 @@ impl LogStore {
             db: db.clone(),
             stats: stats.clone(),
             pending: pending.clone(),
+            first_failure: None,
         };
         std::thread::Builder::new()
             .name("raft-log-writer".into())

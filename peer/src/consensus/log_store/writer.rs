@@ -15,11 +15,16 @@ use super::{COMMITTED, LOG, LogStats, META, Pending, TypeConfig, Write, lock};
 
 /// Most queued writes folded into one transaction.
 const BATCH: usize = 1024;
+/// How long a committed log id waits for a batch to ride in before it is written alone.
+const IDLE: std::time::Duration = std::time::Duration::from_millis(50);
 
 pub(super) struct Writer {
     pub(super) db: Arc<Database>,
     pub(super) stats: Arc<LogStats>,
     pub(super) pending: Pending,
+    /// The first failed commit: redb refuses every later one ("Previous I/O error"), so
+    /// later failures are reported with this cause (e.g. a full disk).
+    pub(super) first_failure: Option<String>,
 }
 
 /// What to tell each queued item once the batch is committed (or failed).
@@ -30,54 +35,106 @@ enum Reply {
 
 impl Writer {
     /// Runs until every `LogStore` handle is dropped.
-    pub(super) fn run(self, mut queue: mpsc::Receiver<Write>) {
-        while let Some(first) = queue.blocking_recv() {
-            let mut batch = vec![first];
-            while batch.len() < BATCH {
-                match queue.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
-                }
+    ///
+    /// A batch of nothing but committed log ids is not written at once: the latest is held
+    /// and goes into the next batch's transaction (no fsync of its own while writes flow),
+    /// or, after [`IDLE`] without one, alone with fsync.
+    pub(super) fn run(mut self, mut queue: mpsc::Receiver<Write>) {
+        let clock = match tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        {
+            Ok(clock) => clock,
+            Err(e) => {
+                tracing::warn!("the Raft log writer has no timer ({e}); committed ids are written at once");
+                return self.run_untimed(queue);
             }
+        };
+        let mut held: Option<Vec<u8>> = None;
+        loop {
+            let waited = match held.as_ref() {
+                None => Ok(queue.blocking_recv()),
+                Some(_) => clock.block_on(async { tokio::time::timeout(IDLE, queue.recv()).await }),
+            };
+            let first = match waited {
+                Ok(Some(first)) => first,
+                Ok(None) => {
+                    if let Some(committed) = held {
+                        self.commit(vec![Write::Committed(committed)]);
+                    }
+                    return;
+                }
+                Err(_idle) => {
+                    if let Some(committed) = held.take() {
+                        self.commit(vec![Write::Committed(committed)]);
+                    }
+                    continue;
+                }
+            };
+            let mut batch = self.drain(first, &mut queue);
+            if let Some(committed) = held.take() {
+                batch.insert(0, Write::Committed(committed));
+            }
+            match only_committed(batch) {
+                Ok(latest) => held = Some(latest),
+                Err(batch) => self.commit(batch),
+            }
+        }
+    }
+
+    fn run_untimed(mut self, mut queue: mpsc::Receiver<Write>) {
+        while let Some(first) = queue.blocking_recv() {
+            let batch = self.drain(first, &mut queue);
             self.commit(batch);
         }
     }
 
-    fn commit(&self, batch: Vec<Write>) {
+    /// `first` and whatever else is queued, up to [`BATCH`].
+    fn drain(&self, first: Write, queue: &mut mpsc::Receiver<Write>) -> Vec<Write> {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        batch
+    }
+
+    /// Writes `batch` in one transaction with fsync and answers every item, in order, with
+    /// the outcome (also when the transaction could not even begin).
+    fn commit(&mut self, batch: Vec<Write>) {
         let mut replies = Vec::with_capacity(batch.len());
         let mut entries = 0u64;
-        let outcome = self.begin().and_then(|txn| {
-            let mut failure = None;
-            for write in batch {
-                match write {
-                    Write::Append { rows, flushed } => {
-                        entries += rows.len() as u64;
-                        if failure.is_none() {
-                            failure = insert(&txn, &rows).err();
-                        }
-                        replies.push(Reply::Flushed(rows, flushed));
-                    }
-                    Write::Other { op, done } => {
-                        if failure.is_none() {
-                            failure = op(&txn).err();
-                        }
-                        replies.push(Reply::Done(done));
-                    }
-                    Write::Committed(bytes) => {
-                        if failure.is_none() {
-                            failure = save_committed(&txn, &bytes).err();
-                        }
-                    }
+        let mut txn = self.begin();
+        for write in batch {
+            let done = match write {
+                Write::Append { rows, flushed } => {
+                    entries += rows.len() as u64;
+                    let done = txn.as_ref().map(|t| insert(t, &rows));
+                    replies.push(Reply::Flushed(rows, flushed));
+                    done
                 }
+                Write::Other { op, done } => {
+                    replies.push(Reply::Done(done));
+                    txn.as_ref().map(|t| op(t))
+                }
+                Write::Committed(bytes) => txn.as_ref().map(|t| save_committed(t, &bytes)),
+            };
+            if let Ok(Err(e)) = done {
+                txn = Err(e);
             }
-            crate::failpoint!("log.before_commit");
-            match failure {
-                Some(e) => Err(e),
-                None => txn.commit().map_err(redb::Error::from),
+        }
+        crate::failpoint!("log.before_commit");
+        let outcome = txn.and_then(|t| t.commit().map_err(redb::Error::from));
+        crate::failpoint!("log.after_commit");
+        let outcome = outcome.map_err(|e| match &self.first_failure {
+            Some(first) => format!("{first} (the log refuses writes since; restart the peer once fixed)"),
+            None => {
+                self.first_failure = Some(e.to_string());
+                e.to_string()
             }
         });
-        crate::failpoint!("log.after_commit");
-        let outcome = outcome.map_err(|e| e.to_string());
         if let Err(e) = &outcome
             && replies.is_empty()
         {
@@ -120,6 +177,18 @@ impl Writer {
                 pending.remove(index);
             }
         }
+    }
+}
+
+/// The latest committed log id when `batch` holds nothing else, or the batch.
+fn only_committed(batch: Vec<Write>) -> Result<Vec<u8>, Vec<Write>> {
+    if !batch.iter().all(|w| matches!(w, Write::Committed(_))) {
+        return Err(batch);
+    }
+    match batch.into_iter().last() {
+        Some(Write::Committed(latest)) => Ok(latest),
+        Some(other) => Err(vec![other]),
+        None => Err(Vec::new()),
     }
 }
 
