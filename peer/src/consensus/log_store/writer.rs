@@ -117,7 +117,7 @@ impl Writer {
                 }
                 Write::Other { op, done } => {
                     replies.push(Reply::Done(done));
-                    txn.as_ref().map(|t| op(t))
+                    txn.as_ref().map(op)
                 }
                 Write::Committed(bytes) => txn.as_ref().map(|t| save_committed(t, &bytes)),
             };
