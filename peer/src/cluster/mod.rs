@@ -118,10 +118,12 @@ pub struct Cluster {
     feed: crate::consensus::state_machine::Feed,
     /// Slots of the listings streamed at once (see `listing`).
     listings: Arc<tokio::sync::Semaphore>,
+    /// Permits of the listings encoding a page at once (see `encoded_listing`).
+    encoders: Arc<tokio::sync::Semaphore>,
 }
 
 pub use blocks::PeerBlocks;
-pub use listing::MAX_LISTINGS;
+pub use listing::{Encode, ListingError, MAX_LISTINGS};
 pub use pin_info::{ChildInfo, global, short};
 pub use reads::Consistency;
 pub use status::MemberStatuses;
@@ -198,6 +200,7 @@ impl Cluster {
             allocate_by: Arc::new(config.placement.balanced.allocate_by.clone()),
             feed,
             listings: listing::slots(),
+            encoders: listing::encoders(),
             raft,
         };
         cluster.spawn_metric_receiver(incoming.gossip);

@@ -21,9 +21,11 @@ pub(crate) mod options;
 mod status;
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{Full, StreamBody};
 use hyper::body::Frame;
@@ -167,15 +169,26 @@ fn allocations(cluster: &Cluster) -> Response<Body> {
         Err(e) => return failure(&e.into()),
         Ok(false) => {}
     }
-    let pins = match cluster.listing() {
-        Ok(pins) => pins,
-        Err(e) => return failure(&e),
-    };
-    let frames = pins.map(|pin| {
-        let pin = pin.map_err(BoxError::from)?;
-        Ok::<_, BoxError>(Frame::data(line(&pin)?))
-    });
+    let encode: crate::cluster::Encode = Arc::new(write_line::<crate::api::Pin>);
+    match cluster.encoded_listing(encode) {
+        Ok(pages) => ndjson_pages(pages),
+        Err(e) => failure(&e),
+    }
+}
+
+/// An ndjson answer of encoded pages.
+pub(super) fn ndjson_pages(
+    pages: BoxStream<'static, Result<Bytes, crate::cluster::ListingError>>,
+) -> Response<Body> {
+    let frames = pages.map(|page| page.map(Frame::data).map_err(BoxError::from));
     with_json_type(Response::new(boxed(StreamBody::new(frames))))
+}
+
+/// Appends `value` as one JSON line.
+pub(super) fn write_line<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.push(b'\n');
+    Ok(())
 }
 
 fn line<T: Serialize>(value: &T) -> Result<Bytes, serde_json::Error> {

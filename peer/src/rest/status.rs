@@ -149,17 +149,16 @@ pub(super) async fn all(cluster: &Cluster, query: &str) -> Response<Body> {
             (entry, identity)
         })
         .collect();
-    let pins = match cluster.listing() {
-        Ok(pins) => pins,
-        Err(e) => return super::failure(&e),
-    };
-    let frames = pins.filter_map(move |pin| {
-        let value = pin
-            .ok()
-            .and_then(|pin| pin_line(&entries, &pin, query.filter.as_deref()));
-        futures::future::ready(value.map(|v| line(&v).map(Frame::data).map_err(BoxError::from)))
-    });
-    super::with_json_type(Response::new(boxed(StreamBody::new(frames))))
+    let filter = query.filter;
+    let encode: crate::cluster::Encode =
+        std::sync::Arc::new(move |pin, out| match pin_line(&entries, pin, filter.as_deref()) {
+            Some(value) => super::write_line(&value, out),
+            None => Ok(()),
+        });
+    match cluster.encoded_listing(encode) {
+        Ok(pages) => super::ndjson_pages(pages),
+        Err(e) => super::failure(&e),
+    }
 }
 
 /// `GET /pins?depth=N` (N above 1): every pin with each peer's child cluster below it.
