@@ -2,13 +2,24 @@
 //! holding the secret sends as an RPC (any bytes at all) never panic the decoder, and whatever
 //! decodes is served or refused without a panic; REST pin options from any query string
 //! either parse or give ipfs-cluster's error.
+//!
+//! CI runs 512 inputs per property; `CAIRN_FUZZ_CASES=N` runs N (the documented long runs:
+//! `CAIRN_FUZZ_CASES=1000000 cargo test --release -p cairn-peer props`).
 
 use proptest::prelude::*;
 
 use super::{Request, Response};
 
+/// Inputs per property: `CAIRN_FUZZ_CASES`, else 512.
+fn cases() -> u32 {
+    std::env::var("CAIRN_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(512)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(cases()) })]
 
     /// Garbage on the wire is a decode error, never a panic.
     #[test]
