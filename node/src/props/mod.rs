@@ -129,10 +129,14 @@ fn long_run<S: Strategy>(target: &str, strategy: S, check: impl Fn(S::Value) -> 
         env_number("CAIRN_FUZZ_CASES").map_or(DEFAULT_FUZZ_CASES, |n| n.min(u64::from(u32::MAX)) as u32);
     let rng_seed = env_number("CAIRN_FUZZ_SEED").map_or(RngSeed::Random, RngSeed::Fixed);
     let budget = env_number("CAIRN_FUZZ_SECONDS").map(Duration::from_secs);
+    // Strategies filter some inputs out; proptest's default of 65,536 rejects per run ends a
+    // million-input run early ("Too many local rejects" after 376,353 uploads).
     let config = Config {
         cases,
         rng_seed,
         failure_persistence: None,
+        max_local_rejects: cases.saturating_mul(4),
+        max_global_rejects: cases.saturating_mul(4),
         ..Config::default()
     };
     let ran = Arc::new(AtomicU64::new(0));
