@@ -1,16 +1,15 @@
-//! `cairn daemon`: a cluster peer: Raft over the redb stores, the REST API and the gateway.
+//! `cairn daemon`: loads and checks the configuration, starts the peer (`peer::Peer::start`,
+//! the composition root), prints the ready line, and stops it on Ctrl-C or SIGTERM.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context;
-use cairn_gateway::config::{ListenAddr, ProxyConfig, listen_addr, listen_multiaddr};
-use cairn_node::BlockSource;
+use cairn_gateway::config::{ListenAddr, listen_multiaddr};
 
-use super::{CliError, ipfs, logging, shutdown_signal};
-use crate::cluster::Cluster;
+use super::{CliError, logging, shutdown_signal};
 use crate::config::ServiceConfig;
 use crate::identity::Identity;
+use crate::peer::{Peer, StartError};
 
 /// Arguments of `cairn daemon`.
 #[derive(Debug, clap::Args)]
@@ -53,14 +52,6 @@ fn bootstrap_addrs(flags: &[String], configured: &[String]) -> Result<Vec<libp2p
         .collect()
 }
 
-fn rest_server_config(config: &ServiceConfig) -> Result<ProxyConfig, CliError> {
-    let listen = listen_addr(&config.restapi.http_listen_multiaddress).map_err(CliError::Config)?;
-    Ok(ProxyConfig {
-        listen: vec![listen],
-        ..ProxyConfig::default()
-    })
-}
-
 fn shown(addrs: &[ListenAddr]) -> String {
     addrs.iter().map(listen_multiaddr).collect::<Vec<_>>().join(",")
 }
@@ -71,48 +62,20 @@ async fn serve(
     identity: Identity,
     bootstrap: Vec<libp2p::Multiaddr>,
 ) -> Result<(), CliError> {
-    let rest_config = rest_server_config(&config)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let source = crate::cluster::PeerBlocks::default();
-    let (ipfs, embedded) = match config.ipfshttp.upstream().map_err(CliError::Config)? {
-        Some(target) => (target, None),
-        None => {
-            let repo = dir.join(ipfs::NODE_DIR);
-            let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-            let from_peers: Arc<dyn BlockSource> = Arc::new(source.clone());
-            let origins = ipfs::gateway_origins(&config.ipfsproxy);
-            let identity = ipfs::identity_of(&identity);
-            let node =
-                ipfs::start(&repo, local, identity, Some(from_peers), origins, stop_rx.clone()).await?;
-            (ipfs::target_of(node.addr), Some(node))
-        }
-    };
-    let mut gateway_config = config.ipfsproxy.clone();
-    gateway_config.node = ipfs.clone();
-    let cluster = Cluster::start(dir, &config, &identity, &bootstrap)
+    let peer = Peer::start(dir, &config, &identity, &bootstrap, stop_rx.clone())
         .await
-        .context("starting the cluster peer")?;
-    if let Some(node) = &embedded {
-        cluster.serve_blocks(node.blocks.clone());
-        source.attach(cluster.clone());
-    }
-    let rest = cairn_gateway::Server::bind_with(&rest_config, crate::rest::stack(cluster.clone()))
-        .await
-        .context("binding the REST API")?;
-    let timeouts = crate::ipfs::Timeouts::from_config(&config.ipfshttp);
-    let daemon = crate::ipfs::IpfsClient::new(ipfs.clone()).with_timeouts(timeouts);
-    cluster.use_ipfs(daemon.clone());
-    cluster.start_tracker(
-        daemon.clone(),
-        crate::tracker::TrackerConfig::from_config(&config),
-    );
-    let monitoring = crate::monitor::informers::Settings::from_config(&config);
-    cluster.start_monitoring(daemon, monitoring).await;
-    let intercepting: Arc<dyn cairn_gateway::intercept::Cluster> = Arc::new(cluster.clone());
-    let stack = cairn_gateway::stack::build_with(&gateway_config, Some(intercepting));
-    let gateway = cairn_gateway::Server::bind_with(&gateway_config, stack)
-        .await
-        .context("binding the gateway")?;
+        .map_err(|e| match e {
+            StartError::Config(message) => CliError::Config(message),
+            other => CliError::Run(other.into()),
+        })?;
+    let Peer {
+        cluster,
+        rest,
+        gateway,
+        ipfs,
+        embedded,
+    } = peer;
     // One machine-readable line for scripts and the test harness.
     println!(
         "cairn daemon ready: peer {} cluster {} rest {} gateway {} ipfs {}",

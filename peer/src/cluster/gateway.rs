@@ -18,29 +18,17 @@ use futures::stream::BoxStream;
 use super::{Cluster, ClusterError};
 use crate::api::{Pin, PinMode, PinOptions};
 use crate::consensus::PeerNode;
-use crate::ipfs::IpfsClient;
 use crate::net::{ClusterReply, ClusterRequest};
 
 impl Cluster {
-    /// Connects this peer to its IPFS daemon (for `repo/stat` and `repo/gc`).
-    pub fn use_ipfs(&self, client: IpfsClient) {
-        let _ = self.ipfs.set(client);
-    }
-
-    fn ipfs(&self) -> Result<&IpfsClient, ClusterError> {
-        self.ipfs
-            .get()
-            .ok_or_else(|| ClusterError::Start("this peer has no IPFS daemon configured".into()))
-    }
-
     /// This peer's daemon's `repo/stat`.
     pub(super) async fn local_repo_stat(&self, size_only: bool) -> Result<RepoStat, ClusterError> {
-        Ok(self.ipfs()?.repo_stat(size_only).await?)
+        Ok(self.ipfs.repo_stat(size_only).await?)
     }
 
     /// `repo/gc` on this peer's daemon.
     pub(super) async fn local_repo_gc(&self) -> Result<Vec<String>, ClusterError> {
-        Ok(self.ipfs()?.repo_gc().await?)
+        Ok(self.ipfs.repo_gc().await?)
     }
 
     async fn member_repo_stat(

@@ -1,5 +1,5 @@
 //! Serves requests from other peers: Raft RPCs into this peer's Raft, cluster RPCs into
-//! [`Cluster`]. At most [`CONCURRENCY`] cluster requests are served at once; Raft's arrive
+//! [`Cluster`], block requests from this peer's daemon ([`LocalBlocks`]). At most [`CONCURRENCY`] cluster requests are served at once; Raft's arrive
 //! on their own queue and have their own [`RAFT_CONCURRENCY`] slots, so slow cluster
 //! requests never hold back a heartbeat.
 
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::Cluster;
+use crate::exchange::LocalBlocks;
 use crate::net::{ClusterRequest, Inbound, RaftRequest, Request, Response};
 
 /// Cluster requests from other peers served at once.
@@ -15,33 +16,47 @@ pub(super) const CONCURRENCY: usize = 64;
 /// Raft requests served at once (openraft handles them one at a time in its core).
 pub(super) const RAFT_CONCURRENCY: usize = 32;
 
-/// Runs until the network stops, serving at most `concurrency` requests at once.
-pub(super) async fn serve(cluster: Cluster, mut inbound: mpsc::Receiver<Inbound>, concurrency: usize) {
-    let slots = Arc::new(Semaphore::new(concurrency));
-    while let Some(Inbound { request, reply, .. }) = inbound.recv().await {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let cluster = cluster.clone();
-        tokio::spawn(async move {
-            let response = answer(&cluster, request).await;
-            let _ = reply.send(response);
-            drop(slot);
-        });
-    }
+/// What answers the other peers; cheap to clone.
+#[derive(Clone)]
+pub(super) struct Server {
+    cluster: Cluster,
+    blocks: LocalBlocks,
 }
 
-async fn answer(cluster: &Cluster, request: Request) -> Response {
-    match request {
-        Request::Raft(RaftRequest::Append(rpc)) => Response::Append(cluster.raft.append_entries(rpc).await),
-        Request::Raft(RaftRequest::Vote(rpc)) => Response::Vote(cluster.raft.vote(rpc).await),
-        Request::Raft(RaftRequest::Snapshot(rpc)) => {
-            Response::Snapshot(cluster.raft.install_snapshot(rpc).await)
+impl Server {
+    pub(super) fn new(cluster: Cluster, blocks: LocalBlocks) -> Self {
+        Self { cluster, blocks }
+    }
+
+    /// Runs until the network stops, serving at most `concurrency` requests at once.
+    pub(super) async fn serve(self, mut inbound: mpsc::Receiver<Inbound>, concurrency: usize) {
+        let slots = Arc::new(Semaphore::new(concurrency));
+        while let Some(Inbound { request, reply, .. }) = inbound.recv().await {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let server = self.clone();
+            tokio::spawn(async move {
+                let response = server.answer(request).await;
+                let _ = reply.send(response);
+                drop(slot);
+            });
         }
-        Request::Cluster(request) => {
-            Response::Cluster(serve_cluster(cluster, request).await.map_err(|e| e.to_string()))
+    }
+
+    async fn answer(&self, request: Request) -> Response {
+        let raft = &self.cluster.raft;
+        match request {
+            Request::Raft(RaftRequest::Append(rpc)) => Response::Append(raft.append_entries(rpc).await),
+            Request::Raft(RaftRequest::Vote(rpc)) => Response::Vote(raft.vote(rpc).await),
+            Request::Raft(RaftRequest::Snapshot(rpc)) => Response::Snapshot(raft.install_snapshot(rpc).await),
+            Request::Cluster(request) => Response::Cluster(
+                serve_cluster(&self.cluster, request)
+                    .await
+                    .map_err(|e| e.to_string()),
+            ),
+            Request::Block(cid) => Response::Block(self.blocks.get(&cid).await),
         }
-        Request::Block(cid) => Response::Block(cluster.local_block(&cid).await),
     }
 }
 

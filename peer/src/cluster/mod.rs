@@ -15,7 +15,6 @@
 //!   with bootstrap addresses joins through them (learner, then voter) and never initialises.
 
 mod batcher;
-mod blocks;
 mod commit;
 mod gateway;
 mod inbound;
@@ -30,21 +29,19 @@ mod placement;
 mod reads;
 mod status;
 
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use libp2p::Multiaddr;
 
 use crate::api::{PinError, Replication};
 use crate::config::ServiceConfig;
-use crate::consensus::log_store::LogStore;
-use crate::consensus::network::Network;
-use crate::consensus::state_machine::StateMachine;
 use crate::consensus::{NodeId, PeerNode, Raft, node_id};
-use crate::identity::Identity;
-use crate::net::{Net, Settings};
-use crate::state::{self, PinStore, StateError};
+use crate::exchange::LocalBlocks;
+use crate::ipfs::IpfsClient;
+use crate::net::{Incoming, Net};
+use crate::state::{PinStore, StateError};
+use crate::tracker::Tracker;
 
 /// ipfs-cluster's message for an unpin of a CID that is not in the pinset.
 pub const NOT_IN_PINSET: &str = "pin is not part of the pinset";
@@ -104,119 +101,101 @@ pub struct Cluster {
     log_stats: Arc<crate::consensus::log_store::LogStats>,
     batcher: batcher::Batcher,
     init_peerset: Vec<String>,
-    /// The embedded node's blocks, served to other peers (see `blocks`).
-    blocks: Arc<OnceLock<cairn_node::Blocks>>,
     /// This peer's IPFS daemon (see `gateway`).
-    ipfs: Arc<OnceLock<crate::ipfs::IpfsClient>>,
-    /// The pin tracker, once started.
-    tracker: Arc<OnceLock<crate::tracker::Tracker>>,
+    ipfs: IpfsClient,
+    /// The pin tracker.
+    tracker: Tracker,
     /// Every peer's latest metrics and the alerts.
     monitor: crate::monitor::Monitor,
     /// `allocator.balanced.allocate_by`.
     allocate_by: Arc<Vec<String>>,
-    /// Changes as this peer applies them.
-    feed: crate::consensus::state_machine::Feed,
     /// Slots of the listings streamed at once (see `listing`).
     listings: Arc<tokio::sync::Semaphore>,
     /// Permits of the listings encoding a page at once (see `encoded_listing`).
     encoders: Arc<tokio::sync::Semaphore>,
 }
 
-pub use blocks::PeerBlocks;
+/// What a [`Cluster`] is built over, in the composition root's order: the network, Raft over
+/// the stores, this peer's daemon and its tracker.
+pub struct Parts {
+    /// The cluster network.
+    pub net: Net,
+    /// Raft, started over the stores.
+    pub raft: Raft,
+    /// The applied pinset (the state machine's).
+    pub pins: PinStore,
+    /// The Raft log's counters.
+    pub log_stats: Arc<crate::consensus::log_store::LogStats>,
+    /// This peer's libp2p id.
+    pub peer_id: String,
+    /// This peer's IPFS daemon.
+    pub ipfs: IpfsClient,
+    /// The pin tracker over that daemon.
+    pub tracker: Tracker,
+}
+
 pub use listing::{Encode, ListingError, MAX_LISTINGS};
 pub use pin_info::{ChildInfo, global, short};
 pub use reads::Consistency;
 pub use status::MemberStatuses;
 
-fn start_err(e: impl std::fmt::Display) -> ClusterError {
-    ClusterError::Start(e.to_string())
-}
-
-fn listen_addrs(config: &ServiceConfig) -> Result<Vec<Multiaddr>, ClusterError> {
+/// The cluster swarm's listen addresses, from `cluster.listen_multiaddress`.
+pub fn listen_addrs(config: &ServiceConfig) -> Result<Vec<Multiaddr>, ClusterError> {
     config
         .cluster
         .listen_multiaddress
         .iter()
         .map(|a| {
             a.parse()
-                .map_err(|e| start_err(format!("cluster.listen_multiaddress {a}: {e}")))
+                .map_err(|e| ClusterError::Start(format!("cluster.listen_multiaddress {a}: {e}")))
         })
         .collect()
 }
 
 impl Cluster {
-    /// Starts the network and Raft over the stores under `dir`, then initialises a new
-    /// one-member cluster or joins through `bootstrap` (unless this peer already has state).
-    pub async fn start(
-        dir: &Path,
-        config: &ServiceConfig,
-        identity: &Identity,
-        bootstrap: &[Multiaddr],
-    ) -> Result<Self, ClusterError> {
-        let network_timeout = config.raft.duration(&config.raft.network_timeout);
-        let settings = Settings {
-            keypair: identity.keypair.clone(),
-            secret: config.secret(),
-            listen: listen_addrs(config)?,
-            request_timeout: network_timeout,
-        };
-        let (net, incoming) = Net::start(settings).await.map_err(start_err)?;
-        let log = LogStore::open(&dir.join("raft-log.redb")).map_err(start_err)?;
-        let log_stats = log.stats();
-        let machine = StateMachine::new(state::open(&dir.join("state.redb"))?, &dir.join("snapshots"))
-            .map_err(start_err)?;
-        let pins = machine.pins();
-        let feed = machine.feed();
-        let peer_id = identity.peer_id.to_base58();
-        let node = node_id(&peer_id);
-        let raft = Raft::new(
-            node,
-            raft_config(config).map_err(start_err)?,
-            Network::new(net.clone()),
-            log,
-            machine,
-        )
-        .await
-        .map_err(start_err)?;
-        let cluster = Self {
-            net,
-            pins,
+    /// The cluster's operations over `parts`, configured by `config`. Nothing runs until
+    /// [`Cluster::serve`].
+    pub fn new(config: &ServiceConfig, parts: Parts) -> Self {
+        Self {
+            net: parts.net,
+            pins: parts.pins,
             defaults: Replication {
                 min: config.cluster.replication_factor_min,
                 max: config.cluster.replication_factor_max,
             },
             peername: config.cluster.peername.clone(),
-            node,
+            node: node_id(&parts.peer_id),
             leader_timeout: config.raft.duration(&config.raft.wait_for_leader_timeout),
-            network_timeout,
-            peer_id,
-            log_stats,
-            batcher: batcher::Batcher::spawn(raft.clone()),
+            network_timeout: config.raft.duration(&config.raft.network_timeout),
+            peer_id: parts.peer_id,
+            log_stats: parts.log_stats,
+            batcher: batcher::Batcher::spawn(parts.raft.clone()),
             init_peerset: config.raft.init_peerset.clone(),
-            blocks: Arc::default(),
-            ipfs: Arc::default(),
-            tracker: Arc::default(),
+            ipfs: parts.ipfs,
+            tracker: parts.tracker,
             monitor: crate::monitor::Monitor::new(),
             allocate_by: Arc::new(config.placement.balanced.allocate_by.clone()),
-            feed,
             listings: listing::slots(),
             encoders: listing::encoders(),
-            raft,
-        };
-        cluster.spawn_metric_receiver(incoming.gossip);
-        tokio::spawn(watch_health(cluster.raft.clone()));
-        tokio::spawn(inbound::serve(
-            cluster.clone(),
-            incoming.requests,
-            inbound::CONCURRENCY,
-        ));
-        tokio::spawn(inbound::serve(
-            cluster.clone(),
-            incoming.raft,
-            inbound::RAFT_CONCURRENCY,
-        ));
-        cluster.initialise_or_join(bootstrap).await?;
-        Ok(cluster)
+            raft: parts.raft,
+        }
+    }
+
+    /// Serves the other peers' requests (`incoming`, this peer's blocks from `blocks`),
+    /// records their metrics, watches Raft's health, then initialises a new one-member
+    /// cluster or joins through `bootstrap` (unless this peer already has state).
+    pub async fn serve(
+        &self,
+        incoming: Incoming,
+        blocks: LocalBlocks,
+        bootstrap: &[Multiaddr],
+    ) -> Result<(), ClusterError> {
+        self.spawn_metric_receiver(incoming.gossip);
+        tokio::spawn(watch_health(self.raft.clone()));
+        let requests = inbound::Server::new(self.clone(), blocks);
+        tokio::spawn(requests.clone().serve(incoming.requests, inbound::CONCURRENCY));
+        tokio::spawn(requests.serve(incoming.raft, inbound::RAFT_CONCURRENCY));
+        self.initialise_or_join(bootstrap).await
     }
 
     /// This peer as Raft knows it.
@@ -232,20 +211,9 @@ impl Cluster {
         self.me().addrs
     }
 
-    /// Starts the pin tracker on `ipfs` (once).
-    pub fn start_tracker(&self, ipfs: crate::ipfs::IpfsClient, config: crate::tracker::TrackerConfig) {
-        let tracker = crate::tracker::Tracker::spawn(self.clone(), ipfs, config);
-        let _ = self.tracker.set(tracker);
-    }
-
-    /// The pin tracker, if started.
-    pub fn tracker(&self) -> Option<&crate::tracker::Tracker> {
-        self.tracker.get()
-    }
-
-    /// Follows the changes this peer applies from now on (see `consensus::state_machine::Feed`).
-    pub fn follow(&self) -> tokio::sync::broadcast::Receiver<Arc<[crate::state::Change]>> {
-        self.feed.subscribe()
+    /// The pin tracker.
+    pub fn tracker(&self) -> &Tracker {
+        &self.tracker
     }
 
     /// The index of the last log entry this peer applied.
@@ -260,12 +228,7 @@ impl Cluster {
 
     /// Members of the cluster: (peer id, addresses).
     pub fn members(&self) -> Vec<PeerNode> {
-        let metrics = self.raft.metrics().borrow().clone();
-        metrics
-            .membership_config
-            .nodes()
-            .map(|(_, node)| node.clone())
-            .collect()
+        crate::consensus::Members::of(&self.raft).list()
     }
 
     /// Raft's view from this peer: leader, term, last applied index, members (Cairn-only).
@@ -329,7 +292,8 @@ async fn watch_health(raft: Raft) {
     }
 }
 
-fn raft_config(config: &ServiceConfig) -> Result<Arc<openraft::Config>, String> {
+/// openraft's configuration from `consensus.raft`.
+pub fn raft_config(config: &ServiceConfig) -> Result<Arc<openraft::Config>, String> {
     let ms = |text: &str| config.raft.duration(text).as_millis() as u64;
     let election = ms(&config.raft.election_timeout).max(1);
     // openraft 0.9 makes a follower that heard from a leader wait its leader lease (the

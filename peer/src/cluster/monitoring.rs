@@ -100,7 +100,7 @@ impl Cluster {
             }
         };
         metrics.extend(informers::tags(me, &settings.tags, settings.tags_ttl));
-        let queued = self.tracker().map_or(0, |t| t.queued());
+        let queued = self.tracker.queued();
         let bucket = settings.weight_bucket_size;
         metrics.push(informers::pinqueue(me, queued, bucket, settings.pinqueue_ttl));
         metrics

@@ -71,7 +71,7 @@ impl Cluster {
         budget: Duration,
     ) -> Result<ClusterReply, ClusterError> {
         let cids = cids.iter().map(|c| parse_cid(c)).collect::<Result<Vec<_>, _>>()?;
-        let tracker = self.running_tracker()?;
+        let tracker = &self.tracker;
         let statuses: Vec<LocalStatus> = cids.iter().map(|cid| tracker.status(cid)).collect();
         let held: Vec<Cid> = cids
             .iter()
@@ -100,10 +100,7 @@ impl Cluster {
         depth: u32,
         budget: Duration,
     ) -> Option<Result<HashMap<String, Value>, String>> {
-        let ipfs = self
-            .ipfs
-            .get()
-            .filter(|ipfs| depth > 1 && !cids.is_empty() && ipfs.is_cairn())?;
+        let ipfs = Some(&self.ipfs).filter(|ipfs| depth > 1 && !cids.is_empty() && ipfs.is_cairn())?;
         let asked = ipfs.child_status(cids, depth - 1, below(budget));
         let answer = match tokio::time::timeout(budget, asked).await {
             Ok(answer) => answer.map_err(|e| e.to_string()),

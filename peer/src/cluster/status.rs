@@ -13,7 +13,7 @@ use cid::Cid;
 use super::{Cluster, ClusterError};
 use crate::consensus::PeerNode;
 use crate::net::{ClusterReply, ClusterRequest};
-use crate::tracker::{LocalStatus, Tracker};
+use crate::tracker::LocalStatus;
 
 /// Statuses per page between peers.
 pub(super) const PAGE: u32 = 5_000;
@@ -22,11 +22,6 @@ pub(super) const PAGE: u32 = 5_000;
 pub type MemberStatuses = (PeerNode, Result<HashMap<Cid, LocalStatus>, String>);
 
 impl Cluster {
-    pub(super) fn running_tracker(&self) -> Result<&Tracker, ClusterError> {
-        self.tracker()
-            .ok_or_else(|| ClusterError::Start("the pin tracker is not running".into()))
-    }
-
     /// Serves [`ClusterRequest::Statuses`].
     pub(super) fn local_statuses(
         &self,
@@ -34,7 +29,7 @@ impl Cluster {
         limit: u32,
     ) -> Result<ClusterReply, ClusterError> {
         let after = after.map(|c| crate::api::parse_cid(&c)).transpose()?;
-        let page = self.running_tracker()?.page(after, limit.min(PAGE) as usize);
+        let page = self.tracker.page(after, limit.min(PAGE) as usize);
         Ok(ClusterReply::Statuses(
             page.into_iter().map(|(c, s)| (c.to_string(), s)).collect(),
         ))
@@ -43,19 +38,19 @@ impl Cluster {
     /// Serves [`ClusterRequest::StatusOf`].
     pub(super) fn local_status_of(&self, cid: &str) -> Result<ClusterReply, ClusterError> {
         let cid = crate::api::parse_cid(cid)?;
-        let status = self.running_tracker()?.status(&cid);
+        let status = self.tracker.status(&cid);
         Ok(ClusterReply::Statuses(vec![(cid.to_string(), status)]))
     }
 
     /// Serves [`ClusterRequest::Recover`] (this peer's failures are retried; one CID or all).
     pub(super) async fn local_recover(&self, _cid: Option<&str>) -> Result<ClusterReply, ClusterError> {
-        self.running_tracker()?.recover().await;
+        self.tracker.recover().await;
         Ok(ClusterReply::Done)
     }
 
     /// Serves [`ClusterRequest::Sync`].
     pub(super) async fn local_sync(&self) -> Result<ClusterReply, ClusterError> {
-        self.running_tracker()?.sync().await;
+        self.tracker.sync().await;
         Ok(ClusterReply::Done)
     }
 
@@ -70,7 +65,7 @@ impl Cluster {
 
     async fn status_on(&self, member: &PeerNode, cid: &Cid) -> Result<LocalStatus, ClusterError> {
         if member.peer_id == self.peer_id {
-            return Ok(self.running_tracker()?.status(cid));
+            return Ok(self.tracker.status(cid));
         }
         match self
             .ask(member, ClusterRequest::StatusOf(cid.to_string()))
@@ -111,7 +106,7 @@ impl Cluster {
         after: Option<Cid>,
     ) -> Result<Vec<(Cid, LocalStatus)>, ClusterError> {
         if member.peer_id == self.peer_id {
-            return Ok(self.running_tracker()?.page(after, PAGE as usize));
+            return Ok(self.tracker.page(after, PAGE as usize));
         }
         let request = ClusterRequest::Statuses {
             after: after.map(|c| c.to_string()),

@@ -61,6 +61,28 @@ openraft::declare_raft_types!(
 
 /// A running Raft node.
 pub type Raft = openraft::Raft<TypeConfig>;
+/// Who is in the cluster, as this peer's Raft sees it now; cheap to clone. Components that
+/// only need the member list (block exchange, status fan-out) take this, never the Raft.
+#[derive(Clone)]
+pub struct Members(tokio::sync::watch::Receiver<openraft::RaftMetrics<NodeId, PeerNode>>);
+
+impl Members {
+    /// Over `raft`'s metrics.
+    pub fn of(raft: &Raft) -> Self {
+        Self(raft.metrics())
+    }
+
+    /// Every member (voters and learners): peer id and addresses.
+    pub fn list(&self) -> Vec<PeerNode> {
+        let metrics = self.0.borrow();
+        metrics
+            .membership_config
+            .nodes()
+            .map(|(_, node)| node.clone())
+            .collect()
+    }
+}
+
 /// A storage error as openraft reports it.
 pub type StorageError = openraft::StorageError<NodeId>;
 

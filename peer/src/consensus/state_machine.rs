@@ -27,7 +27,7 @@ use tokio::io::AsyncSeekExt;
 
 use super::snapshot_dir::{Digest, Hashing, SnapshotDir, snap_err};
 use super::{NodeId, PeerNode, StorageError, TypeConfig, any_error, blocking};
-use crate::state::{self, Applied, Change, PinStore};
+use crate::state::{self, Applied, Change, FEED_CAPACITY, Feed, PinStore};
 
 const SM_META: TableDefinition<&str, &[u8]> = TableDefinition::new("sm_meta");
 const APPLIED: &str = "last_applied";
@@ -48,13 +48,6 @@ pub struct StateMachine {
     snapshots: SnapshotDir,
     feed: Feed,
 }
-
-/// Applied changes, for whoever follows the pinset (the tracker); bounded: a follower that
-/// falls [`FEED_CAPACITY`] batches behind is told it lagged and rereads the pinset.
-pub type Feed = tokio::sync::broadcast::Sender<Arc<[Change]>>;
-
-/// Batches the feed holds for a slow follower.
-pub const FEED_CAPACITY: usize = 1024;
 
 fn sm_err(e: impl std::fmt::Display) -> StorageError {
     StorageError::from(openraft::StorageIOError::write_state_machine(any_error(e)))

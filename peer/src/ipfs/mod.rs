@@ -24,6 +24,7 @@ use serde_json::Value;
 
 mod blocks;
 mod child;
+pub mod embedded;
 mod pins;
 mod swarm;
 

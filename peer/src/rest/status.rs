@@ -86,11 +86,8 @@ async fn entries(cluster: &Cluster, local: bool) -> Vec<Entry> {
     if !local {
         return cluster.statuses_everywhere().await;
     }
-    let statuses = cluster
-        .tracker()
-        .map(|t| t.page(None, usize::MAX).into_iter().collect());
-    let why = "the pin tracker is not running".to_owned();
-    vec![(cluster.me(), statuses.ok_or(why))]
+    let statuses = cluster.tracker().page(None, usize::MAX).into_iter().collect();
+    vec![(cluster.me(), Ok(statuses))]
 }
 
 /// `GET /pins/{cid}[?local=true][&depth=N]`.
@@ -107,9 +104,7 @@ pub(super) async fn one(cluster: &Cluster, cid: &str, query: &str) -> Response<B
         return across_members(cluster, cid, depth).await;
     }
     let pin = cluster.pins().get(&cid).ok().flatten();
-    let local = cluster.tracker().map(|t| t.status(&cid)).unwrap_or_else(|| {
-        LocalStatus::now(Status::ClusterError, "the pin tracker is not running".into(), 0)
-    });
+    let local = cluster.tracker().status(&cid);
     let me = cluster.me();
     let mut peer_map = serde_json::Map::new();
     peer_map.insert(me.peer_id.clone(), short(&cluster.identity(&me), &local, None));
@@ -197,9 +192,7 @@ pub(super) async fn act(
     query: &str,
 ) -> Response<Body> {
     if query_of(query).local {
-        let Some(tracker) = cluster.tracker() else {
-            return error(StatusCode::SERVICE_UNAVAILABLE, "the pin tracker is not running");
-        };
+        let tracker = cluster.tracker();
         match request {
             ClusterRequest::Sync => tracker.sync().await,
             _ => tracker.recover().await,

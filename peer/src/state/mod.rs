@@ -74,6 +74,13 @@ pub enum Applied {
     Batch(Vec<Applied>),
 }
 
+/// Applied changes, for whoever follows the pinset (the tracker); bounded: a follower that
+/// falls [`FEED_CAPACITY`] batches behind is told it lagged and rereads the pinset.
+pub type Feed = tokio::sync::broadcast::Sender<Arc<[Change]>>;
+
+/// Batches the feed holds for a slow follower.
+pub const FEED_CAPACITY: usize = 1024;
+
 /// One applied change, as the state machine's feed announces it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {

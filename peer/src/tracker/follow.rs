@@ -14,7 +14,7 @@ pub(super) fn apply(inner: &Arc<Inner>, changes: &[Change]) -> bool {
     for change in changes {
         match change {
             Change::Reset => return false,
-            Change::Pinned(pin) if allocated(pin, &inner.cluster.peer_id) => {
+            Change::Pinned(pin) if allocated(pin, &inner.me) => {
                 let held_or_coming = matches!(
                     inner.status_of(&pin.cid),
                     Some(Status::Pinned | Status::Pinning | Status::PinQueued)

@@ -2,8 +2,9 @@
 //! and keeps where each pin stands (the local state).
 //!
 //! # Where it sits
-//! Started by `cairn daemon` over the [`Cluster`]'s applied pinset and the peer's
-//! [`IpfsClient`]. It follows each applied change as Raft applies it ([`follow`]), and
+//! Built by the composition root (`peer`) from what it uses ([`TrackerInputs`]): the applied
+//! pinset, the feed of applied changes, this peer's id, its [`IpfsClient`], and a copier of
+//! missing content for external daemons. It follows each applied change as Raft applies it ([`follow`]), and
 //! compares the whole pinset with the daemon's pins at start, after falling behind the feed,
 //! every `sync_interval`, and when failed pins are due for a retry (`recover_interval`, or on
 //! demand); the REST API reads [`Tracker::status`].
@@ -37,9 +38,11 @@ use cid::Cid;
 
 pub use status::{LocalStatus, Status};
 
+use futures::future::BoxFuture;
+
 use crate::api::{Pin, PinMode};
-use crate::cluster::Cluster;
 use crate::ipfs::{IpfsClient, PinKind};
+use crate::state::{Feed, PinStore};
 use queue::{Op, Queue, Work};
 use reconcile::reconcile;
 
@@ -94,8 +97,32 @@ pub struct Tracker {
     inner: Arc<Inner>,
 }
 
+/// Copies the DAG under a root into an external daemon that lacks it (from the other
+/// members); returns the blocks copied.
+pub trait ContentCopier: Send + Sync {
+    /// Copies what `ipfs` lacks under `root`.
+    fn copy_into<'a>(&'a self, ipfs: &'a IpfsClient, root: Cid) -> BoxFuture<'a, usize>;
+}
+
+/// What the tracker reads and where it pins.
+pub struct TrackerInputs {
+    /// The applied pinset.
+    pub pins: PinStore,
+    /// Changes as this peer applies them.
+    pub changes: Feed,
+    /// This peer's id (allocations name it).
+    pub peer_id: String,
+    /// This peer's IPFS daemon.
+    pub ipfs: IpfsClient,
+    /// Copies content into the daemon before a pin; `None` when the daemon fetches missing
+    /// blocks itself (the embedded node).
+    pub content: Option<std::sync::Arc<dyn ContentCopier>>,
+}
+
 struct Inner {
-    cluster: Cluster,
+    pins: PinStore,
+    me: String,
+    content: Option<Arc<dyn ContentCopier>>,
     ipfs: IpfsClient,
     config: TrackerConfig,
     states: Mutex<BTreeMap<Cid, LocalStatus>>,
@@ -103,11 +130,14 @@ struct Inner {
 }
 
 impl Tracker {
-    /// Starts tracking `cluster`'s pinset on `ipfs`.
-    pub fn spawn(cluster: Cluster, ipfs: IpfsClient, config: TrackerConfig) -> Self {
+    /// Starts tracking the pinset of `inputs` on its daemon.
+    pub fn spawn(inputs: TrackerInputs, config: TrackerConfig) -> Self {
+        let feed = inputs.changes.subscribe();
         let inner = Arc::new(Inner {
-            cluster,
-            ipfs,
+            pins: inputs.pins,
+            me: inputs.peer_id,
+            content: inputs.content,
+            ipfs: inputs.ipfs,
             queue: Queue::new(config.max_queue),
             config,
             states: Mutex::new(BTreeMap::new()),
@@ -115,7 +145,7 @@ impl Tracker {
         for _ in 0..inner.config.concurrent_pins.max(1) {
             tokio::spawn(work(inner.clone()));
         }
-        tokio::spawn(run(inner.clone()));
+        tokio::spawn(run(inner.clone(), feed));
         Self { inner }
     }
 
@@ -124,8 +154,8 @@ impl Tracker {
     pub fn status(&self, cid: &Cid) -> LocalStatus {
         let tracked = self.inner.lock().get(cid).cloned();
         tracked.unwrap_or_else(|| {
-            let pin = self.inner.cluster.pins().get(cid).ok().flatten();
-            let me = &self.inner.cluster.peer_id;
+            let pin = self.inner.pins.get(cid).ok().flatten();
+            let me = &self.inner.me;
             LocalStatus::now(untracked(pin.as_ref(), me), String::new(), 0)
         })
     }
@@ -204,9 +234,8 @@ impl Inner {
 
 /// Follows applied changes one by one; compares everything at start, after a lag or a
 /// snapshot, every `sync_interval`, and (retrying failures) every `recover_interval`.
-async fn run(inner: Arc<Inner>) {
+async fn run(inner: Arc<Inner>, mut feed: tokio::sync::broadcast::Receiver<Arc<[crate::state::Change]>>) {
     use tokio::sync::broadcast::error::RecvError;
-    let mut feed = inner.cluster.follow();
     reconcile(&inner, false).await;
     let (mut synced, mut recovered) = (Instant::now(), Instant::now());
     loop {
@@ -317,7 +346,9 @@ async fn run_op(inner: Arc<Inner>, op: Op) {
     match op.work {
         Work::Pin(kind) => {
             inner.set(cid, Status::Pinning, String::new());
-            inner.cluster.ensure_content(&inner.ipfs, cid).await;
+            if let Some(content) = &inner.content {
+                content.copy_into(&inner.ipfs, cid).await;
+            }
             match inner.ipfs.pin_add(&cid, kind, inner.config.pin_timeout).await {
                 Ok(()) => inner.set(cid, Status::Pinned, String::new()),
                 Err(e) => inner.set(cid, Status::PinError, e.reason()),

@@ -35,8 +35,8 @@ fn compare(
     actual: &Result<HashMap<Cid, PinKind>, String>,
     retry: bool,
 ) -> Result<u64, StateError> {
-    let store = inner.cluster.pins().clone();
-    let me = inner.cluster.peer_id.clone();
+    let store = inner.pins.clone();
+    let me = inner.me.clone();
     let mut count = 0;
     for pin in store.iter()? {
         let pin = pin?;

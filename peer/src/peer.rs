@@ -1,0 +1,251 @@
+//! The composition root: [`Peer::start`] builds a cluster peer's components once, in
+//! dependency order, each from what it uses, and binds its APIs.
+//!
+//! The order, and who gets what:
+//! 1. the cluster network (`net`): identity, secret, listen addresses;
+//! 2. the stores and Raft (`consensus`): the log, the state machine over the pinset;
+//! 3. the block exchange (`exchange`): the network, the member list, this peer's id;
+//! 4. this peer's IPFS daemon: the embedded node (with the exchange as its source of missing
+//!    blocks) or the configured daemon, and its client (`ipfs`);
+//! 5. the tracker (`tracker`): the pinset, the feed of applied changes, this peer's id, the
+//!    daemon's client, and (for an external daemon) the exchange to copy content;
+//! 6. the cluster's operations (`cluster`) over all of the above; it then serves the other
+//!    peers and initialises or joins the cluster;
+//! 7. the monitor's loops; the REST API (`rest`); the gateway (cairn-gateway) over the cluster.
+//!
+//! # Invariants
+//! - Nothing is set after start: no component waits for another to be attached later.
+//! - The configuration was validated by `ServiceConfig::load` before anything binds.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use cairn_gateway::Server;
+use cairn_gateway::config::ProxyConfig;
+use cairn_gateway::server::ServerError;
+use cairn_gateway::upstream::Target;
+use libp2p::Multiaddr;
+use tokio::sync::watch;
+
+use crate::cluster::{Cluster, ClusterError, Parts};
+use crate::config::ServiceConfig;
+use crate::consensus::log_store::LogStore;
+use crate::consensus::network::Network;
+use crate::consensus::state_machine::StateMachine;
+use crate::consensus::{Members, Raft, StorageError, node_id};
+use crate::exchange::{Exchange, LocalBlocks};
+use crate::identity::Identity;
+use crate::ipfs::embedded::{self, Embedded, EmbeddedError};
+use crate::ipfs::{IpfsClient, Timeouts};
+use crate::net::{Incoming, Net, Settings};
+use crate::state::{self, StateError};
+use crate::tracker::{Tracker, TrackerConfig, TrackerInputs};
+
+/// Why a peer did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A configuration value is unusable (the message names the key).
+    #[error("config error: {0}")]
+    Config(String),
+    /// The cluster network could not start.
+    #[error("starting the cluster network: {0}")]
+    Network(String),
+    /// The pinset database could not be opened.
+    #[error("opening the pinset")]
+    State(#[source] StateError),
+    /// The Raft log or the state machine could not be opened.
+    #[error("opening the consensus stores")]
+    Stores(#[source] Box<StorageError>),
+    /// Raft did not start.
+    #[error("starting Raft: {0}")]
+    Raft(String),
+    /// The embedded IPFS node did not start.
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    /// The peer could not initialise or join the cluster.
+    #[error("starting the cluster peer")]
+    Cluster(#[source] ClusterError),
+    /// The REST API could not bind.
+    #[error("binding the REST API")]
+    Rest(#[source] ServerError),
+    /// The gateway could not bind.
+    #[error("binding the gateway")]
+    Gateway(#[source] ServerError),
+}
+
+/// A started peer: its cluster, its two bound (not yet serving) APIs and its IPFS daemon.
+pub struct Peer {
+    /// The cluster's operations.
+    pub cluster: Cluster,
+    /// The REST API, bound.
+    pub rest: Server,
+    /// The gateway, bound.
+    pub gateway: Server,
+    /// The IPFS daemon the peer pins on and the gateway forwards to.
+    pub ipfs: Target,
+    /// The embedded node, when no external daemon is configured.
+    pub embedded: Option<Embedded>,
+}
+
+/// The network and Raft over the stores: what every other component is built on.
+struct Core {
+    net: Net,
+    incoming: Incoming,
+    raft: Raft,
+    machine_pins: state::PinStore,
+    feed: state::Feed,
+    log_stats: Arc<crate::consensus::log_store::LogStats>,
+    peer_id: String,
+}
+
+impl Peer {
+    /// Builds and starts every component of the peer in `dir` (see the module doc for the
+    /// order), joining through `bootstrap` when it has no state yet. `stop` ends the embedded
+    /// node when it turns true.
+    pub async fn start(
+        dir: &Path,
+        config: &ServiceConfig,
+        identity: &Identity,
+        bootstrap: &[Multiaddr],
+        stop: watch::Receiver<bool>,
+    ) -> Result<Self, StartError> {
+        // Every value that can be refused is read before anything binds.
+        let rest_config = rest_server_config(config)?;
+        let upstream = config.ipfshttp.upstream().map_err(StartError::Config)?;
+        let core = start_core(dir, config, identity).await?;
+        let exchange = Exchange::new(core.net.clone(), Members::of(&core.raft), core.peer_id.clone());
+        let (ipfs, embedded) = match upstream {
+            Some(target) => (target, None),
+            None => start_embedded(dir, config, identity, &exchange, stop).await?,
+        };
+        let daemon = IpfsClient::new(ipfs.clone()).with_timeouts(Timeouts::from_config(&config.ipfshttp));
+        let tracker = start_tracker(config, &core, &daemon, embedded.is_none().then_some(exchange));
+        let blocks = match &embedded {
+            Some(node) => LocalBlocks::Embedded(node.blocks.clone()),
+            None => LocalBlocks::Daemon(daemon.clone()),
+        };
+        let parts = Parts {
+            net: core.net,
+            raft: core.raft,
+            pins: core.machine_pins,
+            log_stats: core.log_stats,
+            peer_id: core.peer_id,
+            ipfs: daemon.clone(),
+            tracker,
+        };
+        let cluster = Cluster::new(config, parts);
+        cluster
+            .serve(core.incoming, blocks, bootstrap)
+            .await
+            .map_err(StartError::Cluster)?;
+        let monitoring = crate::monitor::informers::Settings::from_config(config);
+        cluster.start_monitoring(daemon, monitoring).await;
+        let (rest, gateway) = bind_apis(config, &rest_config, &cluster, &ipfs).await?;
+        Ok(Self {
+            cluster,
+            rest,
+            gateway,
+            ipfs,
+            embedded,
+        })
+    }
+}
+
+async fn start_core(dir: &Path, config: &ServiceConfig, identity: &Identity) -> Result<Core, StartError> {
+    let settings = Settings {
+        keypair: identity.keypair.clone(),
+        secret: config.secret(),
+        listen: crate::cluster::listen_addrs(config).map_err(|e| StartError::Config(e.to_string()))?,
+        request_timeout: config.raft.duration(&config.raft.network_timeout),
+    };
+    let (net, incoming) = Net::start(settings).await.map_err(StartError::Network)?;
+    let log = LogStore::open(&dir.join("raft-log.redb")).map_err(|e| StartError::Stores(Box::new(e)))?;
+    let log_stats = log.stats();
+    let db = state::open(&dir.join("state.redb")).map_err(StartError::State)?;
+    let machine =
+        StateMachine::new(db, &dir.join("snapshots")).map_err(|e| StartError::Stores(Box::new(e)))?;
+    let (machine_pins, feed) = (machine.pins(), machine.feed());
+    let peer_id = identity.peer_id.to_base58();
+    let raft_config = crate::cluster::raft_config(config).map_err(StartError::Config)?;
+    let raft = Raft::new(
+        node_id(&peer_id),
+        raft_config,
+        Network::new(net.clone()),
+        log,
+        machine,
+    )
+    .await
+    .map_err(|e| StartError::Raft(e.to_string()))?;
+    Ok(Core {
+        net,
+        incoming,
+        raft,
+        machine_pins,
+        feed,
+        log_stats,
+        peer_id,
+    })
+}
+
+/// The embedded node, fetching what it lacks from the members.
+async fn start_embedded(
+    dir: &Path,
+    config: &ServiceConfig,
+    identity: &Identity,
+    exchange: &Exchange,
+    stop: watch::Receiver<bool>,
+) -> Result<(Target, Option<Embedded>), StartError> {
+    let repo = dir.join(embedded::NODE_DIR);
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let source: Arc<dyn cairn_node::BlockSource> = Arc::new(exchange.clone());
+    let origins = embedded::gateway_origins(&config.ipfsproxy);
+    let node_identity = embedded::identity_of(identity);
+    let node = embedded::start(&repo, local, node_identity, Some(source), origins, stop).await?;
+    Ok((embedded::target_of(node.addr), Some(node)))
+}
+
+fn start_tracker(
+    config: &ServiceConfig,
+    core: &Core,
+    daemon: &IpfsClient,
+    copier: Option<Exchange>,
+) -> Tracker {
+    let inputs = TrackerInputs {
+        pins: core.machine_pins.clone(),
+        changes: core.feed.clone(),
+        peer_id: core.peer_id.clone(),
+        ipfs: daemon.clone(),
+        content: copier.map(|e| Arc::new(e) as Arc<dyn crate::tracker::ContentCopier>),
+    };
+    Tracker::spawn(inputs, TrackerConfig::from_config(config))
+}
+
+/// Binds the REST API and the gateway (in front of `ipfs`, intercepting into `cluster`).
+async fn bind_apis(
+    config: &ServiceConfig,
+    rest_config: &ProxyConfig,
+    cluster: &Cluster,
+    ipfs: &Target,
+) -> Result<(Server, Server), StartError> {
+    let rest = Server::bind_with(rest_config, crate::rest::stack(cluster.clone()))
+        .await
+        .map_err(StartError::Rest)?;
+    let mut gateway_config = config.ipfsproxy.clone();
+    gateway_config.node = ipfs.clone();
+    let intercepting: Arc<dyn cairn_gateway::intercept::Cluster> = Arc::new(cluster.clone());
+    let stack = cairn_gateway::stack::build_with(&gateway_config, Some(intercepting));
+    let gateway = Server::bind_with(&gateway_config, stack)
+        .await
+        .map_err(StartError::Gateway)?;
+    Ok((rest, gateway))
+}
+
+/// The REST API's server settings (`restapi.http_listen_multiaddress`).
+pub fn rest_server_config(config: &ServiceConfig) -> Result<ProxyConfig, StartError> {
+    let listen = cairn_gateway::config::listen_addr(&config.restapi.http_listen_multiaddress)
+        .map_err(StartError::Config)?;
+    Ok(ProxyConfig {
+        listen: vec![listen],
+        ..ProxyConfig::default()
+    })
+}
