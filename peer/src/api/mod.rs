@@ -13,6 +13,7 @@
 //! Choosing allocations (the allocator) and tracking pin progress (the tracker).
 
 mod gotime;
+mod options;
 mod validate;
 
 use std::collections::BTreeMap;

@@ -70,20 +70,12 @@ impl Cluster {
 /// The pin options an intercepted request carries.
 fn options_of(request: &PinRequest) -> Result<PinOptions, gw::ClusterError> {
     let has_name = request.options.iter().any(|(k, _)| k == "name");
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for (key, value) in &request.options {
-        match key.as_str() {
-            "mode" => {}
-            "pin-name" if !has_name => {
-                query.append_pair("name", value);
-            }
-            _ => {
-                query.append_pair(key, value);
-            }
-        }
-    }
-    let mut options = crate::rest::options::from_query(&query.finish())
-        .map_err(|e| gw::ClusterError::Invalid(e.to_string()))?;
+    let pairs = request.options.iter().filter_map(|(key, value)| match key.as_str() {
+        "mode" => None, // kubo's file mode on `add`, never a pin mode
+        "pin-name" if !has_name => Some(("name", value.as_str())),
+        _ => Some((key.as_str(), value.as_str())),
+    });
+    let mut options = PinOptions::from_pairs(pairs).map_err(|e| gw::ClusterError::Invalid(e.to_string()))?;
     options.mode = if request.recursive {
         PinMode::Recursive
     } else {

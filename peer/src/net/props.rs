@@ -61,8 +61,8 @@ proptest! {
     /// every time.
     #[test]
     fn any_rest_query_parses_or_is_refused(query in "[a-z_=&%0-9.\\-]{0,200}") {
-        let first = crate::rest::options::from_query(&query).map_err(|e| e.to_string());
-        let again = crate::rest::options::from_query(&query).map_err(|e| e.to_string());
+        let first = crate::api::PinOptions::from_query(&query).map_err(|e| e.to_string());
+        let again = crate::api::PinOptions::from_query(&query).map_err(|e| e.to_string());
         prop_assert_eq!(first.is_ok(), again.is_ok());
         if let (Err(a), Err(b)) = (&first, &again) {
             prop_assert!(!a.is_empty());

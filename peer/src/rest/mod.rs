@@ -17,7 +17,6 @@
 //! Choosing allocations (allocator, `Cluster::pin`).
 
 mod health;
-pub(crate) mod options;
 mod status;
 
 use std::convert::Infallible;
@@ -33,7 +32,7 @@ use serde::Serialize;
 
 use cairn_gateway::{Body, BoxError, boxed};
 
-use crate::api::parse_cid;
+use crate::api::{PinOptions, parse_cid};
 use crate::cluster::{Cluster, ClusterError, Consistency};
 use crate::net::ClusterRequest;
 
@@ -140,7 +139,7 @@ pub fn id(cluster: &Cluster) -> serde_json::Value {
 async fn pin(cluster: &Cluster, cid: &str, query: &str) -> Response<Body> {
     let result = async {
         let cid = parse_cid(cid)?;
-        let options = options::from_query(query)?;
+        let options = PinOptions::from_query(query)?;
         cluster.pin(cid, options).await
     };
     answer(result.await)

@@ -1,8 +1,10 @@
-//! `PinOptions` from REST query parameters, as ipfs-cluster's `PinOptions.FromQuery` reads
-//! them: `name`, `mode`, `replication`, `replication-min`, `replication-max`, `shard-size`,
-//! `user-allocations`, `expire-at`, `expire-in`, `meta-<k>`, `pin-update`, `origins`.
+//! `PinOptions` from query parameters, as ipfs-cluster's `PinOptions.FromQuery` reads them:
+//! `name`, `mode`, `replication`, `replication-min`, `replication-max`, `shard-size`,
+//! `user-allocations`, `expire-at`, `expire-in`, `meta-<k>`, `pin-update`, `origins`. The REST
+//! API reads its query with [`PinOptions::from_query`]; the gateway hands the pairs of an
+//! intercepted kubo request to [`PinOptions::from_pairs`]: one reading for both.
 
-use crate::api::{GoTime, PinError, PinMode, PinOptions, parse_cid};
+use super::{GoTime, PinError, PinMode, PinOptions, parse_cid};
 
 fn bad(key: &str, reason: impl std::fmt::Display) -> PinError {
     PinError::BadOption {
@@ -27,13 +29,24 @@ fn list(value: &str) -> Vec<String> {
         .collect()
 }
 
-/// Reads a query string into options; unknown parameters are ignored, as ipfs-cluster does.
-pub(crate) fn from_query(query: &str) -> Result<PinOptions, PinError> {
-    let mut options = PinOptions::default();
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        apply(&mut options, &key, &value)?;
+impl PinOptions {
+    /// Reads a query string into options; unknown parameters are ignored, as ipfs-cluster
+    /// does.
+    pub fn from_query(query: &str) -> Result<Self, PinError> {
+        Self::from_pairs(form_urlencoded::parse(query.as_bytes()))
     }
-    Ok(options)
+
+    /// Reads decoded `(key, value)` pairs into options, in order (a later pair of the same
+    /// key wins); unknown keys are ignored.
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, PinError> {
+        let mut options = Self::default();
+        for (key, value) in pairs {
+            apply(&mut options, key.as_ref(), value.as_ref())?;
+        }
+        Ok(options)
+    }
 }
 
 fn apply(options: &mut PinOptions, key: &str, value: &str) -> Result<(), PinError> {
@@ -82,6 +95,10 @@ fn expire_in(value: &str) -> Result<GoTime, PinError> {
 mod tests {
     use super::*;
 
+    fn from_query(query: &str) -> Result<PinOptions, PinError> {
+        PinOptions::from_query(query)
+    }
+
     #[test]
     fn reads_ipfs_cluster_query_parameters() {
         let o = from_query("name=a%20b&mode=direct&replication-min=2&replication-max=3&meta-k=v&user-allocations=p1,p2&unknown=1").unwrap();
@@ -91,6 +108,14 @@ mod tests {
         assert_eq!(o.metadata.get("k").map(String::as_str), Some("v"));
         assert_eq!(o.user_allocations, Some(vec!["p1".into(), "p2".into()]));
         assert_eq!(from_query("replication=4").unwrap().replication_factor_max, 4);
+    }
+
+    #[test]
+    fn pairs_read_like_the_query_that_carries_them() {
+        let pairs = [("name", "a b"), ("replication-min", "2"), ("meta-k", "v"), ("name", "c")];
+        let from_pairs = PinOptions::from_pairs(pairs).unwrap();
+        assert_eq!(from_pairs, from_query("name=a%20b&replication-min=2&meta-k=v&name=c").unwrap());
+        assert_eq!(from_pairs.name, "c");
     }
 
     #[test]
