@@ -22,22 +22,21 @@ use cid::Cid;
 use futures::future::BoxFuture;
 
 use crate::consensus::Members;
-use crate::consensus::network::address_of;
 use crate::ipfs::IpfsClient;
-use crate::net::{Net, Request, Response};
+use crate::rpc::{Client, Request, Response, address_of};
 
 /// Fetches blocks from the other members; cheap to clone.
 #[derive(Clone)]
 pub struct Exchange {
-    net: Net,
+    rpc: Client,
     members: Members,
     me: String,
 }
 
 impl Exchange {
-    /// Over the cluster network, asking the `members` other than `me`.
-    pub fn new(net: Net, members: Members, me: String) -> Self {
-        Self { net, members, me }
+    /// Over the peer RPC, asking the `members` other than `me`.
+    pub fn new(rpc: Client, members: Members, me: String) -> Self {
+        Self { rpc, members, me }
     }
 
     /// Asks the other members, one after the other, for the block `cid`.
@@ -47,7 +46,7 @@ impl Exchange {
                 continue;
             };
             match self
-                .net
+                .rpc
                 .request(peer, addrs, Request::Block(cid.to_bytes()))
                 .await
             {

@@ -27,5 +27,6 @@ pub mod monitor;
 pub mod net;
 pub mod peer;
 pub mod rest;
+pub mod rpc;
 pub mod state;
 pub mod tracker;

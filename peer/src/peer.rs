@@ -30,7 +30,6 @@ use tokio::sync::watch;
 use crate::cluster::{Cluster, ClusterError, Parts};
 use crate::config::ServiceConfig;
 use crate::consensus::log_store::LogStore;
-use crate::consensus::network::Network;
 use crate::consensus::state_machine::StateMachine;
 use crate::consensus::{Members, Raft, StorageError, node_id};
 use crate::exchange::{Exchange, LocalBlocks};
@@ -38,6 +37,7 @@ use crate::identity::Identity;
 use crate::ipfs::embedded::{self, Embedded, EmbeddedError};
 use crate::ipfs::{IpfsClient, Timeouts};
 use crate::net::{Incoming, Net, Settings};
+use crate::rpc::Network;
 use crate::state::{self, StateError};
 use crate::tracker::{Tracker, TrackerConfig, TrackerInputs};
 
@@ -113,7 +113,11 @@ impl Peer {
         let rest_config = rest_server_config(config)?;
         let upstream = config.ipfshttp.upstream().map_err(StartError::Config)?;
         let core = start_core(dir, config, identity).await?;
-        let exchange = Exchange::new(core.net.clone(), Members::of(&core.raft), core.peer_id.clone());
+        let exchange = Exchange::new(
+            crate::rpc::Client::new(core.net.clone()),
+            Members::of(&core.raft),
+            core.peer_id.clone(),
+        );
         let (ipfs, embedded) = match upstream {
             Some(target) => (target, None),
             None => start_embedded(dir, config, identity, &exchange, stop).await?,
@@ -170,7 +174,7 @@ async fn start_core(dir: &Path, config: &ServiceConfig, identity: &Identity) -> 
     let raft = Raft::new(
         node_id(&peer_id),
         raft_config,
-        Network::new(net.clone()),
+        Network::new(crate::rpc::Client::new(net.clone())),
         log,
         machine,
     )

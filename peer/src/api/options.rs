@@ -112,9 +112,17 @@ mod tests {
 
     #[test]
     fn pairs_read_like_the_query_that_carries_them() {
-        let pairs = [("name", "a b"), ("replication-min", "2"), ("meta-k", "v"), ("name", "c")];
+        let pairs = [
+            ("name", "a b"),
+            ("replication-min", "2"),
+            ("meta-k", "v"),
+            ("name", "c"),
+        ];
         let from_pairs = PinOptions::from_pairs(pairs).unwrap();
-        assert_eq!(from_pairs, from_query("name=a%20b&replication-min=2&meta-k=v&name=c").unwrap());
+        assert_eq!(
+            from_pairs,
+            from_query("name=a%20b&replication-min=2&meta-k=v&name=c").unwrap()
+        );
         assert_eq!(from_pairs.name, "c");
     }
 

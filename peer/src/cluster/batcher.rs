@@ -22,7 +22,7 @@ const QUEUE: usize = 4096;
 /// Most operations in one proposal.
 const MAX_BATCH: usize = 1024;
 /// Most bytes in one proposal ([`PinOp::encoded_bound`]): a log entry stays far below the
-/// network's message limit, so that appends can always be split to fit (`consensus::network`).
+/// network's message limit, so that appends can always be split to fit (`rpc::raft`).
 pub(crate) const MAX_BATCH_BYTES: usize = 512 * 1024;
 /// Most proposals committing at once.
 const IN_FLIGHT: usize = 2;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::batcher::Outcome;
 use super::{Cluster, ClusterError};
-use crate::net::{ClusterReply, ClusterRequest};
+use crate::rpc::{ClusterReply, ClusterRequest};
 use crate::state::{Applied, PinOp};
 
 /// Pause between attempts while a leader is elected (a new leader shows in Raft's metrics,

@@ -18,7 +18,7 @@ use futures::stream::BoxStream;
 use super::{Cluster, ClusterError};
 use crate::api::{Pin, PinMode, PinOptions};
 use crate::consensus::PeerNode;
-use crate::net::{ClusterReply, ClusterRequest};
+use crate::rpc::{ClusterReply, ClusterRequest};
 
 impl Cluster {
     /// This peer's daemon's `repo/stat`.
@@ -70,11 +70,14 @@ impl Cluster {
 /// The pin options an intercepted request carries.
 fn options_of(request: &PinRequest) -> Result<PinOptions, gw::ClusterError> {
     let has_name = request.options.iter().any(|(k, _)| k == "name");
-    let pairs = request.options.iter().filter_map(|(key, value)| match key.as_str() {
-        "mode" => None, // kubo's file mode on `add`, never a pin mode
-        "pin-name" if !has_name => Some(("name", value.as_str())),
-        _ => Some((key.as_str(), value.as_str())),
-    });
+    let pairs = request
+        .options
+        .iter()
+        .filter_map(|(key, value)| match key.as_str() {
+            "mode" => None, // kubo's file mode on `add`, never a pin mode
+            "pin-name" if !has_name => Some(("name", value.as_str())),
+            _ => Some((key.as_str(), value.as_str())),
+        });
     let mut options = PinOptions::from_pairs(pairs).map_err(|e| gw::ClusterError::Invalid(e.to_string()))?;
     options.mode = if request.recursive {
         PinMode::Recursive

@@ -9,7 +9,8 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::Cluster;
 use crate::exchange::LocalBlocks;
-use crate::net::{ClusterRequest, Inbound, RaftRequest, Request, Response};
+use crate::net::Inbound;
+use crate::rpc::{self, ClusterRequest, RaftRequest, Request, Response};
 
 /// Cluster requests from other peers served at once.
 pub(super) const CONCURRENCY: usize = 64;
@@ -37,8 +38,17 @@ impl Server {
             };
             let server = self.clone();
             tokio::spawn(async move {
-                let response = server.answer(request).await;
-                let _ = reply.send(response);
+                let response = match rpc::decode_request(&request) {
+                    Ok(request) => server.answer(request).await,
+                    Err(e) => Response::Refused(e.to_string()),
+                };
+                match rpc::encode(&response) {
+                    Ok(bytes) => {
+                        let _ = reply.send(bytes);
+                    }
+                    // Dropping the reply refuses the request.
+                    Err(e) => tracing::warn!(error = %e, "an answer to a peer could not be encoded"),
+                }
                 drop(slot);
             });
         }
@@ -63,14 +73,14 @@ impl Server {
 async fn serve_cluster(
     cluster: &Cluster,
     request: ClusterRequest,
-) -> Result<crate::net::ClusterReply, super::ClusterError> {
+) -> Result<crate::rpc::ClusterReply, super::ClusterError> {
     match request {
         ClusterRequest::Join(node) => cluster.add_member(node).await,
         ClusterRequest::Write(op) => cluster.commit_here(op).await,
         ClusterRequest::ReadIndex => cluster.serve_read_index().await,
         ClusterRequest::Remove(id) => cluster.remove_node(id).await,
         ClusterRequest::RepoStat(size_only) => cluster.local_repo_stat(size_only).await.map(|s| {
-            crate::net::ClusterReply::RepoStat(
+            crate::rpc::ClusterReply::RepoStat(
                 s.repo_size,
                 s.storage_max,
                 s.num_objects,
@@ -78,7 +88,7 @@ async fn serve_cluster(
                 s.version,
             )
         }),
-        ClusterRequest::RepoGc => cluster.local_repo_gc().await.map(crate::net::ClusterReply::Gc),
+        ClusterRequest::RepoGc => cluster.local_repo_gc().await.map(crate::rpc::ClusterReply::Gc),
         ClusterRequest::Statuses { after, limit } => cluster.local_statuses(after, limit),
         ClusterRequest::StatusOf(cid) => cluster.local_status_of(&cid),
         ClusterRequest::Nested {

@@ -8,7 +8,8 @@ use openraft::ChangeMembers;
 
 use super::{Cluster, ClusterError};
 use crate::consensus::{PeerNode, node_id};
-use crate::net::{ClusterReply, ClusterRequest, Request, Response, split_p2p};
+use crate::net::split_p2p;
+use crate::rpc::{ClusterReply, ClusterRequest, Request, Response};
 
 /// How many times a joining peer asks its bootstrap peers before giving up.
 const JOIN_ATTEMPTS: u32 = 10;
@@ -140,7 +141,7 @@ impl Cluster {
                     continue;
                 };
                 match self
-                    .net
+                    .rpc
                     .request(
                         peer,
                         vec![base],

@@ -88,6 +88,7 @@ pub enum ClusterError {
 pub struct Cluster {
     raft: Raft,
     net: Net,
+    rpc: crate::rpc::Client,
     pins: PinStore,
     defaults: Replication,
     /// This peer's libp2p id.
@@ -157,6 +158,7 @@ impl Cluster {
     /// [`Cluster::serve`].
     pub fn new(config: &ServiceConfig, parts: Parts) -> Self {
         Self {
+            rpc: crate::rpc::Client::new(parts.net.clone()),
             net: parts.net,
             pins: parts.pins,
             defaults: Replication {

@@ -58,7 +58,7 @@ impl Cluster {
             if member.peer_id == self.peer_id {
                 continue;
             }
-            if let (Some(peer), addrs) = crate::consensus::network::address_of(&member) {
+            if let (Some(peer), addrs) = crate::rpc::address_of(&member) {
                 self.net.connect(peer, addrs);
             }
         }

@@ -30,7 +30,7 @@ use super::pin_info::{ChildInfo, global, short};
 use super::{Cluster, ClusterError};
 use crate::api::{Pin, parse_cid};
 use crate::consensus::PeerNode;
-use crate::net::{ClusterReply, ClusterRequest, NestedStatus};
+use crate::rpc::{ClusterReply, ClusterRequest, NestedStatus};
 use crate::tracker::{LocalStatus, Status};
 
 /// Pins answered per round of requests to the members: fewer when each carries the tree below.

@@ -5,7 +5,7 @@ use cid::Cid;
 use super::{Cluster, ClusterError};
 use crate::api::{Pin, PinOptions};
 use crate::consensus::PeerNode;
-use crate::net::{ClusterReply, ClusterRequest, Request, Response};
+use crate::rpc::{ClusterReply, ClusterRequest, Request, Response};
 use crate::state::PinOp;
 
 impl Cluster {
@@ -44,11 +44,11 @@ impl Cluster {
         member: &PeerNode,
         request: ClusterRequest,
     ) -> Result<ClusterReply, ClusterError> {
-        let (peer, addrs) = crate::consensus::network::address_of(member);
+        let (peer, addrs) = crate::rpc::address_of(member);
         let peer = peer.ok_or_else(|| {
             ClusterError::Consensus(format!("peer {} has no valid peer id", member.peer_id))
         })?;
-        match self.net.request(peer, addrs, Request::Cluster(request)).await {
+        match self.rpc.request(peer, addrs, Request::Cluster(request)).await {
             Ok(Response::Cluster(Ok(reply))) => Ok(reply),
             Ok(Response::Cluster(Err(message))) => Err(ClusterError::Consensus(message)),
             Ok(other) => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),

@@ -18,7 +18,7 @@ use openraft::error::{CheckIsLeaderError, RaftError};
 
 use super::commit::RETRY_PAUSE;
 use super::{Cluster, ClusterError};
-use crate::net::{ClusterReply, ClusterRequest};
+use crate::rpc::{ClusterReply, ClusterRequest};
 
 /// What a read must see.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use cid::Cid;
 
 use super::{Cluster, ClusterError};
 use crate::consensus::PeerNode;
-use crate::net::{ClusterReply, ClusterRequest};
+use crate::rpc::{ClusterReply, ClusterRequest};
 use crate::tracker::LocalStatus;
 
 /// Statuses per page between peers.

@@ -11,31 +11,15 @@ use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, gossipsub, identify, noise, pnet, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 
+use bytes::Bytes;
+
 use super::{
-    Command, Gossip, Inbound, MAX_MESSAGE, METRICS_TOPIC, NetError, PROTOCOL, Request, Response, Settings,
+    Answer, Command, Gossip, Inbound, Lane, MAX_MESSAGE, METRICS_TOPIC, NetError, PROTOCOL, Settings,
 };
 
-type Rpc = request_response::cbor::Behaviour<Request, Response>;
-type Pending = oneshot::Sender<Result<Response, NetError>>;
-type Answered = (u64, Response);
-
-/// Which protocol a request travels on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Lane {
-    /// Raft's own RPCs ([`super::RAFT_PROTOCOL`]).
-    Raft,
-    /// Everything else ([`PROTOCOL`]).
-    Cluster,
-}
-
-impl Lane {
-    fn of(request: &Request) -> Self {
-        match request {
-            Request::Raft(_) => Self::Raft,
-            _ => Self::Cluster,
-        }
-    }
-}
+type Rpc = request_response::cbor::Behaviour<Bytes, Answer>;
+type Pending = oneshot::Sender<Result<Bytes, NetError>>;
+type Answered = (u64, Answer);
 
 /// The composed behaviour: Raft's RPC protocol, the cluster's, identify, and gossipsub for
 /// metrics. Raft has its own protocol so that its streams and queue never wait behind slow
@@ -57,7 +41,7 @@ pub(crate) struct EventLoop {
     gossip: mpsc::Sender<Gossip>,
     topic: gossipsub::IdentTopic,
     pending: HashMap<(Lane, OutboundRequestId), Pending>,
-    channels: HashMap<u64, (Lane, ResponseChannel<Response>)>,
+    channels: HashMap<u64, (Lane, ResponseChannel<Answer>)>,
     next_channel: u64,
     answered_tx: mpsc::Sender<Answered>,
     answered_rx: mpsc::Receiver<Answered>,
@@ -186,13 +170,11 @@ impl EventLoop {
             Command::Request {
                 peer,
                 addrs,
+                lane,
                 request,
                 reply,
             } => {
-                let lane = Lane::of(&request);
-                let id = self
-                    .lane(lane)
-                    .send_request_with_addresses(&peer, *request, addrs);
+                let id = self.lane(lane).send_request_with_addresses(&peer, request, addrs);
                 self.pending.insert((lane, id), reply);
             }
             Command::Publish(data) => self.publish(data),
@@ -253,7 +235,7 @@ impl EventLoop {
         }
     }
 
-    fn on_rpc(&mut self, lane: Lane, event: request_response::Event<Request, Response>) {
+    fn on_rpc(&mut self, lane: Lane, event: request_response::Event<Bytes, Answer>) {
         use request_response::{Event, Message};
         match event {
             Event::Message {
@@ -264,10 +246,15 @@ impl EventLoop {
                 self.on_request(lane, peer, request, channel);
             }
             Event::Message {
+                peer,
                 message: Message::Response { request_id, response },
                 ..
             } => {
-                self.complete((lane, request_id), Ok(response));
+                let answer = match response {
+                    Answer::Reply(bytes) => Ok(bytes),
+                    Answer::Refused(reason) => Err(NetError::Refused { peer, reason }),
+                };
+                self.complete((lane, request_id), answer);
             }
             Event::OutboundFailure {
                 peer,
@@ -291,39 +278,39 @@ impl EventLoop {
         }
     }
 
-    fn complete(&mut self, id: (Lane, OutboundRequestId), result: Result<Response, NetError>) {
+    fn complete(&mut self, id: (Lane, OutboundRequestId), result: Result<Bytes, NetError>) {
         if let Some(reply) = self.pending.remove(&id) {
             let _ = reply.send(result);
         }
     }
 
     /// Hands the request to the peer and arranges for its answer to come back here.
-    fn on_request(&mut self, lane: Lane, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
+    fn on_request(&mut self, lane: Lane, peer: PeerId, request: Bytes, channel: ResponseChannel<Answer>) {
         let key = self.next_channel;
         self.next_channel += 1;
         let (reply, answer) = oneshot::channel();
-        // A request on the wrong lane is served on the lane it names, with that lane's queue.
-        let queue = match Lane::of(&request) {
+        let queue = match lane {
             Lane::Raft => &self.raft_inbound,
             Lane::Cluster => &self.inbound,
         };
         if queue.try_send(Inbound { peer, request, reply }).is_err() {
             let _ = self
                 .lane(lane)
-                .send_response(channel, Response::Refused("peer busy".into()));
+                .send_response(channel, Answer::Refused("peer busy".into()));
             return;
         }
         self.channels.insert(key, (lane, channel));
         let answered = self.answered_tx.clone();
         tokio::spawn(async move {
-            let response = answer
-                .await
-                .unwrap_or_else(|_| Response::Refused("request dropped".into()));
+            let response = match answer.await {
+                Ok(bytes) => Answer::Reply(bytes),
+                Err(_) => Answer::Refused("request dropped".into()),
+            };
             let _ = answered.send((key, response)).await;
         });
     }
 
-    fn send_answer(&mut self, key: u64, response: Response) {
+    fn send_answer(&mut self, key: u64, response: Answer) {
         if let Some((lane, channel)) = self.channels.remove(&key) {
             let _ = self.lane(lane).send_response(channel, response);
         }

@@ -1,12 +1,13 @@
-//! The cluster's private libp2p network.
+//! The cluster's private libp2p network: a generic transport of byte messages between peers.
 //!
 //! # Where it sits
 //! [`Net::start`] builds the swarm and spawns its [`EventLoop`]; [`Net`] is the cheap, cloneable
-//! handle the rest of the peer uses to send [`Request`]s, and [`Inbound`] requests from other
-//! peers arrive on the receivers it returns. Raft RPCs (`consensus::network`) travel on their
-//! own request-response protocol ([`RAFT_PROTOCOL`]) with their own inbound queue, so that
-//! heartbeats never wait behind cluster RPCs (join, forwarded writes, status fan-out, blocks),
-//! which share [`PROTOCOL`].
+//! handle that sends a request (bytes) on a [`Lane`] and returns the answer (bytes), and
+//! [`Inbound`] requests from other peers arrive on the receivers it returns. What the bytes
+//! mean is the peer RPC's business (`rpc`); this module imports no other module of the crate.
+//! The Raft lane ([`RAFT_PROTOCOL`]) has its own protocol and inbound queue, so that heartbeats
+//! never wait behind cluster RPCs (join, forwarded writes, status fan-out, blocks), which share
+//! [`PROTOCOL`].
 //!
 //! # Transport
 //! TCP → private network (pnet, XSalsa20 keyed by the 32-byte cluster secret) → noise →
@@ -19,26 +20,24 @@
 //! - Every outbound request has a timeout (request-response's) and always gets an answer.
 
 mod event_loop;
-#[cfg(test)]
-mod props;
-mod protocol;
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use libp2p::{Multiaddr, PeerId, identity::Keypair};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use event_loop::EventLoop;
-pub use protocol::{ClusterReply, ClusterRequest, NestedStatus, RaftRequest, Request, Response};
 
 /// Commands from [`Net`] handles to the event loop.
 const COMMAND_QUEUE: usize = 256;
 /// Inbound requests waiting for the peer to handle them.
 pub const INBOUND_QUEUE: usize = 256;
 /// The request-response protocol of cluster RPCs.
-pub const PROTOCOL: &str = "/cairn/rpc/0.2.0";
+pub const PROTOCOL: &str = "/cairn/rpc/0.3.0";
 /// The request-response protocol of Raft's RPCs.
-pub const RAFT_PROTOCOL: &str = "/cairn/raft/0.2.0";
+pub const RAFT_PROTOCOL: &str = "/cairn/raft/0.3.0";
 /// Raft requests waiting for the peer's Raft.
 pub const RAFT_QUEUE: usize = 256;
 /// Streams of one protocol open at once on one connection.
@@ -63,9 +62,34 @@ pub enum NetError {
         /// The peer.
         peer: PeerId,
     },
+    /// The peer received the request but could not handle it (queue full, shutting down).
+    #[error("peer {peer} refused the request: {reason}")]
+    Refused {
+        /// The peer.
+        peer: PeerId,
+        /// Its reason.
+        reason: String,
+    },
     /// The event loop has stopped.
     #[error("the cluster network has stopped")]
     Stopped,
+}
+
+/// Which protocol, and which inbound queue, a request travels on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// Raft's own RPCs ([`RAFT_PROTOCOL`]).
+    Raft,
+    /// Everything else ([`PROTOCOL`]).
+    Cluster,
+}
+
+/// An answer as it travels: the receiver's reply, or why the receiving network refused the
+/// request before anyone handled it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Answer {
+    Reply(Bytes),
+    Refused(String),
 }
 
 /// A request from another peer, and where its answer goes.
@@ -73,17 +97,18 @@ pub struct Inbound {
     /// Who asked.
     pub peer: PeerId,
     /// What they asked.
-    pub request: Request,
-    /// Send the answer here (dropping it answers with an error).
-    pub reply: oneshot::Sender<Response>,
+    pub request: Bytes,
+    /// Send the answer here (dropping it refuses the request).
+    pub reply: oneshot::Sender<Bytes>,
 }
 
 pub(crate) enum Command {
     Request {
         peer: PeerId,
         addrs: Vec<Multiaddr>,
-        request: Box<Request>,
-        reply: oneshot::Sender<Result<Response, NetError>>,
+        lane: Lane,
+        request: Bytes,
+        reply: oneshot::Sender<Result<Bytes, NetError>>,
     },
     /// Publish on [`METRICS_TOPIC`].
     Publish(Vec<u8>),
@@ -187,18 +212,21 @@ impl Net {
         let _ = self.commands.try_send(Command::Connect(peer, addrs));
     }
 
-    /// Sends `request` to `peer` (dialling `addrs` if not connected) and awaits the answer.
+    /// Sends `request` to `peer` on `lane` (dialling `addrs` if not connected) and awaits the
+    /// answer.
     pub async fn request(
         &self,
         peer: PeerId,
         addrs: Vec<Multiaddr>,
-        request: Request,
-    ) -> Result<Response, NetError> {
+        lane: Lane,
+        request: Bytes,
+    ) -> Result<Bytes, NetError> {
         let (reply, answer) = oneshot::channel();
         let command = Command::Request {
             peer,
             addrs,
-            request: Box::new(request),
+            lane,
+            request,
             reply,
         };
         self.commands.send(command).await.map_err(|_| NetError::Stopped)?;

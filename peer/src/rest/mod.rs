@@ -34,7 +34,7 @@ use cairn_gateway::{Body, BoxError, boxed};
 
 use crate::api::{PinOptions, parse_cid};
 use crate::cluster::{Cluster, ClusterError, Consistency};
-use crate::net::ClusterRequest;
+use crate::rpc::ClusterRequest;
 
 /// Cairn's version, as `/version` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -19,7 +19,7 @@ use cairn_gateway::{Body, BoxError, boxed};
 use super::{error, json as reply, line};
 use crate::api::{Pin, parse_cid};
 use crate::cluster::{Cluster, MemberStatuses, global, short};
-use crate::net::ClusterRequest;
+use crate::rpc::ClusterRequest;
 use crate::tracker::{LocalStatus, Status, untracked};
 
 /// The query parameters these routes read.

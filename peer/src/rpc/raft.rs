@@ -1,4 +1,4 @@
-//! Raft's RPCs over the cluster's libp2p network (`net`).
+//! Raft's network: openraft's `RaftNetwork` over the peer RPC ([`super::Client`]).
 //!
 //! A member is reached at the peer id and addresses in its [`PeerNode`]. Failures map as
 //! openraft expects: a peer that cannot be dialled is `Unreachable` (openraft backs off), a
@@ -23,7 +23,7 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 
-use super::{NodeId, PeerNode, TypeConfig};
+use crate::consensus::{NodeId, PeerNode, TypeConfig};
 
 /// The most bytes one append carries. openraft gives an append one heartbeat interval to
 /// complete (encode, send, decode, fsync on the follower, answer); a follower behind big
@@ -52,25 +52,26 @@ fn entries_that_fit(entries: &[openraft::Entry<TypeConfig>]) -> Option<u64> {
     }
     None
 }
-use crate::net::{Net, NetError, RaftRequest, Request, Response};
+use super::{Client, RaftRequest, Request, Response};
+use crate::net::NetError;
 
 /// Hands out [`Connection`]s over one [`Net`].
 #[derive(Clone, Debug)]
 pub struct Network {
-    net: Net,
+    rpc: Client,
 }
 
 impl Network {
-    /// Raft's network over `net`.
-    pub fn new(net: Net) -> Self {
-        Self { net }
+    /// Raft's network over the peer RPC `rpc`.
+    pub fn new(rpc: Client) -> Self {
+        Self { rpc }
     }
 }
 
 /// Raft's client for one member.
 #[derive(Debug)]
 pub struct Connection {
-    net: Net,
+    rpc: Client,
     target: NodeId,
     peer: Option<PeerId>,
     addrs: Vec<Multiaddr>,
@@ -91,7 +92,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     async fn new_client(&mut self, target: NodeId, node: &PeerNode) -> Connection {
         let (peer, addrs) = address_of(node);
         Connection {
-            net: self.net.clone(),
+            rpc: self.rpc.clone(),
             target,
             peer,
             addrs,
@@ -112,7 +113,7 @@ impl Connection {
             )))));
         };
         match self
-            .net
+            .rpc
             .request(peer, self.addrs.clone(), Request::Raft(request))
             .await
         {

@@ -125,6 +125,7 @@ pub enum Response {
     Cluster(Result<ClusterReply, String>),
     /// To [`Request::Block`]: the block, or `None` when the peer does not have it.
     Block(Option<bytes::Bytes>),
-    /// The request could not be handled at all (queue full, peer shutting down).
+    /// The request could not be handled at all (queue full, peer shutting down, a request
+    /// that does not decode).
     Refused(String),
 }
