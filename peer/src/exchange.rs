@@ -23,7 +23,7 @@ use futures::future::BoxFuture;
 
 use crate::consensus::Members;
 use crate::ipfs::IpfsClient;
-use crate::rpc::{Client, Request, Response, address_of};
+use crate::rpc::{Client, address_of};
 
 /// Fetches blocks from the other members; cheap to clone.
 #[derive(Clone)]
@@ -45,13 +45,9 @@ impl Exchange {
             let (Some(peer), addrs) = address_of(&member) else {
                 continue;
             };
-            match self
-                .rpc
-                .request(peer, addrs, Request::Block(cid.to_bytes()))
-                .await
-            {
-                Ok(Response::Block(Some(data))) => return Some(data),
-                Ok(_) => {}
+            match self.rpc.block(peer, addrs, cid.to_bytes()).await {
+                Ok(Some(data)) => return Some(data),
+                Ok(None) => {}
                 Err(e) => tracing::debug!(%cid, peer = %member.peer_id, error = %e, "block request failed"),
             }
         }

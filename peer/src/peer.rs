@@ -160,7 +160,7 @@ async fn start_core(dir: &Path, config: &ServiceConfig, identity: &Identity) -> 
         keypair: identity.keypair.clone(),
         secret: config.secret(),
         listen: crate::cluster::listen_addrs(config).map_err(|e| StartError::Config(e.to_string()))?,
-        request_timeout: config.raft.duration(&config.raft.network_timeout),
+        request_timeout: config.raft.network_timeout.get(),
     };
     let (net, incoming) = Net::start(settings).await.map_err(StartError::Network)?;
     let log = LogStore::open(&dir.join("raft-log.redb")).map_err(|e| StartError::Stores(Box::new(e)))?;

@@ -14,6 +14,7 @@
 
 mod gotime;
 mod options;
+mod repo;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use cid::Cid;
 use serde::{Deserialize, Serialize};
 
 pub use gotime::GoTime;
+pub use repo::RepoStat;
 pub use validate::{MAX_PIN_BYTES, PinError, Replication, check_factors};
 
 /// `shard_size` ipfs-cluster writes by default (100 MiB).

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::batcher::Outcome;
 use super::{Cluster, ClusterError};
-use crate::rpc::{ClusterReply, ClusterRequest};
+use crate::rpc::{AtLeader, RpcError, Written};
 use crate::state::{Applied, PinOp};
 
 /// Pause between attempts while a leader is elected (a new leader shows in Raft's metrics,
@@ -57,11 +57,11 @@ impl Cluster {
     }
 
     /// Commits `op` only if this peer leads (a write forwarded here by another peer).
-    pub(super) async fn commit_here(&self, op: PinOp) -> Result<ClusterReply, ClusterError> {
+    pub(super) async fn commit_here(&self, op: PinOp) -> Result<AtLeader<Written>, ClusterError> {
         self.healthy()?;
         match self.batcher.propose(op).await? {
-            Outcome::Applied(applied, index) => Ok(ClusterReply::Written(applied, index)),
-            Outcome::NotLeader(leader) => Ok(ClusterReply::NotLeader(leader)),
+            Outcome::Applied(applied, index) => Ok(AtLeader::Done(Written { applied, index })),
+            Outcome::NotLeader(leader) => Ok(AtLeader::NotLeader(leader)),
         }
     }
 
@@ -79,12 +79,11 @@ impl Cluster {
         let Some(leader) = leader else {
             return Ok(Attempt::Retry("no leader known".into()));
         };
-        match self.ask(&leader, ClusterRequest::Write(op.clone())).await {
-            Ok(ClusterReply::Written(applied, index)) => Ok(Attempt::Done(applied, index)),
-            Ok(ClusterReply::NotLeader(_)) => Ok(Attempt::Retry(format!("{leader} is no longer the leader"))),
-            Ok(other) => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
-            Err(ClusterError::Consensus(reason)) => Ok(Attempt::Retry(reason)),
-            Err(e) => Err(e),
+        match self.rpc.write(&leader, op.clone()).await {
+            Ok(AtLeader::Done(Written { applied, index })) => Ok(Attempt::Done(applied, index)),
+            Ok(AtLeader::NotLeader(_)) => Ok(Attempt::Retry(format!("{leader} is no longer the leader"))),
+            Err(e @ RpcError::Mismatched { .. }) => Err(e.into()),
+            Err(e) => Ok(Attempt::Retry(e.to_string())),
         }
     }
 

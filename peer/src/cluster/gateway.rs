@@ -9,16 +9,15 @@
 
 use std::sync::Arc;
 
-use cairn_gateway::intercept::{self as gw, GcLine, PinInfo, PinRequest, RepoStat};
+use cairn_gateway::intercept::{self as gw, GcLine, PinInfo, PinRequest};
 use cid::Cid;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
 use super::{Cluster, ClusterError};
-use crate::api::{Pin, PinMode, PinOptions};
+use crate::api::{Pin, PinMode, PinOptions, RepoStat};
 use crate::consensus::PeerNode;
-use crate::rpc::{ClusterReply, ClusterRequest};
 
 impl Cluster {
     /// This peer's daemon's `repo/stat`.
@@ -35,35 +34,36 @@ impl Cluster {
         &self,
         member: PeerNode,
         size_only: bool,
-    ) -> Result<RepoStat, gw::ClusterError> {
+    ) -> Result<gw::RepoStat, gw::ClusterError> {
         let answer = if member.peer_id == self.peer_id {
             self.local_repo_stat(size_only).await
         } else {
-            match self.ask(&member, ClusterRequest::RepoStat(size_only)).await {
-                Ok(ClusterReply::RepoStat(repo_size, storage_max, num_objects, repo_path, version)) => {
-                    Ok(RepoStat {
-                        repo_size,
-                        storage_max,
-                        num_objects,
-                        repo_path,
-                        version,
-                    })
-                }
-                Ok(other) => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
-                Err(e) => Err(e),
-            }
+            self.rpc
+                .repo_stat(&member, size_only)
+                .await
+                .map_err(ClusterError::from)
         };
-        answer.map_err(|e| gw::ClusterError::Failed(format!("peer {}: {e}", member.peer_id)))
+        answer
+            .map(to_gateway_stat)
+            .map_err(|e| gw::ClusterError::Failed(format!("peer {}: {e}", member.peer_id)))
     }
 
     async fn member_repo_gc(&self, member: &PeerNode) -> Result<Vec<String>, ClusterError> {
         if member.peer_id == self.peer_id {
             return self.local_repo_gc().await;
         }
-        match self.ask(member, ClusterRequest::RepoGc).await? {
-            ClusterReply::Gc(keys) => Ok(keys),
-            other => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
-        }
+        Ok(self.rpc.repo_gc(member).await?)
+    }
+}
+
+/// The gateway's view of one daemon's `repo/stat`.
+fn to_gateway_stat(stat: RepoStat) -> gw::RepoStat {
+    gw::RepoStat {
+        repo_size: stat.repo_size,
+        storage_max: stat.storage_max,
+        num_objects: stat.num_objects,
+        repo_path: stat.repo_path,
+        version: stat.version,
     }
 }
 
@@ -98,6 +98,9 @@ fn to_gateway(err: ClusterError) -> gw::ClusterError {
         ClusterError::Unhealthy(e) | ClusterError::Busy(e) => gw::ClusterError::Unavailable(e),
         // The leader could not be reached or failed mid-commit (an election is under way).
         ClusterError::Consensus(e) => {
+            gw::ClusterError::Unavailable(format!("the cluster could not commit, retry: {e}"))
+        }
+        ClusterError::Peer(e) => {
             gw::ClusterError::Unavailable(format!("the cluster could not commit, retry: {e}"))
         }
         other => gw::ClusterError::Failed(other.to_string()),
@@ -166,7 +169,7 @@ impl gw::Cluster for Cluster {
         }
     }
 
-    fn repo_stats(&self, size_only: bool) -> BoxFuture<'static, Vec<Result<RepoStat, gw::ClusterError>>> {
+    fn repo_stats(&self, size_only: bool) -> BoxFuture<'static, Vec<Result<gw::RepoStat, gw::ClusterError>>> {
         let this = self.clone();
         Box::pin(async move {
             let asks = this

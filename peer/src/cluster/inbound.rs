@@ -1,5 +1,7 @@
 //! Serves requests from other peers: Raft RPCs into this peer's Raft, cluster RPCs into
-//! [`Cluster`], block requests from this peer's daemon ([`LocalBlocks`]). At most [`CONCURRENCY`] cluster requests are served at once; Raft's arrive
+//! [`Cluster`], block requests from this peer's daemon ([`LocalBlocks`]). A request only the
+//! leader serves is served here or answered `NotLeader`, never forwarded again. At most
+//! [`CONCURRENCY`] cluster requests are served at once; Raft's arrive
 //! on their own queue and have their own [`RAFT_CONCURRENCY`] slots, so slow cluster
 //! requests never hold back a heartbeat.
 
@@ -7,10 +9,12 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc};
 
-use super::Cluster;
+use super::{Cluster, ClusterError, Upkeep};
 use crate::exchange::LocalBlocks;
 use crate::net::Inbound;
-use crate::rpc::{self, ClusterRequest, RaftRequest, Request, Response};
+use crate::rpc::{
+    self, AtLeader, ClusterReply, ClusterRequest, LeaderRequest, RaftRequest, Request, Response, Written,
+};
 
 /// Cluster requests from other peers served at once.
 pub(super) const CONCURRENCY: usize = 64;
@@ -70,36 +74,56 @@ impl Server {
     }
 }
 
-async fn serve_cluster(
-    cluster: &Cluster,
-    request: ClusterRequest,
-) -> Result<crate::rpc::ClusterReply, super::ClusterError> {
-    match request {
-        ClusterRequest::Join(node) => cluster.add_member(node).await,
-        ClusterRequest::Write(op) => cluster.commit_here(op).await,
-        ClusterRequest::ReadIndex => cluster.serve_read_index().await,
-        ClusterRequest::Remove(id) => cluster.remove_node(id).await,
-        ClusterRequest::RepoStat(size_only) => cluster.local_repo_stat(size_only).await.map(|s| {
-            crate::rpc::ClusterReply::RepoStat(
-                s.repo_size,
-                s.storage_max,
-                s.num_objects,
-                s.repo_path,
-                s.version,
-            )
-        }),
-        ClusterRequest::RepoGc => cluster.local_repo_gc().await.map(crate::rpc::ClusterReply::Gc),
-        ClusterRequest::Statuses { after, limit } => cluster.local_statuses(after, limit),
-        ClusterRequest::StatusOf(cid) => cluster.local_status_of(&cid),
+async fn serve_cluster(cluster: &Cluster, request: ClusterRequest) -> Result<ClusterReply, ClusterError> {
+    Ok(match request {
+        ClusterRequest::Join(node) => done_at_leader(cluster.add_member(node).await?),
+        ClusterRequest::Leader(request) => serve_at_leader(cluster, request).await?,
+        ClusterRequest::RepoStat(size_only) => {
+            ClusterReply::RepoStat(cluster.local_repo_stat(size_only).await?)
+        }
+        ClusterRequest::RepoGc => ClusterReply::Gc(cluster.local_repo_gc().await?),
+        ClusterRequest::Statuses { after, limit } => {
+            ClusterReply::Statuses(cluster.local_statuses(after, limit)?)
+        }
+        ClusterRequest::StatusOf(cid) => ClusterReply::Status(cluster.local_status_of(&cid)?),
         ClusterRequest::Nested {
             cids,
             depth,
             budget_ms,
         } => {
             let budget = std::time::Duration::from_millis(budget_ms);
-            cluster.local_nested(cids, depth, budget).await
+            ClusterReply::Nested(cluster.local_nested(cids, depth, budget).await?)
         }
-        ClusterRequest::Recover(cid) => cluster.local_recover(cid.as_deref()).await,
-        ClusterRequest::Sync => cluster.local_sync().await,
+        ClusterRequest::Recover(cid) => {
+            cluster.local_upkeep(&Upkeep::Recover(cid)).await;
+            ClusterReply::Done
+        }
+        ClusterRequest::Sync => {
+            cluster.local_upkeep(&Upkeep::Sync).await;
+            ClusterReply::Done
+        }
+    })
+}
+
+/// Serves a request only the leader serves: here, or `NotLeader`; never forwarded again.
+async fn serve_at_leader(cluster: &Cluster, request: LeaderRequest) -> Result<ClusterReply, ClusterError> {
+    Ok(match request {
+        LeaderRequest::Join(node) => done_at_leader(cluster.add_member_here(node).await?),
+        LeaderRequest::Remove(id) => done_at_leader(cluster.remove_node_here(id).await?),
+        LeaderRequest::Write(op) => match cluster.commit_here(op).await? {
+            AtLeader::Done(Written { applied, index }) => ClusterReply::Written(applied, index),
+            AtLeader::NotLeader(leader) => ClusterReply::NotLeader(leader),
+        },
+        LeaderRequest::ReadIndex => match cluster.serve_read_index().await? {
+            AtLeader::Done(index) => ClusterReply::ReadIndex(index),
+            AtLeader::NotLeader(leader) => ClusterReply::NotLeader(leader),
+        },
+    })
+}
+
+fn done_at_leader(answer: AtLeader<()>) -> ClusterReply {
+    match answer {
+        AtLeader::Done(()) => ClusterReply::Done,
+        AtLeader::NotLeader(leader) => ClusterReply::NotLeader(leader),
     }
 }

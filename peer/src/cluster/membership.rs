@@ -1,4 +1,10 @@
 //! Membership: initialising, joining through a bootstrap peer, adding and removing members.
+//!
+//! # Invariants
+//! - Joins and removals are applied by the leader only. A member that does not lead
+//!   forwards them to the leader once; the leader serves them or answers `NotLeader`.
+//! - A peer is added as a learner once: its repeated join requests (it asks again while it
+//!   waits to become a voter) neither restart its replication nor start a second promotion.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -9,7 +15,7 @@ use openraft::ChangeMembers;
 use super::{Cluster, ClusterError};
 use crate::consensus::{PeerNode, node_id};
 use crate::net::split_p2p;
-use crate::rpc::{ClusterReply, ClusterRequest, Request, Response};
+use crate::rpc::AtLeader;
 
 /// How many times a joining peer asks its bootstrap peers before giving up.
 const JOIN_ATTEMPTS: u32 = 10;
@@ -140,17 +146,9 @@ impl Cluster {
                 let Some((peer, base)) = split_p2p(addr) else {
                     continue;
                 };
-                match self
-                    .rpc
-                    .request(
-                        peer,
-                        vec![base],
-                        Request::Cluster(ClusterRequest::Join(self.me())),
-                    )
-                    .await
-                {
-                    Ok(Response::Cluster(Ok(ClusterReply::Joined))) => return Ok(()),
-                    Ok(other) => last = format!("{addr}: {other:?}"),
+                match self.rpc.join(peer, vec![base], self.me()).await {
+                    Ok(AtLeader::Done(())) => return Ok(()),
+                    Ok(AtLeader::NotLeader(_)) => last = format!("{addr}: the leader changed"),
                     Err(e) => last = format!("{addr}: {e}"),
                 }
             }
@@ -171,32 +169,57 @@ impl Cluster {
         .is_ok()
     }
 
+    /// Adds `node` to the cluster (a join request from a new peer): here when this peer
+    /// leads, else forwarded once to the leader.
+    pub(super) async fn add_member(&self, node: PeerNode) -> Result<AtLeader<()>, ClusterError> {
+        match self.who_leads().await? {
+            Leads::Here => self.add_member_here(node).await,
+            Leads::There(leader) => Ok(self.rpc.join_at_leader(&leader, node).await?),
+        }
+    }
+
     /// Adds `node` as a learner and, once it has caught up, promotes it to voter (in the
-    /// background, so a join never waits for a long catch-up inside one request).
-    pub(super) async fn add_member(&self, node: PeerNode) -> Result<ClusterReply, ClusterError> {
+    /// background, so a join never waits for a long catch-up inside one request). Only
+    /// when this peer leads; it never forwards.
+    pub(super) async fn add_member_here(&self, node: PeerNode) -> Result<AtLeader<()>, ClusterError> {
+        if let Some(not_leader) = self.unless_leading().await {
+            return Ok(not_leader);
+        }
         let id = node_id(&node.peer_id);
-        if let Some(reply) = self
-            .forward_unless_leader(ClusterRequest::Join(node.clone()))
-            .await?
-        {
-            return Ok(reply);
+        let membership = self.raft.metrics().borrow().membership_config.clone();
+        let is_voter = membership.membership().voter_ids().any(|v| v == id);
+        let is_learner = membership.membership().learner_ids().any(|l| l == id);
+        if is_voter {
+            return Ok(AtLeader::Done(()));
         }
-        let metrics = self.raft.metrics().borrow().clone();
-        if metrics
-            .membership_config
-            .membership()
-            .voter_ids()
-            .any(|v| v == id)
-        {
-            return Ok(ClusterReply::Joined);
+        if !is_learner {
+            // Re-adding a learner would restart its replication (and a snapshot under way):
+            // a joining peer asks again while it waits, so it is added once.
+            let fail = |e: &dyn std::fmt::Display| ClusterError::Consensus(e.to_string());
+            self.raft
+                .add_learner(id, node, false)
+                .await
+                .map_err(|e| fail(&e))?;
         }
-        let fail = |e: &dyn std::fmt::Display| ClusterError::Consensus(e.to_string());
-        self.raft
-            .add_learner(id, node, false)
-            .await
-            .map_err(|e| fail(&e))?;
-        tokio::spawn(self.clone().promote(id));
-        Ok(ClusterReply::Joined)
+        self.promote_once(id);
+        Ok(AtLeader::Done(()))
+    }
+
+    /// Promotes the learner `id` once it has caught up, unless that is already under way.
+    fn promote_once(&self, id: u64) {
+        let fresh = match self.promoting.lock() {
+            Ok(mut promoting) => promoting.insert(id),
+            Err(_) => true, // a panicked promotion left the set; promote anyway
+        };
+        if fresh {
+            let this = self.clone();
+            tokio::spawn(async move {
+                this.clone().promote(id).await;
+                if let Ok(mut promoting) = this.promoting.lock() {
+                    promoting.remove(&id);
+                }
+            });
+        }
     }
 
     async fn promote(self, id: u64) {
@@ -234,16 +257,28 @@ impl Cluster {
                 "{peer_id} is not a cluster peer"
             )));
         }
-        self.remove_node(id).await.map(|_| ())
+        self.remove_node(id).await
     }
 
-    pub(super) async fn remove_node(&self, id: u64) -> Result<ClusterReply, ClusterError> {
-        if let Some(reply) = self.forward_unless_leader(ClusterRequest::Remove(id)).await? {
-            return Ok(reply);
+    async fn remove_node(&self, id: u64) -> Result<(), ClusterError> {
+        let answer = match self.who_leads().await? {
+            Leads::Here => self.remove_node_here(id).await?,
+            Leads::There(leader) => self.rpc.remove_at_leader(&leader, id).await?,
+        };
+        match answer {
+            AtLeader::Done(()) => Ok(()),
+            AtLeader::NotLeader(_) => Err(ClusterError::NoLeader("the leader changed; retry".into())),
+        }
+    }
+
+    /// Removes the member `id`, only when this peer leads; it never forwards.
+    pub(super) async fn remove_node_here(&self, id: u64) -> Result<AtLeader<()>, ClusterError> {
+        if let Some(not_leader) = self.unless_leading().await {
+            return Ok(not_leader);
         }
         self.change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])))
             .await?;
-        Ok(ClusterReply::Removed)
+        Ok(AtLeader::Done(()))
     }
 
     /// Applies a membership change, waiting while another change is still in progress.
@@ -265,15 +300,30 @@ impl Cluster {
     }
 
     /// `Some(reply)` from the leader when this peer is not it; `None` when it is.
-    async fn forward_unless_leader(
-        &self,
-        request: ClusterRequest,
-    ) -> Result<Option<ClusterReply>, ClusterError> {
+    /// Where requests only the leader serves go, once a leader is known.
+    async fn who_leads(&self) -> Result<Leads, ClusterError> {
         self.wait_for_leader().await?;
         match self.leader().await {
-            Some((id, _)) if id == self.node => Ok(None),
-            Some((_, node)) => self.ask_leader(node, request).await.map(Some),
-            None => Err(ClusterError::NoLeader("no leader known".into())),
+            Some((id, _)) if id == self.node => Ok(Leads::Here),
+            Some((_, Some(node))) => Ok(Leads::There(node)),
+            _ => Err(ClusterError::NoLeader("no leader known".into())),
         }
     }
+
+    /// `NotLeader` (naming the leader this peer knows) unless this peer leads.
+    async fn unless_leading<T>(&self) -> Option<AtLeader<T>> {
+        match self.leader().await {
+            Some((id, _)) if id == self.node => None,
+            Some((_, node)) => Some(AtLeader::NotLeader(node)),
+            None => Some(AtLeader::NotLeader(None)),
+        }
+    }
+}
+
+/// Which member serves a request only the leader serves.
+enum Leads {
+    /// This peer.
+    Here,
+    /// That member.
+    There(PeerNode),
 }

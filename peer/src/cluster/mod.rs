@@ -69,6 +69,9 @@ pub enum ClusterError {
     /// Consensus or the leader failed; the operation's outcome is unknown.
     #[error("consensus: {0}")]
     Consensus(String),
+    /// Another peer could not be asked, or failed (the operation's outcome is unknown).
+    #[error("consensus: {0}")]
+    Peer(#[from] crate::rpc::RpcError),
     /// The local state could not be read.
     #[error(transparent)]
     State(#[from] StateError),
@@ -114,6 +117,8 @@ pub struct Cluster {
     listings: Arc<tokio::sync::Semaphore>,
     /// Permits of the listings encoding a page at once (see `encoded_listing`).
     encoders: Arc<tokio::sync::Semaphore>,
+    /// The learners this peer, as leader, is waiting to promote (see `membership`).
+    promoting: Arc<std::sync::Mutex<std::collections::HashSet<NodeId>>>,
 }
 
 /// What a [`Cluster`] is built over, in the composition root's order: the network, Raft over
@@ -138,7 +143,7 @@ pub struct Parts {
 pub use listing::{Encode, ListingError, MAX_LISTINGS};
 pub use pin_info::{ChildInfo, global, short};
 pub use reads::Consistency;
-pub use status::MemberStatuses;
+pub use status::{MemberStatuses, Upkeep};
 
 /// The cluster swarm's listen addresses, from `cluster.listen_multiaddress`.
 pub fn listen_addrs(config: &ServiceConfig) -> Result<Vec<Multiaddr>, ClusterError> {
@@ -167,8 +172,8 @@ impl Cluster {
             },
             peername: config.cluster.peername.clone(),
             node: node_id(&parts.peer_id),
-            leader_timeout: config.raft.duration(&config.raft.wait_for_leader_timeout),
-            network_timeout: config.raft.duration(&config.raft.network_timeout),
+            leader_timeout: config.raft.wait_for_leader_timeout.get(),
+            network_timeout: config.raft.network_timeout.get(),
             peer_id: parts.peer_id,
             log_stats: parts.log_stats,
             batcher: batcher::Batcher::spawn(parts.raft.clone()),
@@ -179,6 +184,7 @@ impl Cluster {
             allocate_by: Arc::new(config.placement.balanced.allocate_by.clone()),
             listings: listing::slots(),
             encoders: listing::encoders(),
+            promoting: Arc::default(),
             raft: parts.raft,
         }
     }
@@ -296,20 +302,20 @@ async fn watch_health(raft: Raft) {
 
 /// openraft's configuration from `consensus.raft`.
 pub fn raft_config(config: &ServiceConfig) -> Result<Arc<openraft::Config>, String> {
-    let ms = |text: &str| config.raft.duration(text).as_millis() as u64;
-    let election = ms(&config.raft.election_timeout).max(1);
+    let raft = &config.raft;
+    let election = raft.election_timeout.millis_at_least_one();
     // openraft 0.9 makes a follower that heard from a leader wait its leader lease (the
     // maximum election timeout) plus a random election timeout before it stands: with
     // 750 ms to 1 s, the cluster elects 1.75 to 2 s after the leader's last heartbeat.
     let raft = openraft::Config {
         cluster_name: "cairn".into(),
-        heartbeat_interval: ms(&config.raft.heartbeat_timeout).max(1),
+        heartbeat_interval: raft.heartbeat_timeout.millis_at_least_one(),
         election_timeout_min: election,
         election_timeout_max: election + (election / 3).max(1),
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.raft.snapshot_threshold.max(1)),
-        max_in_snapshot_log_to_keep: config.raft.trailing_logs,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(raft.snapshot_threshold.max(1)),
+        max_in_snapshot_log_to_keep: raft.trailing_logs,
         snapshot_max_chunk_size: 256 * 1024,
-        install_snapshot_timeout: ms(&config.raft.network_timeout).max(1),
+        install_snapshot_timeout: raft.network_timeout.millis_at_least_one(),
         ..openraft::Config::default()
     };
     Ok(Arc::new(raft.validate().map_err(|e| e.to_string())?))

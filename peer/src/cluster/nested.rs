@@ -3,7 +3,7 @@
 //!
 //! # Where it sits
 //! `GET /pins[/{cid}]?depth=N` (N above 1) and the gateway's `cairn/status` call
-//! [`Cluster::global_infos`]. It asks every member for [`ClusterRequest::Nested`] a chunk of
+//! [`Cluster::global_infos`]. It asks every member for `rpc::ClusterRequest::Nested` a chunk of
 //! CIDs at a time ([`chunk_size`]); each member answers from its tracker and, when its daemon
 //! is a Cairn gateway, asks that gateway's `cairn/status` at `depth - 1` about the chunk's
 //! CIDs it holds itself (a `remote` pin has nothing below it).
@@ -30,7 +30,7 @@ use super::pin_info::{ChildInfo, global, short};
 use super::{Cluster, ClusterError};
 use crate::api::{Pin, parse_cid};
 use crate::consensus::PeerNode;
-use crate::rpc::{ClusterReply, ClusterRequest, NestedStatus};
+use crate::rpc::NestedStatus;
 use crate::tracker::{LocalStatus, Status};
 
 /// Pins answered per round of requests to the members: fewer when each carries the tree below.
@@ -63,13 +63,13 @@ struct Call {
 }
 
 impl Cluster {
-    /// Serves [`ClusterRequest::Nested`] within `budget`.
+    /// Serves `rpc::ClusterRequest::Nested` within `budget`.
     pub(super) async fn local_nested(
         &self,
         cids: Vec<String>,
         depth: u32,
         budget: Duration,
-    ) -> Result<ClusterReply, ClusterError> {
+    ) -> Result<Vec<NestedStatus>, ClusterError> {
         let cids = cids.iter().map(|c| parse_cid(c)).collect::<Result<Vec<_>, _>>()?;
         let tracker = &self.tracker;
         let statuses: Vec<LocalStatus> = cids.iter().map(|cid| tracker.status(cid)).collect();
@@ -88,7 +88,7 @@ impl Cluster {
                 .map(|found| child_of(found, cid)),
             status,
         });
-        Ok(ClusterReply::Nested(answer.collect()))
+        Ok(answer.collect())
     }
 
     /// What this peer's child cluster says of `cids` at `depth - 1` within `budget`, by CID
@@ -114,7 +114,7 @@ impl Cluster {
         }))
     }
 
-    /// One member's [`ClusterRequest::Nested`] answer within `budget` (this peer's served
+    /// One member's `rpc::ClusterRequest::Nested` answer within `budget` (this peer's served
     /// directly).
     async fn nested_on(
         &self,
@@ -129,17 +129,10 @@ impl Cluster {
                 return self.local_nested(cids, depth, below(budget)).await;
             }
             let budget_ms = u64::try_from(below(budget).as_millis()).unwrap_or(u64::MAX);
-            let request = ClusterRequest::Nested {
-                cids,
-                depth,
-                budget_ms,
-            };
-            self.ask(member, request).await
+            Ok(self.rpc.nested(member, cids, depth, budget_ms).await?)
         };
         match tokio::time::timeout(budget, asked).await {
-            Ok(Ok(ClusterReply::Nested(found))) => Ok(found),
-            Ok(Ok(other)) => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
-            Ok(Err(e)) => Err(e),
+            Ok(answer) => answer,
             Err(_) => Err(ClusterError::Consensus(format!(
                 "peer {} did not answer within {budget:?}",
                 member.peer_id

@@ -5,7 +5,6 @@ use cid::Cid;
 use super::{Cluster, ClusterError};
 use crate::api::{Pin, PinOptions};
 use crate::consensus::PeerNode;
-use crate::rpc::{ClusterReply, ClusterRequest, Request, Response};
 use crate::state::PinOp;
 
 impl Cluster {
@@ -26,34 +25,6 @@ impl Cluster {
         let existing = self.pins.get(&cid)?.ok_or(ClusterError::NotPinned)?;
         self.commit(PinOp::Unpin(cid)).await?;
         Ok(existing)
-    }
-
-    /// Sends `request` to the leader `leader` (as reported by Raft).
-    pub(super) async fn ask_leader(
-        &self,
-        leader: Option<PeerNode>,
-        request: ClusterRequest,
-    ) -> Result<ClusterReply, ClusterError> {
-        let leader = leader.ok_or_else(|| ClusterError::NoLeader("no leader known".into()))?;
-        self.ask(&leader, request).await
-    }
-
-    /// Sends a cluster request to `member` and returns its answer.
-    pub(super) async fn ask(
-        &self,
-        member: &PeerNode,
-        request: ClusterRequest,
-    ) -> Result<ClusterReply, ClusterError> {
-        let (peer, addrs) = crate::rpc::address_of(member);
-        let peer = peer.ok_or_else(|| {
-            ClusterError::Consensus(format!("peer {} has no valid peer id", member.peer_id))
-        })?;
-        match self.rpc.request(peer, addrs, Request::Cluster(request)).await {
-            Ok(Response::Cluster(Ok(reply))) => Ok(reply),
-            Ok(Response::Cluster(Err(message))) => Err(ClusterError::Consensus(message)),
-            Ok(other) => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
-            Err(e) => Err(ClusterError::Consensus(format!("peer {}: {e}", member.peer_id))),
-        }
     }
 
     pub(super) async fn wait_for_leader(&self) -> Result<(), ClusterError> {

@@ -18,7 +18,7 @@ use openraft::error::{CheckIsLeaderError, RaftError};
 
 use super::commit::RETRY_PAUSE;
 use super::{Cluster, ClusterError};
-use crate::rpc::{ClusterReply, ClusterRequest};
+use crate::rpc::AtLeader;
 
 /// What a read must see.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -78,10 +78,9 @@ impl Cluster {
         let (_, Some(leader)) = self.leader().await.ok_or("no leader known")? else {
             return Err("the leader's address is unknown".into());
         };
-        match self.ask(&leader, ClusterRequest::ReadIndex).await {
-            Ok(ClusterReply::ReadIndex(index)) => Ok(index),
-            Ok(ClusterReply::NotLeader(_)) => Err(format!("{leader} is no longer the leader")),
-            Ok(other) => Err(format!("unexpected answer {other:?}")),
+        match self.rpc.read_index(&leader).await {
+            Ok(AtLeader::Done(index)) => Ok(index),
+            Ok(AtLeader::NotLeader(_)) => Err(format!("{leader} is no longer the leader")),
             Err(e) => Err(e.to_string()),
         }
     }
@@ -106,11 +105,11 @@ impl Cluster {
     }
 
     /// Serves [`ClusterRequest::ReadIndex`] from a follower.
-    pub(super) async fn serve_read_index(&self) -> Result<ClusterReply, ClusterError> {
+    pub(super) async fn serve_read_index(&self) -> Result<AtLeader<u64>, ClusterError> {
         self.healthy()?;
         Ok(match self.leader_read_index().await? {
-            Some(index) => ClusterReply::ReadIndex(index),
-            None => ClusterReply::NotLeader(None),
+            Some(index) => AtLeader::Done(index),
+            None => AtLeader::NotLeader(None),
         })
     }
 

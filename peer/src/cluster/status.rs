@@ -12,46 +12,47 @@ use cid::Cid;
 
 use super::{Cluster, ClusterError};
 use crate::consensus::PeerNode;
-use crate::rpc::{ClusterReply, ClusterRequest};
 use crate::tracker::LocalStatus;
 
 /// Statuses per page between peers.
 pub(super) const PAGE: u32 = 5_000;
 
+/// What every member can be asked to do to its own pins now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Upkeep {
+    /// Retry failed pins (one CID, or all).
+    Recover(Option<String>),
+    /// Compare the pins with the IPFS daemon.
+    Sync,
+}
+
 /// One member's answer: its statuses, or why it could not be asked.
 pub type MemberStatuses = (PeerNode, Result<HashMap<Cid, LocalStatus>, String>);
 
 impl Cluster {
-    /// Serves [`ClusterRequest::Statuses`].
+    /// Up to `limit` of this peer's statuses after `after`, as another peer asks for them.
     pub(super) fn local_statuses(
         &self,
         after: Option<String>,
         limit: u32,
-    ) -> Result<ClusterReply, ClusterError> {
+    ) -> Result<Vec<(String, LocalStatus)>, ClusterError> {
         let after = after.map(|c| crate::api::parse_cid(&c)).transpose()?;
         let page = self.tracker.page(after, limit.min(PAGE) as usize);
-        Ok(ClusterReply::Statuses(
-            page.into_iter().map(|(c, s)| (c.to_string(), s)).collect(),
-        ))
+        Ok(page.into_iter().map(|(c, s)| (c.to_string(), s)).collect())
     }
 
-    /// Serves [`ClusterRequest::StatusOf`].
-    pub(super) fn local_status_of(&self, cid: &str) -> Result<ClusterReply, ClusterError> {
+    /// This peer's status of `cid`, as another peer asks for it.
+    pub(super) fn local_status_of(&self, cid: &str) -> Result<LocalStatus, ClusterError> {
         let cid = crate::api::parse_cid(cid)?;
-        let status = self.tracker.status(&cid);
-        Ok(ClusterReply::Statuses(vec![(cid.to_string(), status)]))
+        Ok(self.tracker.status(&cid))
     }
 
-    /// Serves [`ClusterRequest::Recover`] (this peer's failures are retried; one CID or all).
-    pub(super) async fn local_recover(&self, _cid: Option<&str>) -> Result<ClusterReply, ClusterError> {
-        self.tracker.recover().await;
-        Ok(ClusterReply::Done)
-    }
-
-    /// Serves [`ClusterRequest::Sync`].
-    pub(super) async fn local_sync(&self) -> Result<ClusterReply, ClusterError> {
-        self.tracker.sync().await;
-        Ok(ClusterReply::Done)
+    /// Runs `upkeep` on this peer's own pins (failures are retried; the pins compared).
+    pub(super) async fn local_upkeep(&self, upkeep: &Upkeep) {
+        match upkeep {
+            Upkeep::Recover(_) => self.tracker.recover().await,
+            Upkeep::Sync => self.tracker.sync().await,
+        }
     }
 
     /// Every member's status of `cid`.
@@ -67,13 +68,7 @@ impl Cluster {
         if member.peer_id == self.peer_id {
             return Ok(self.tracker.status(cid));
         }
-        match self
-            .ask(member, ClusterRequest::StatusOf(cid.to_string()))
-            .await?
-        {
-            ClusterReply::Statuses(mut found) if found.len() == 1 => Ok(found.remove(0).1),
-            other => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
-        }
+        Ok(self.rpc.status_of(member, cid.to_string()).await?)
     }
 
     /// Every member's tracked statuses (members asked at once, each in pages).
@@ -108,40 +103,35 @@ impl Cluster {
         if member.peer_id == self.peer_id {
             return Ok(self.tracker.page(after, PAGE as usize));
         }
-        let request = ClusterRequest::Statuses {
-            after: after.map(|c| c.to_string()),
-            limit: PAGE,
-        };
-        match self.ask(member, request).await? {
-            ClusterReply::Statuses(found) => found
-                .into_iter()
-                .map(|(c, s)| Ok((crate::api::parse_cid(&c)?, s)))
-                .collect(),
-            other => Err(ClusterError::Consensus(format!("unexpected answer {other:?}"))),
-        }
+        let found = self
+            .rpc
+            .statuses(member, after.map(|c| c.to_string()), PAGE)
+            .await?;
+        found
+            .into_iter()
+            .map(|(c, s)| Ok((crate::api::parse_cid(&c)?, s)))
+            .collect()
     }
 
-    /// Sends `request` ([`ClusterRequest::Recover`] or [`ClusterRequest::Sync`]) to every
-    /// member (this one served directly); returns each member's outcome.
-    pub async fn on_every_member(&self, request: ClusterRequest) -> Vec<(PeerNode, Result<(), String>)> {
-        let request = &request;
+    /// Runs `upkeep` on every member (this one served directly); returns each member's
+    /// outcome.
+    pub async fn on_every_member(&self, upkeep: Upkeep) -> Vec<(PeerNode, Result<(), String>)> {
+        let upkeep = &upkeep;
         let asks = self.members().into_iter().map(|member| async move {
-            let answer = self
-                .run_on(&member, request.clone())
-                .await
-                .map_err(|e| e.to_string());
+            let answer = self.upkeep_on(&member, upkeep).await.map_err(|e| e.to_string());
             (member, answer)
         });
         futures::future::join_all(asks).await
     }
 
-    async fn run_on(&self, member: &PeerNode, request: ClusterRequest) -> Result<(), ClusterError> {
-        if member.peer_id != self.peer_id {
-            return self.ask(member, request).await.map(drop);
+    async fn upkeep_on(&self, member: &PeerNode, upkeep: &Upkeep) -> Result<(), ClusterError> {
+        if member.peer_id == self.peer_id {
+            self.local_upkeep(upkeep).await;
+            return Ok(());
         }
-        match request {
-            ClusterRequest::Recover(cid) => self.local_recover(cid.as_deref()).await.map(drop),
-            _ => self.local_sync().await.map(drop),
+        match upkeep {
+            Upkeep::Recover(cid) => Ok(self.rpc.recover(member, cid.clone()).await?),
+            Upkeep::Sync => Ok(self.rpc.sync(member).await?),
         }
     }
 }

@@ -10,7 +10,6 @@
 //! [`ServiceConfig::load`] validates everything before anything binds.
 
 use std::path::Path;
-use std::time::Duration;
 
 use cairn_gateway::config::ProxyConfig;
 use serde::{Deserialize, Serialize};
@@ -18,11 +17,13 @@ use serde_json::{Value, json};
 
 use crate::api::check_factors;
 
+mod duration;
 mod placement;
+
+pub use duration::GoDuration;
 
 pub use placement::{
     BalancedSection, DiskSection, MonitorSection, PinQueueSection, Placement, TagsSection, TrackerSection,
-    duration,
 };
 
 /// The `cluster` section.
@@ -44,13 +45,13 @@ pub struct ClusterConfig {
     /// Leave the cluster on a clean shutdown.
     pub leave_on_shutdown: bool,
     /// How often this peer broadcasts its `ping` metric (valid for twice as long).
-    pub monitor_ping_interval: String,
+    pub monitor_ping_interval: GoDuration,
     /// When false (the default), pins allocated to a peer whose ping expired are re-allocated.
     pub disable_repinning: bool,
     /// Failed pins are retried this often (and on demand).
-    pub pin_recover_interval: String,
+    pub pin_recover_interval: GoDuration,
     /// The tracker compares the pinset with the IPFS daemon's pins at least this often.
-    pub state_sync_interval: String,
+    pub state_sync_interval: GoDuration,
 }
 
 impl Default for ClusterConfig {
@@ -63,10 +64,10 @@ impl Default for ClusterConfig {
             replication_factor_min: -1,
             replication_factor_max: -1,
             leave_on_shutdown: false,
-            monitor_ping_interval: "15s".into(),
+            monitor_ping_interval: GoDuration::secs(15),
             disable_repinning: false,
-            pin_recover_interval: "12m0s".into(),
-            state_sync_interval: "1m0s".into(),
+            pin_recover_interval: GoDuration::secs(720),
+            state_sync_interval: GoDuration::secs(60),
         }
     }
 }
@@ -82,14 +83,14 @@ fn hostname() -> String {
 #[serde(default, deny_unknown_fields)]
 pub struct RaftConfig {
     /// How long to wait for a leader before a write fails.
-    pub wait_for_leader_timeout: String,
+    pub wait_for_leader_timeout: GoDuration,
     /// Raft RPC timeout.
-    pub network_timeout: String,
+    pub network_timeout: GoDuration,
     /// Leader heartbeat interval.
-    pub heartbeat_timeout: String,
+    pub heartbeat_timeout: GoDuration,
     /// Election timeout (randomised between this and a third more; openraft adds its leader
     /// lease, the maximum, before a follower stands).
-    pub election_timeout: String,
+    pub election_timeout: GoDuration,
     /// Applied entries between snapshots.
     pub snapshot_threshold: u64,
     /// Log entries kept behind each snapshot, so that a follower lagging by fewer catches up
@@ -103,21 +104,14 @@ pub struct RaftConfig {
 impl Default for RaftConfig {
     fn default() -> Self {
         Self {
-            wait_for_leader_timeout: "15s".into(),
-            network_timeout: "10s".into(),
-            heartbeat_timeout: "250ms".into(),
-            election_timeout: "750ms".into(),
+            wait_for_leader_timeout: GoDuration::secs(15),
+            network_timeout: GoDuration::secs(10),
+            heartbeat_timeout: GoDuration::millis(250),
+            election_timeout: GoDuration::millis(750),
             snapshot_threshold: 10_000,
             trailing_logs: 10_240,
             init_peerset: Vec::new(),
         }
-    }
-}
-
-impl RaftConfig {
-    /// A duration key, already validated by [`ServiceConfig::load`].
-    pub fn duration(&self, text: &str) -> Duration {
-        cairn_gateway::duration::parse(text).unwrap_or_default()
     }
 }
 
@@ -148,20 +142,20 @@ pub struct IpfsHttpConfig {
     /// in-process on a loopback port) or a daemon's API multiaddr.
     pub node_multiaddress: String,
     /// A `pin/add` that shows no progress for this long is abandoned.
-    pub pin_timeout: String,
+    pub pin_timeout: GoDuration,
     /// Limit of one `pin/rm`.
-    pub unpin_timeout: String,
+    pub unpin_timeout: GoDuration,
     /// Limit of any other call to the daemon.
-    pub ipfs_request_timeout: String,
+    pub ipfs_request_timeout: GoDuration,
 }
 
 impl Default for IpfsHttpConfig {
     fn default() -> Self {
         Self {
             node_multiaddress: EMBEDDED.into(),
-            pin_timeout: "2m0s".into(),
-            unpin_timeout: "3h0m0s".into(),
-            ipfs_request_timeout: "5m0s".into(),
+            pin_timeout: GoDuration::secs(120),
+            unpin_timeout: GoDuration::secs(10800),
+            ipfs_request_timeout: GoDuration::secs(300),
         }
     }
 }
@@ -252,30 +246,20 @@ impl ServiceConfig {
             return fail("cluster.replication_factor_min/max", e.to_string());
         }
         for (key, value) in [
-            ("wait_for_leader_timeout", &self.raft.wait_for_leader_timeout),
-            ("network_timeout", &self.raft.network_timeout),
-            ("heartbeat_timeout", &self.raft.heartbeat_timeout),
-            ("election_timeout", &self.raft.election_timeout),
-        ] {
-            if let Err(e) = cairn_gateway::duration::parse(value) {
-                return fail(&format!("consensus.raft.{key}"), e.to_string());
-            }
-        }
-        for (key, value) in [
             (
                 "cluster.monitor_ping_interval",
-                &self.cluster.monitor_ping_interval,
+                self.cluster.monitor_ping_interval,
             ),
-            ("cluster.pin_recover_interval", &self.cluster.pin_recover_interval),
-            ("cluster.state_sync_interval", &self.cluster.state_sync_interval),
-            ("ipfs_connector.ipfshttp.pin_timeout", &self.ipfshttp.pin_timeout),
+            ("cluster.pin_recover_interval", self.cluster.pin_recover_interval),
+            ("cluster.state_sync_interval", self.cluster.state_sync_interval),
+            ("ipfs_connector.ipfshttp.pin_timeout", self.ipfshttp.pin_timeout),
             (
                 "ipfs_connector.ipfshttp.unpin_timeout",
-                &self.ipfshttp.unpin_timeout,
+                self.ipfshttp.unpin_timeout,
             ),
             (
                 "ipfs_connector.ipfshttp.ipfs_request_timeout",
-                &self.ipfshttp.ipfs_request_timeout,
+                self.ipfshttp.ipfs_request_timeout,
             ),
         ] {
             placement::positive(key, value).map_err(ConfigError)?;

@@ -5,13 +5,15 @@
 //! [`super::ClusterConfig`].
 //!
 //! # Invariants
-//! Durations are Go-style strings (`"15s"`, `"2m0s"`); [`Placement::validate`] checks each one
-//! and the other values before the peer binds anything.
+//! Durations are typed ([`GoDuration`], written in Go's form, `"15s"`, `"2m0s"`) and refused
+//! at load when they do not parse; [`Placement::validate`] checks that each is above zero, and
+//! the other values, before the peer binds anything.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use super::GoDuration;
 
 /// `pin_tracker.stateless`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -53,7 +55,7 @@ impl Default for BalancedSection {
 #[serde(default, deny_unknown_fields)]
 pub struct DiskSection {
     /// How long a published metric stays valid.
-    pub metric_ttl: String,
+    pub metric_ttl: GoDuration,
     /// `freespace` or `reposize` (both are published; this one is the disk informer's).
     pub metric_type: String,
 }
@@ -61,7 +63,7 @@ pub struct DiskSection {
 impl Default for DiskSection {
     fn default() -> Self {
         Self {
-            metric_ttl: "30s".into(),
+            metric_ttl: GoDuration::secs(30),
             metric_type: "freespace".into(),
         }
     }
@@ -72,7 +74,7 @@ impl Default for DiskSection {
 #[serde(default, deny_unknown_fields)]
 pub struct TagsSection {
     /// How long a published metric stays valid.
-    pub metric_ttl: String,
+    pub metric_ttl: GoDuration,
     /// Published as `tag:<key>` metrics.
     pub tags: BTreeMap<String, String>,
 }
@@ -80,7 +82,7 @@ pub struct TagsSection {
 impl Default for TagsSection {
     fn default() -> Self {
         Self {
-            metric_ttl: "30s".into(),
+            metric_ttl: GoDuration::secs(30),
             tags: BTreeMap::from([("group".to_owned(), "default".to_owned())]),
         }
     }
@@ -91,7 +93,7 @@ impl Default for TagsSection {
 #[serde(default, deny_unknown_fields)]
 pub struct PinQueueSection {
     /// How long a published metric stays valid.
-    pub metric_ttl: String,
+    pub metric_ttl: GoDuration,
     /// Queued operations per unit of (negative) weight.
     pub weight_bucket_size: u64,
 }
@@ -99,7 +101,7 @@ pub struct PinQueueSection {
 impl Default for PinQueueSection {
     fn default() -> Self {
         Self {
-            metric_ttl: "30s".into(),
+            metric_ttl: GoDuration::secs(30),
             weight_bucket_size: 100_000,
         }
     }
@@ -110,13 +112,13 @@ impl Default for PinQueueSection {
 #[serde(default, deny_unknown_fields)]
 pub struct MonitorSection {
     /// How often expired metrics are looked for (and alerts raised).
-    pub check_interval: String,
+    pub check_interval: GoDuration,
 }
 
 impl Default for MonitorSection {
     fn default() -> Self {
         Self {
-            check_interval: "15s".into(),
+            check_interval: GoDuration::secs(15),
         }
     }
 }
@@ -148,11 +150,6 @@ pub(super) const SECTIONS: [(&[&str], &str); 6] = [
     (&["monitor", "pubsubmon"], "CLUSTER_PUBSUBMON_"),
 ];
 
-/// Parses a duration that [`Placement::validate`] (or the cluster section's check) accepted.
-pub fn duration(text: &str) -> Duration {
-    cairn_gateway::duration::parse(text).unwrap_or_default()
-}
-
 impl Placement {
     /// Parses every section of `json` (absent ones take their defaults).
     pub(super) fn from_json(json: &serde_json::Value) -> Result<Self, super::ConfigError> {
@@ -180,10 +177,10 @@ impl Placement {
     /// Checks durations, the metric type and the allocator's metric names.
     pub(super) fn validate(&self) -> Result<(), String> {
         for (key, value) in [
-            ("informer.disk.metric_ttl", &self.disk.metric_ttl),
-            ("informer.tags.metric_ttl", &self.tags.metric_ttl),
-            ("informer.pinqueue.metric_ttl", &self.pinqueue.metric_ttl),
-            ("monitor.pubsubmon.check_interval", &self.monitor.check_interval),
+            ("informer.disk.metric_ttl", self.disk.metric_ttl),
+            ("informer.tags.metric_ttl", self.tags.metric_ttl),
+            ("informer.pinqueue.metric_ttl", self.pinqueue.metric_ttl),
+            ("monitor.pubsubmon.check_interval", self.monitor.check_interval),
         ] {
             positive(key, value)?;
         }
@@ -208,11 +205,10 @@ impl Placement {
     }
 }
 
-/// Fails unless `value` is a valid duration above zero.
-pub(super) fn positive(key: &str, value: &str) -> Result<Duration, String> {
-    match cairn_gateway::duration::parse(value) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err(format!("{key}: must be above zero")),
-        Err(e) => Err(format!("{key}: {e}")),
+/// Fails unless `value` is above zero.
+pub(super) fn positive(key: &str, value: GoDuration) -> Result<(), String> {
+    match value.get().is_zero() {
+        false => Ok(()),
+        true => Err(format!("{key}: must be above zero")),
     }
 }

@@ -14,8 +14,8 @@
 
 use std::time::Duration;
 
+use crate::api::RepoStat;
 use bytes::Bytes;
-use cairn_gateway::intercept::RepoStat;
 use cairn_gateway::upstream::{Connector, Target};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -56,8 +56,8 @@ impl Timeouts {
     /// From the validated configuration.
     pub fn from_config(config: &crate::config::IpfsHttpConfig) -> Self {
         Self {
-            request: crate::config::duration(&config.ipfs_request_timeout),
-            unpin: crate::config::duration(&config.unpin_timeout),
+            request: config.ipfs_request_timeout.get(),
+            unpin: config.unpin_timeout.get(),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{Metric, PING};
-use cairn_gateway::intercept::RepoStat;
+use crate::api::RepoStat;
 
 /// How this peer's metrics are made and how long they live.
 #[derive(Clone, Debug)]
@@ -36,17 +36,16 @@ pub struct Settings {
 impl Settings {
     /// From the validated configuration.
     pub fn from_config(config: &crate::config::ServiceConfig) -> Self {
-        use crate::config::duration;
         let p = &config.placement;
         Self {
             disk_type: p.disk.metric_type.clone(),
-            disk_ttl: duration(&p.disk.metric_ttl),
+            disk_ttl: p.disk.metric_ttl.get(),
             tags: p.tags.tags.clone(),
-            tags_ttl: duration(&p.tags.metric_ttl),
-            pinqueue_ttl: duration(&p.pinqueue.metric_ttl),
+            tags_ttl: p.tags.metric_ttl.get(),
+            pinqueue_ttl: p.pinqueue.metric_ttl.get(),
             weight_bucket_size: p.pinqueue.weight_bucket_size.max(1),
-            ping_interval: duration(&config.cluster.monitor_ping_interval),
-            check_interval: duration(&p.monitor.check_interval),
+            ping_interval: config.cluster.monitor_ping_interval.get(),
+            check_interval: p.monitor.check_interval.get(),
             repin: !config.cluster.disable_repinning,
         }
     }

@@ -33,8 +33,7 @@ use serde::Serialize;
 use cairn_gateway::{Body, BoxError, boxed};
 
 use crate::api::{PinOptions, parse_cid};
-use crate::cluster::{Cluster, ClusterError, Consistency};
-use crate::rpc::ClusterRequest;
+use crate::cluster::{Cluster, ClusterError, Consistency, Upkeep};
 
 /// Cairn's version, as `/version` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -74,7 +73,7 @@ async fn route(cluster: &Cluster, req: Request<Body>) -> Response<Body> {
         (&Method::GET, ["pins"]) => status::all(cluster, &query).await,
         (&Method::GET, ["pins", cid]) => status::one(cluster, cid, &query).await,
         (&Method::POST, ["pins", "recover"]) => status::act(cluster, recover(None), None, &query).await,
-        (&Method::POST, ["pins", "sync"]) => status::act(cluster, ClusterRequest::Sync, None, &query).await,
+        (&Method::POST, ["pins", "sync"]) => status::act(cluster, Upkeep::Sync, None, &query).await,
         (&Method::POST, ["pins", cid, "recover"]) => {
             status::act(cluster, recover(Some(cid)), Some(cid), &query).await
         }
@@ -99,8 +98,8 @@ async fn read_barrier(cluster: &Cluster, query: &str) -> Result<(), Response<Bod
     cluster.read_barrier(consistency).await.map_err(|e| failure(&e))
 }
 
-fn recover(cid: Option<&str>) -> ClusterRequest {
-    ClusterRequest::Recover(cid.map(str::to_owned))
+fn recover(cid: Option<&str>) -> Upkeep {
+    Upkeep::Recover(cid.map(str::to_owned))
 }
 
 /// ipfs-cluster's `ID` object for every member (this peer's own is complete; others carry

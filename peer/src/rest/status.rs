@@ -18,8 +18,7 @@ use cairn_gateway::{Body, BoxError, boxed};
 
 use super::{error, json as reply, line};
 use crate::api::{Pin, parse_cid};
-use crate::cluster::{Cluster, MemberStatuses, global, short};
-use crate::rpc::ClusterRequest;
+use crate::cluster::{Cluster, MemberStatuses, Upkeep, global, short};
 use crate::tracker::{LocalStatus, Status, untracked};
 
 /// The query parameters these routes read.
@@ -187,14 +186,14 @@ fn known_filter(filter: &str) -> bool {
 /// /pins/sync` (compare with the daemons now); then the status as `GET` gives it.
 pub(super) async fn act(
     cluster: &Cluster,
-    request: ClusterRequest,
+    request: Upkeep,
     cid: Option<&str>,
     query: &str,
 ) -> Response<Body> {
     if query_of(query).local {
         let tracker = cluster.tracker();
         match request {
-            ClusterRequest::Sync => tracker.sync().await,
+            Upkeep::Sync => tracker.sync().await,
             _ => tracker.recover().await,
         }
     } else {

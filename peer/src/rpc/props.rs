@@ -38,11 +38,11 @@ proptest! {
         let requests = vec![
             Request::Block(seed.to_be_bytes().to_vec()),
             Request::Cluster(super::ClusterRequest::Statuses { after: Some(format!("{seed}")), limit: 5000 }),
-            Request::Cluster(super::ClusterRequest::ReadIndex),
-            Request::Cluster(super::ClusterRequest::Write(match cid {
+            Request::Cluster(super::ClusterRequest::Leader(super::LeaderRequest::ReadIndex)),
+            Request::Cluster(super::ClusterRequest::Leader(super::LeaderRequest::Write(match cid {
                 Some(cid) => crate::state::PinOp::Unpin(cid),
                 None => crate::state::PinOp::Batch(vec![]),
-            })),
+            }))),
         ];
         for request in requests {
             let mut bytes = cbor4ii::serde::to_vec(Vec::new(), &request).unwrap_or_default();

@@ -7,6 +7,7 @@ use openraft::raft::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::api::RepoStat;
 use crate::consensus::{NodeId, PeerNode, TypeConfig};
 use crate::state::{Applied, PinOp};
 use crate::tracker::LocalStatus;
@@ -37,14 +38,11 @@ pub enum RaftRequest {
 /// Requests a peer serves for the cluster.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum ClusterRequest {
-    /// Add this peer to the cluster (as learner, then voter); sent to any member.
+    /// Add this peer to the cluster (as learner, then voter); sent by the joining peer to
+    /// any member, which forwards it to the leader once when it does not lead.
     Join(PeerNode),
-    /// Commit this operation; sent to the leader by a follower.
-    Write(PinOp),
-    /// Raft's read index, confirmed with a quorum; sent to the leader for a linearizable read.
-    ReadIndex,
-    /// Remove this member.
-    Remove(NodeId),
+    /// A request only the leader serves, forwarded to it by another member.
+    Leader(LeaderRequest),
     /// This peer's IPFS daemon's `repo/stat` (`size-only` when true).
     RepoStat(bool),
     /// Run `repo/gc` on this peer's IPFS daemon.
@@ -75,29 +73,41 @@ pub enum ClusterRequest {
     Sync,
 }
 
+/// Requests only the leader serves. The receiver serves it or answers
+/// [`ClusterReply::NotLeader`]; it never forwards one.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum LeaderRequest {
+    /// Add this peer (as learner, then voter).
+    Join(PeerNode),
+    /// Remove this member.
+    Remove(NodeId),
+    /// Commit this operation.
+    Write(PinOp),
+    /// Raft's read index, confirmed with a quorum (for a linearizable read on a follower).
+    ReadIndex,
+}
+
 /// Answers to [`ClusterRequest`]s.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ClusterReply {
-    /// The peer is a voter now.
-    Joined,
+    /// Done (join, remove, recover, sync).
+    Done,
     /// The write is committed and applied on the leader at this log index.
     Written(Option<Applied>, u64),
-    /// To [`ClusterRequest::Write`]: this peer is not the leader (it names the one it knows).
+    /// To a [`LeaderRequest`]: this peer is not the leader (it names the one it knows).
     NotLeader(Option<PeerNode>),
-    /// To [`ClusterRequest::ReadIndex`]: reads that see this log index are linearizable.
+    /// To [`LeaderRequest::ReadIndex`]: reads that see this log index are linearizable.
     ReadIndex(u64),
-    /// The member is removed.
-    Removed,
-    /// To [`ClusterRequest::RepoStat`]: RepoSize, StorageMax, NumObjects, RepoPath, Version.
-    RepoStat(u64, u64, u64, String, String),
+    /// To [`ClusterRequest::RepoStat`].
+    RepoStat(RepoStat),
     /// To [`ClusterRequest::RepoGc`]: the removed keys.
     Gc(Vec<String>),
-    /// To [`ClusterRequest::Statuses`] and [`ClusterRequest::StatusOf`]: (CID, status).
+    /// To [`ClusterRequest::Statuses`]: (CID, status).
     Statuses(Vec<(String, LocalStatus)>),
+    /// To [`ClusterRequest::StatusOf`].
+    Status(LocalStatus),
     /// To [`ClusterRequest::Nested`]: one entry per CID asked, in order.
     Nested(Vec<NestedStatus>),
-    /// Done (recover, sync).
-    Done,
 }
 
 /// One peer's status of one CID and what its child cluster says of it.

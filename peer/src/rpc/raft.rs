@@ -52,7 +52,7 @@ fn entries_that_fit(entries: &[openraft::Entry<TypeConfig>]) -> Option<u64> {
     }
     None
 }
-use super::{Client, RaftRequest, Request, Response};
+use super::{Client, RpcError};
 use crate::net::NetError;
 
 /// Hands out [`Connection`]s over one [`Net`].
@@ -100,39 +100,29 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Failed(String);
-
 impl Connection {
-    async fn call<E: Error>(&self, request: RaftRequest) -> Result<Response, RPCError<NodeId, PeerNode, E>> {
-        let Some(peer) = self.peer else {
-            return Err(RPCError::Unreachable(Unreachable::new(&Failed(format!(
-                "member {} has no valid peer id",
-                self.target
-            )))));
-        };
-        match self
-            .rpc
-            .request(peer, self.addrs.clone(), Request::Raft(request))
-            .await
-        {
-            Ok(Response::Refused(reason)) => Err(RPCError::Network(NetworkError::new(&Failed(reason)))),
-            Ok(response) => Ok(response),
-            Err(e @ NetError::Unreachable { .. }) => Err(RPCError::Unreachable(Unreachable::new(&e))),
+    /// The target's peer id, or why it has none.
+    fn peer(&self) -> Result<PeerId, RpcError> {
+        self.peer.ok_or_else(|| RpcError::NoPeerId {
+            member: self.target.to_string(),
+        })
+    }
+
+    /// The remote Raft's answer, or the failure as openraft expects it.
+    #[allow(clippy::result_large_err)] // openraft's `RaftNetwork` returns this error type
+    fn answer<T, E: Error>(
+        &self,
+        answer: Result<Result<T, E>, RpcError>,
+    ) -> Result<T, RPCError<NodeId, PeerNode, E>> {
+        match answer {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
+            Err(RpcError::Net(e @ NetError::Unreachable { .. })) => {
+                Err(RPCError::Unreachable(Unreachable::new(&e)))
+            }
             Err(e) => Err(RPCError::Network(NetworkError::new(&e))),
         }
     }
-
-    fn remote<E: Error>(&self, err: E) -> RPCError<NodeId, PeerNode, E> {
-        RPCError::RemoteError(RemoteError::new(self.target, err))
-    }
-}
-
-fn unexpected<E: Error>(response: Response) -> RPCError<NodeId, PeerNode, E> {
-    RPCError::Network(NetworkError::new(&Failed(format!(
-        "unexpected answer {response:?}"
-    ))))
 }
 
 impl RaftNetwork<TypeConfig> for Connection {
@@ -146,10 +136,11 @@ impl RaftNetwork<TypeConfig> for Connection {
         {
             return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(fit)));
         }
-        match self.call(RaftRequest::Append(rpc)).await? {
-            Response::Append(answer) => answer.map_err(|e| self.remote(e)),
-            other => Err(unexpected(other)),
-        }
+        let answer = match self.peer() {
+            Ok(peer) => self.rpc.append(peer, self.addrs.clone(), rpc).await,
+            Err(e) => Err(e),
+        };
+        self.answer(answer)
     }
 
     async fn install_snapshot(
@@ -160,10 +151,11 @@ impl RaftNetwork<TypeConfig> for Connection {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, PeerNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        match self.call(RaftRequest::Snapshot(rpc)).await? {
-            Response::Snapshot(answer) => answer.map_err(|e| self.remote(e)),
-            other => Err(unexpected(other)),
-        }
+        let answer = match self.peer() {
+            Ok(peer) => self.rpc.snapshot(peer, self.addrs.clone(), rpc).await,
+            Err(e) => Err(e),
+        };
+        self.answer(answer)
     }
 
     async fn vote(
@@ -171,9 +163,10 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: VoteRequest<NodeId>,
         _option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, PeerNode, RaftError<NodeId>>> {
-        match self.call(RaftRequest::Vote(rpc)).await? {
-            Response::Vote(answer) => answer.map_err(|e| self.remote(e)),
-            other => Err(unexpected(other)),
-        }
+        let answer = match self.peer() {
+            Ok(peer) => self.rpc.vote(peer, self.addrs.clone(), rpc).await,
+            Err(e) => Err(e),
+        };
+        self.answer(answer)
     }
 }

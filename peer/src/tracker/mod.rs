@@ -77,12 +77,11 @@ impl Default for TrackerConfig {
 impl TrackerConfig {
     /// From the validated configuration.
     pub fn from_config(config: &crate::config::ServiceConfig) -> Self {
-        use crate::config::duration;
         Self {
             concurrent_pins: config.placement.tracker.concurrent_pins,
-            pin_timeout: duration(&config.ipfshttp.pin_timeout),
-            sync_interval: duration(&config.cluster.state_sync_interval),
-            recover_interval: duration(&config.cluster.pin_recover_interval),
+            pin_timeout: config.ipfshttp.pin_timeout.get(),
+            sync_interval: config.cluster.state_sync_interval.get(),
+            recover_interval: config.cluster.pin_recover_interval.get(),
             max_queue: config.placement.tracker.max_pin_queue_size,
         }
     }
