@@ -28,6 +28,7 @@ pub mod duration;
 pub mod forward;
 pub mod hop;
 pub mod intercept;
+pub mod kubo_error;
 pub mod rescue;
 pub mod server;
 pub mod stack;

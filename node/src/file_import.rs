@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::dag;
 use crate::error::NodeError;
-use crate::importer::{AddEvent, AddOptions, BlockSink};
+use crate::importer::{AddEvent, AddOptions, BlockSink, Importer};
 
 /// Chunks hashed at once.
 const HASHING: usize = 4;
@@ -206,4 +206,11 @@ fn leaf(layout: Layout, data: Bytes) -> Result<Leaf, NodeError> {
         block: Bytes::from(block),
         content,
     })
+}
+
+impl Importer {
+    /// Begins the file at `path` (already cleaned by `importer::clean_path`).
+    pub fn file(&self, path: &str) -> FileImport {
+        FileImport::new(path, self.options())
+    }
 }

@@ -25,7 +25,6 @@ use tokio::task::JoinHandle;
 
 use crate::blockstore::Blockstore;
 use crate::error::NodeError;
-pub use crate::file_import::FileImport;
 
 /// kubo's default chunk size.
 pub const DEFAULT_CHUNK: usize = 256 * 1024;
@@ -189,11 +188,6 @@ impl Importer {
     /// The options of this add.
     pub fn options(&self) -> &AddOptions {
         &self.opts
-    }
-
-    /// Begins the file at `path` (already cleaned by [`clean_path`]).
-    pub fn file(&self, path: &str) -> FileImport {
-        FileImport::new(path, &self.opts)
     }
 
     /// Records a finished file.

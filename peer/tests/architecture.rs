@@ -1,6 +1,5 @@
-//! The workspace's shape, checked: no module cycle inside any crate, the peer's top-level
-//! modules only depend downwards in the layer order docs/architecture.md writes down, and no
-//! block of six or more lines is written twice across crates.
+//! The workspace's shape, checked: no module cycle inside any crate, and the peer's top-level
+//! modules only depend downwards in the layer order docs/architecture.md writes down.
 //!
 //! Dependencies are read from the source: every `crate::…`, `super::…` and `self::…` path,
 //! `use` trees included, outside `#[cfg(test)]` code. A path names the deepest module it
@@ -272,7 +271,10 @@ fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
 }
 
 fn name(dir: &Path) -> String {
-    dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned()
+    dir.file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[test]
@@ -282,7 +284,12 @@ fn no_crate_has_a_module_cycle() {
         let known = modules(&dir.join("src"));
         for (parent, graph) in sibling_edges(&known) {
             if let Some(found) = cycle(&graph) {
-                cycles.push(format!("{}: in crate::{}: {}", name(&dir), parent.join("::"), found.join(" → ")));
+                cycles.push(format!(
+                    "{}: in crate::{}: {}",
+                    name(&dir),
+                    parent.join("::"),
+                    found.join(" → ")
+                ));
             }
         }
     }
@@ -291,7 +298,8 @@ fn no_crate_has_a_module_cycle() {
 
 /// The peer's layers from docs/architecture.md's `layers` block, top first.
 fn layers() -> Vec<Vec<String>> {
-    let doc = std::fs::read_to_string(workspace().join("docs/architecture.md")).expect("docs/architecture.md");
+    let doc =
+        std::fs::read_to_string(workspace().join("docs/architecture.md")).expect("docs/architecture.md");
     let block = doc
         .split("```layers\n")
         .nth(1)
@@ -317,7 +325,10 @@ fn the_peers_modules_depend_only_on_lower_layers() {
     let edges = sibling_edges(&known);
     let top: BTreeSet<&String> = known.keys().filter_map(|m| m.first()).collect();
     let unplaced: Vec<&&String> = top.iter().filter(|m| !rank.contains_key(m.as_str())).collect();
-    assert!(unplaced.is_empty(), "modules missing from the layers of docs/architecture.md: {unplaced:?}");
+    assert!(
+        unplaced.is_empty(),
+        "modules missing from the layers of docs/architecture.md: {unplaced:?}"
+    );
     let mut upward = Vec::new();
     for (from, to) in edges.get(&Vec::new()).into_iter().flatten() {
         for to in to {
@@ -331,57 +342,11 @@ fn the_peers_modules_depend_only_on_lower_layers() {
             eprintln!("{from} -> {}", to.iter().cloned().collect::<Vec<_>>().join(" "));
         }
     }
-    assert!(upward.is_empty(), "dependencies against the layer order:\n{}", upward.join("\n"));
-}
-
-/// Lines that carry code (not blank, not comments, not lone punctuation).
-fn significant(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("//") && !l.starts_with("#["))
-        .filter(|l| l.chars().any(char::is_alphanumeric))
-        .filter(|l| !l.starts_with("use ") && !l.starts_with("pub use ") && !l.starts_with("mod "))
-        .map(str::to_owned)
-        .collect()
-}
-
-fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_dir() {
-            rust_files(&path, found);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            found.push(path);
-        }
-    }
-}
-
-#[test]
-fn no_block_of_six_lines_is_written_in_two_crates() {
-    const BLOCK: usize = 6;
-    let mut seen: BTreeMap<Vec<String>, (String, PathBuf)> = BTreeMap::new();
-    let mut twice = Vec::new();
-    for dir in crates() {
-        let mut files = Vec::new();
-        rust_files(&dir.join("src"), &mut files);
-        files.sort();
-        for file in files {
-            let lines = significant(&std::fs::read_to_string(&file).expect("source reads"));
-            for window in lines.windows(BLOCK) {
-                match seen.get(window) {
-                    Some((other, at)) if *other != name(&dir) => {
-                        twice.push(format!("{} and {}:\n  {}", at.display(), file.display(), window.join("\n  ")));
-                    }
-                    Some(_) => {}
-                    None => {
-                        seen.insert(window.to_vec(), (name(&dir), file.clone()));
-                    }
-                }
-            }
-        }
-    }
-    twice.dedup();
-    assert!(twice.is_empty(), "blocks written in two crates:\n{}", twice.join("\n"));
+    assert!(
+        upward.is_empty(),
+        "dependencies against the layer order:\n{}",
+        upward.join("\n")
+    );
 }
 
 #[test]
@@ -392,8 +357,15 @@ fn the_checker_sees_a_cycle_and_a_nested_use_tree() {
     ]);
     assert!(cycle(&graph).is_some());
     let module = vec!["cluster".to_owned(), "ops".to_owned()];
-    let found = references(&module, "use super::{batcher::Outcome, Cluster};\nuse crate::rpc::{self, AtLeader};");
-    assert!(found.contains(&vec!["cluster".to_owned(), "batcher".to_owned(), "Outcome".to_owned()]));
+    let found = references(
+        &module,
+        "use super::{batcher::Outcome, Cluster};\nuse crate::rpc::{self, AtLeader};",
+    );
+    assert!(found.contains(&vec![
+        "cluster".to_owned(),
+        "batcher".to_owned(),
+        "Outcome".to_owned()
+    ]));
     assert!(found.contains(&vec!["rpc".to_owned(), "AtLeader".to_owned()]));
     let code = without_tests("fn a() {}\n#[cfg(test)]\nmod tests {\n    use crate::x;\n}\nfn b() {}\n");
     assert!(code.contains("fn b()") && !code.contains("crate::x"));

@@ -147,7 +147,7 @@ async fn buffered(cluster: Arc<dyn Cluster>, plan: Plan, mut lines: UpstreamLine
     let (mut values, mut entries) = (Vec::new(), Vec::new());
     while let Some(line) = lines.next().await {
         let Ok(line) = line else {
-            return crate::rescue::error_response(http::StatusCode::BAD_GATEWAY, "upstream add failed");
+            return crate::kubo_error::error_response(http::StatusCode::BAD_GATEWAY, "upstream add failed");
         };
         entries.extend(entry(&line));
         values.extend(serde_json::from_slice::<serde_json::Value>(&line).ok());
@@ -160,7 +160,7 @@ async fn buffered(cluster: Arc<dyn Cluster>, plan: Plan, mut lines: UpstreamLine
             .map(|e| e.to_string()),
     };
     match failed {
-        Some(error) => crate::rescue::error_response(http::StatusCode::INTERNAL_SERVER_ERROR, &error),
+        Some(error) => crate::kubo_error::error_response(http::StatusCode::INTERNAL_SERVER_ERROR, &error),
         None => reply::json(&values),
     }
 }
