@@ -8,7 +8,8 @@
 //!
 //! Points: `log.before_commit` (a batch of log entries written into its transaction, not yet
 //! committed or fsync'd), `log.after_commit` (durable, not yet reported to Raft, so not yet
-//! acknowledged), `apply.before_commit` (applied entries not yet committed), and
+//! acknowledged), `log.before_committed_alone` (a committed log id about to be written alone:
+//! the ack waiting for it waits too), `apply.before_commit` (applied entries not yet committed), and
 //! `snapshot.after_durable`, `snapshot.after_install`.
 //!
 //! # Invariants

@@ -30,6 +30,7 @@ use tokio::sync::watch;
 use crate::cluster::{Cluster, ClusterError, Parts};
 use crate::config::ServiceConfig;
 use crate::consensus::log_store::LogStore;
+use crate::consensus::recorded::Recorded;
 use crate::consensus::state_machine::StateMachine;
 use crate::consensus::{Members, Raft, StorageError, node_id};
 use crate::exchange::{Exchange, LocalBlocks};
@@ -95,6 +96,7 @@ struct Core {
     machine_pins: state::PinStore,
     feed: state::Feed,
     log_stats: Arc<crate::consensus::log_store::LogStats>,
+    recorded: Recorded,
     peer_id: String,
 }
 
@@ -133,6 +135,7 @@ impl Peer {
             raft: core.raft,
             pins: core.machine_pins,
             log_stats: core.log_stats,
+            recorded: core.recorded,
             peer_id: core.peer_id,
             ipfs: daemon.clone(),
             tracker,
@@ -164,10 +167,11 @@ async fn start_core(dir: &Path, config: &ServiceConfig, identity: &Identity) -> 
     };
     let (net, incoming) = Net::start(settings).await.map_err(StartError::Network)?;
     let log = LogStore::open(&dir.join("raft-log.redb")).map_err(|e| StartError::Stores(Box::new(e)))?;
-    let log_stats = log.stats();
+    let (log_stats, recorded) = (log.stats(), log.recorded());
     let db = state::open(&dir.join("state.redb")).map_err(StartError::State)?;
-    let machine =
-        StateMachine::new(db, &dir.join("snapshots")).map_err(|e| StartError::Stores(Box::new(e)))?;
+    let machine = StateMachine::new(db, &dir.join("snapshots"))
+        .map_err(|e| StartError::Stores(Box::new(e)))?
+        .recording(recorded.clone());
     let (machine_pins, feed) = (machine.pins(), machine.feed());
     let peer_id = identity.peer_id.to_base58();
     let raft_config = crate::cluster::raft_config(config).map_err(StartError::Config)?;
@@ -187,6 +191,7 @@ async fn start_core(dir: &Path, config: &ServiceConfig, identity: &Identity) -> 
         machine_pins,
         feed,
         log_stats,
+        recorded,
         peer_id,
     })
 }

@@ -5,6 +5,10 @@
 //! - Success means durable on a majority (the leader's `client_write` returned) and applied
 //!   here: a follower that forwarded the write waits until its own applied index reaches the
 //!   write's log index, so every read it serves afterwards sees it (read-your-writes).
+//! - And recorded here: this peer's disk holds the write as committed (or a snapshot past
+//!   it), so it is still applied when the peer restarts after a crash, even alone without a
+//!   quorum (`consensus::recorded`). A disk that cannot record it fails the write with its
+//!   cause (503), though the write is committed on the majority.
 //! - While no leader is known, or the known one cannot be reached, the write waits and tries
 //!   again, up to `consensus.raft.wait_for_leader_timeout`; only then does it fail, with
 //!   [`ClusterError::NoLeader`] naming the members that do not answer.
@@ -45,6 +49,7 @@ impl Cluster {
             let reason = match self.attempt(&op, deadline).await? {
                 Attempt::Done(applied, index) => {
                     self.wait_applied(index, deadline).await?;
+                    self.wait_recorded(index, deadline).await?;
                     return Ok(applied);
                 }
                 Attempt::Retry(reason) => reason,
@@ -101,6 +106,23 @@ impl Cluster {
             Err(_) => Err(ClusterError::NoLeader(format!(
                 "the write is committed at log index {index} but this peer has not applied it \
                  yet; read it from another peer or retry"
+            ))),
+        }
+    }
+
+    /// Waits until this peer's disk records `index` as committed (see the module docs).
+    async fn wait_recorded(&self, index: u64, deadline: Instant) -> Result<(), ClusterError> {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(self.network_timeout);
+        match tokio::time::timeout(left, self.recorded.wait_for(index)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(failure)) => Err(ClusterError::Unhealthy(format!(
+                "the write is committed at log index {index}, but this peer's disk could not \
+                 record it ({failure}); restart the peer once the cause is fixed"
+            ))),
+            Err(_) => Err(self.indeterminate(&format!(
+                "the write is committed at log index {index}, but this peer's disk did not record it"
             ))),
         }
     }

@@ -36,6 +36,7 @@ use libp2p::Multiaddr;
 
 use crate::api::{PinError, Replication};
 use crate::config::ServiceConfig;
+use crate::consensus::recorded::Recorded;
 use crate::consensus::{NodeId, PeerNode, Raft, node_id};
 use crate::exchange::LocalBlocks;
 use crate::ipfs::IpfsClient;
@@ -103,6 +104,8 @@ pub struct Cluster {
     /// `consensus.raft.network_timeout`: how long a request to another peer may take.
     network_timeout: Duration,
     log_stats: Arc<crate::consensus::log_store::LogStats>,
+    /// How far this peer's disk records the log as committed (a write waits for it).
+    recorded: Recorded,
     batcher: batcher::Batcher,
     init_peerset: Vec<String>,
     /// This peer's IPFS daemon (see `gateway`).
@@ -132,6 +135,8 @@ pub struct Parts {
     pub pins: PinStore,
     /// The Raft log's counters.
     pub log_stats: Arc<crate::consensus::log_store::LogStats>,
+    /// How far the disk records the log as committed.
+    pub recorded: Recorded,
     /// This peer's libp2p id.
     pub peer_id: String,
     /// This peer's IPFS daemon.
@@ -176,6 +181,7 @@ impl Cluster {
             network_timeout: config.raft.network_timeout.get(),
             peer_id: parts.peer_id,
             log_stats: parts.log_stats,
+            recorded: parts.recorded,
             batcher: batcher::Batcher::spawn(parts.raft.clone()),
             init_peerset: config.raft.init_peerset.clone(),
             ipfs: parts.ipfs,

@@ -21,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod log_store;
+pub mod recorded;
 
 mod snapshot_dir;
 pub mod state_machine;

@@ -25,6 +25,7 @@ use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
 use serde::Deserialize;
 use tokio::io::AsyncSeekExt;
 
+use super::recorded::Recorded;
 use super::snapshot_dir::{Digest, Hashing, SnapshotDir, snap_err};
 use super::{NodeId, PeerNode, StorageError, TypeConfig, any_error, blocking};
 use crate::state::{self, Applied, Change, FEED_CAPACITY, Feed, PinStore};
@@ -47,6 +48,8 @@ pub struct StateMachine {
     db: Arc<Database>,
     snapshots: SnapshotDir,
     feed: Feed,
+    /// Told how far the pinset is durable after a snapshot (see `consensus::recorded`).
+    recorded: Option<Recorded>,
 }
 
 fn sm_err(e: impl std::fmt::Display) -> StorageError {
@@ -60,7 +63,22 @@ impl StateMachine {
             db,
             snapshots: SnapshotDir::open(snapshots)?,
             feed: tokio::sync::broadcast::channel(FEED_CAPACITY).0,
+            recorded: None,
         })
+    }
+
+    /// Tells `recorded` how far the pinset is durable each time a snapshot makes it so.
+    pub fn recording(self, recorded: Recorded) -> Self {
+        Self {
+            recorded: Some(recorded),
+            ..self
+        }
+    }
+
+    fn durable_up_to(&self, log_id: Option<&LogId<NodeId>>) {
+        if let (Some(recorded), Some(log_id)) = (&self.recorded, log_id) {
+            recorded.advance(log_id.index);
+        }
     }
 
     /// The feed of applied changes (subscribe to follow the pinset).
@@ -187,6 +205,7 @@ impl StateMachine {
         let txn = self.db.begin_read().map_err(sm_err)?;
         let (applied, membership) = StateMachine::state(&txn)?;
         StateMachine::make_durable(&self.db)?;
+        self.durable_up_to(applied.as_ref());
         crate::failpoint!("snapshot.after_durable");
         let created = std::fs::File::create(temp).map_err(snap_err)?;
         let mut out = std::io::BufWriter::new(Hashing::new(created));
@@ -298,6 +317,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 None => this.snapshots.copy_to_temp(&file)?,
             };
             let digest = this.load(&file, &meta)?;
+            this.durable_up_to(meta.last_log_id.as_ref());
             crate::failpoint!("snapshot.after_install");
             this.snapshots.publish(&meta, &received, digest)?;
             this.announce(vec![Change::Reset]);

@@ -100,3 +100,48 @@ async fn committed_log_ids_are_held_then_written_once_when_the_writer_is_idle() 
         "one commit for three ids"
     );
 }
+
+/// A replication read stops at [`REPLICATION_READ_BYTES`] of stored entries (and always
+/// returns the first), whether the entries are still pending or already on disk.
+#[tokio::test]
+async fn replication_reads_stop_at_their_byte_bound_and_return_at_least_one_entry() {
+    use openraft::storage::{RaftLogReader, RaftLogStorageExt};
+    use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
+
+    use super::log_store::REPLICATION_READ_BYTES;
+    use crate::state::PinOp;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = LogStore::open(&dir.path().join("raft-log.redb")).expect("open");
+    // Entries of about 300 KB stored.
+    let entry = |index| Entry {
+        log_id: LogId::new(CommittedLeaderId::new(1, 0), index),
+        payload: EntryPayload::Normal(PinOp::Batch(vec![PinOp::Unpin(cid::Cid::default()); 15_000])),
+    };
+    log.blocking_append((1..=12).map(entry)).await.expect("append");
+    let stored = serde_json::to_vec(&entry(1)).expect("encode").len();
+    assert!(
+        stored > 200_000 && stored < REPLICATION_READ_BYTES / 2,
+        "{stored} bytes an entry"
+    );
+    let read = log.limited_get_log_entries(1, 13).await.expect("read");
+    let expected = REPLICATION_READ_BYTES / stored;
+    assert_eq!(read.len(), expected, "{stored} bytes an entry");
+    assert_eq!(
+        read.iter().map(|e| e.log_id.index).collect::<Vec<_>>(),
+        (1..=expected as u64).collect::<Vec<_>>()
+    );
+    let everything = log.try_get_log_entries(1..13).await.expect("read");
+    assert_eq!(everything.len(), 12, "other reads are not bounded");
+
+    let mut small = LogStore::open(&dir.path().join("small.redb")).expect("open");
+    small.blocking_append([entry(1)]).await.expect("append");
+    let one = small.limited_get_log_entries(1, 2).await.expect("read");
+    assert_eq!(one.len(), 1);
+    let huge = Entry {
+        log_id: LogId::new(CommittedLeaderId::new(1, 0), 2),
+        payload: EntryPayload::Normal(PinOp::Batch(vec![PinOp::Unpin(cid::Cid::default()); 120_000])),
+    };
+    small.blocking_append([huge]).await.expect("append");
+    let first = small.limited_get_log_entries(2, 3).await.expect("read");
+    assert_eq!(first.len(), 1, "an entry over the bound is still read alone");
+}

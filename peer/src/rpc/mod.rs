@@ -18,6 +18,7 @@
 //!   member that receives it serves it as the leader or answers `NotLeader`, never forwards
 //!   it again; the caller decides whether to retry.
 
+mod append;
 mod client;
 #[cfg(test)]
 mod props;
@@ -32,7 +33,7 @@ pub use client::{AtLeader, Client, RpcError, Written};
 pub use protocol::{
     ClusterReply, ClusterRequest, LeaderRequest, NestedStatus, RaftRequest, Request, Response,
 };
-pub use raft::{MAX_APPEND_BYTES, Network, address_of};
+pub use raft::{Network, address_of};
 
 /// Why a message could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]

@@ -6,17 +6,15 @@
 //! `RemoteError`.
 //!
 //! # Invariants
-//! - An append stays under [`MAX_APPEND_BYTES`] (by [`crate::state::PinOp::encoded_bound`], far below the
-//!   network's message limit): a larger one is refused with openraft's `PayloadTooLarge` and
-//!   a hint of how many entries fit, and openraft sends fewer. An entry is at most
-//!   `cluster::batcher::MAX_BATCH_BYTES` plus one pin, so one entry always fits.
+//! - A member has at most one append on its way, each within a byte budget that adapts to
+//!   how fast the member takes them, far below the network's message limit (see
+//!   [`super::append`]). An entry is at most `cluster::batcher::MAX_BATCH_BYTES` plus one pin,
+//!   and one entry is always sent.
 
 use std::error::Error;
 
 use libp2p::{Multiaddr, PeerId};
-use openraft::error::{
-    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, Unreachable,
-};
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -25,33 +23,7 @@ use openraft::raft::{
 
 use crate::consensus::{NodeId, PeerNode, TypeConfig};
 
-/// The most bytes one append carries. openraft gives an append one heartbeat interval to
-/// complete (encode, send, decode, fsync on the follower, answer); a follower behind big
-/// entries that cannot take one append in that time never catches up, so appends stay small
-/// (and far below `net::MAX_MESSAGE`).
-pub const MAX_APPEND_BYTES: usize = 1024 * 1024;
-
-/// An upper bound of an entry's encoded size.
-fn entry_bound(entry: &openraft::Entry<TypeConfig>) -> usize {
-    const FRAME: usize = 64;
-    match &entry.payload {
-        openraft::EntryPayload::Blank => FRAME,
-        openraft::EntryPayload::Normal(op) => FRAME + op.encoded_bound(),
-        openraft::EntryPayload::Membership(m) => FRAME + 512 * (1 + m.nodes().count()),
-    }
-}
-
-/// How many of `entries` fit in one append, when not all of them do.
-fn entries_that_fit(entries: &[openraft::Entry<TypeConfig>]) -> Option<u64> {
-    let mut bytes = 0;
-    for (count, entry) in entries.iter().enumerate() {
-        bytes += entry_bound(entry);
-        if bytes > MAX_APPEND_BYTES {
-            return Some(count.max(1) as u64);
-        }
-    }
-    None
-}
+use super::append::{Appends, Plan};
 use super::{Client, RpcError};
 use crate::net::NetError;
 
@@ -75,6 +47,7 @@ pub struct Connection {
     target: NodeId,
     peer: Option<PeerId>,
     addrs: Vec<Multiaddr>,
+    appends: Appends,
 }
 
 /// The member's peer id and dialable addresses (without their `/p2p` suffix).
@@ -96,6 +69,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             target,
             peer,
             addrs,
+            appends: Appends::default(),
         }
     }
 }
@@ -131,16 +105,20 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: AppendEntriesRequest<TypeConfig>,
         _option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, PeerNode, RaftError<NodeId>>> {
-        if rpc.entries.len() > 1
-            && let Some(fit) = entries_that_fit(&rpc.entries)
-        {
-            return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(fit)));
-        }
-        let answer = match self.peer() {
-            Ok(peer) => self.rpc.append(peer, self.addrs.clone(), rpc).await,
-            Err(e) => Err(e),
+        let held = self.appends.settle(self.target).await;
+        let plan = Plan::new(rpc, held, &self.appends);
+        let peer = match self.peer() {
+            Ok(peer) => peer,
+            Err(e) => return self.answer(Err(e)),
         };
-        self.answer(answer)
+        let (rpc, addrs, request) = (self.rpc.clone(), self.addrs.clone(), plan.request.clone());
+        let sent = async move { rpc.append(peer, addrs, request).await };
+        let answer = match self.appends.send(self.target, &plan, sent).await {
+            Ok(answer) => self.answer(answer)?,
+            Err(e) => return Err(RPCError::Network(NetworkError::new(&e))),
+        };
+        plan.read(self.target, answer)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))
     }
 
     async fn install_snapshot(

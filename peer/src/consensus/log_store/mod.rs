@@ -8,10 +8,11 @@
 //! it is behind what this peer acknowledged. openraft re-applies the committed part of the
 //! log when it starts, before Cairn serves anything, up to the committed log id
 //! `read_committed` returns. `save_committed` queues that id without waiting (no fsync on
-//! openraft's path from commit to apply); the writer stores it in its next transaction, and
-//! writes one alone with fsync when nothing else is queued. So a restarted peer has applied
-//! everything committed up to its last fsync before the crash, and the rest once the leader
-//! tells it.
+//! openraft's path from commit to apply); the writer stores it in its next transaction, or
+//! alone with fsync when nothing else comes within [`writer::IDLE`], and only then publishes
+//! its index through [`Recorded`]. A write is acknowledged only once that index reaches it
+//! (`cluster::commit`), so a restarted peer has applied every write it acknowledged before
+//! it serves anything, with or without a quorum.
 //!
 //! # Group commit
 //! `append` does not wait for the disk: it records the entries in [`Pending`] (so reads see
@@ -35,6 +36,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 
+use super::recorded::Recorded;
 use super::{NodeId, StorageError, TypeConfig, any_error, blocking};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
@@ -42,6 +44,11 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
 const VOTE: &str = "vote";
 const PURGED: &str = "last_purged";
 const COMMITTED: &str = "committed";
+/// The most stored bytes one replication read returns (at least one entry): openraft reads
+/// up to `max_payload_entries` entries for each append and sends again after a timeout, so
+/// a follower far behind big entries would otherwise cost the leader many megabytes decoded
+/// per heartbeat interval. Appends carry at most this much (`rpc::append`).
+pub const REPLICATION_READ_BYTES: usize = 1024 * 1024;
 /// Writes queued for the writer thread (bounded: `append` waits when the disk falls behind).
 const QUEUE: usize = 4096;
 
@@ -67,8 +74,9 @@ enum Write {
         op: Op,
         done: oneshot::Sender<Result<(), String>>,
     },
-    /// The committed log id, serialised; nobody waits for it.
-    Committed(Vec<u8>),
+    /// The committed log id: its index (published through [`Recorded`] once durable) and
+    /// its serialised form.
+    Committed { index: u64, bytes: Vec<u8> },
 }
 
 /// The log store; clones share the database, the pending entries and the writer.
@@ -78,6 +86,7 @@ pub struct LogStore {
     stats: Arc<LogStats>,
     pending: Pending,
     writes: mpsc::Sender<Write>,
+    recorded: Recorded,
 }
 
 impl Debug for Write {
@@ -85,9 +94,20 @@ impl Debug for Write {
         f.write_str(match self {
             Write::Append { .. } => "Append",
             Write::Other { .. } => "Other",
-            Write::Committed(_) => "Committed",
+            Write::Committed { .. } => "Committed",
         })
     }
+}
+
+/// The index of the committed log id stored in `db` (0 when none is).
+fn stored_committed(db: &Database) -> Result<u64, StorageError> {
+    let txn = db.begin_read().map_err(read_err)?;
+    let meta = txn.open_table(META).map_err(read_err)?;
+    let Some(value) = meta.get(COMMITTED).map_err(read_err)? else {
+        return Ok(0);
+    };
+    let committed: Option<LogId<NodeId>> = serde_json::from_slice(value.value()).map_err(read_err)?;
+    Ok(committed.map_or(0, |c| c.index))
 }
 
 fn read_err(e: impl std::fmt::Display) -> StorageError {
@@ -114,12 +134,14 @@ impl LogStore {
         txn.open_table(LOG).map_err(write_err)?;
         txn.open_table(META).map_err(write_err)?;
         txn.commit().map_err(write_err)?;
+        let recorded = Recorded::new(stored_committed(&db)?);
         let (db, stats, pending) = (Arc::new(db), Arc::new(LogStats::default()), Pending::default());
         let (writes, queue) = mpsc::channel(QUEUE);
         let writer = writer::Writer {
             db: db.clone(),
             stats: stats.clone(),
             pending: pending.clone(),
+            recorded: recorded.clone(),
             first_failure: None,
         };
         std::thread::Builder::new()
@@ -131,7 +153,13 @@ impl LogStore {
             stats,
             pending,
             writes,
+            recorded,
         })
+    }
+
+    /// How far this peer's disk records the log as committed (see `consensus::recorded`).
+    pub fn recorded(&self) -> Recorded {
+        self.recorded.clone()
     }
 
     /// Counters of commits and entries (for `/raft` and benchmarks).
@@ -219,7 +247,54 @@ impl LogStore {
     }
 }
 
+impl LogStore {
+    /// Entries `start..end` in order, stopping before the one that would take the stored
+    /// bytes read past `max_bytes` (the first is always read) or at the first one missing.
+    fn read_limited(
+        &self,
+        start: u64,
+        end: u64,
+        max_bytes: usize,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError> {
+        let pending: BTreeMap<u64, Arc<Vec<u8>>> = lock(&self.pending)
+            .range(start..end)
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        let txn = self.db.begin_read().map_err(read_err)?;
+        let log = txn.open_table(LOG).map_err(read_err)?;
+        let (mut entries, mut bytes) = (Vec::new(), 0);
+        for index in start..end {
+            let guard;
+            let stored: &[u8] = match pending.get(&index) {
+                Some(stored) => stored,
+                None => match log.get(index).map_err(read_err)? {
+                    Some(found) => {
+                        guard = found;
+                        guard.value()
+                    }
+                    None => break,
+                },
+            };
+            bytes += stored.len();
+            if bytes > max_bytes && !entries.is_empty() {
+                break;
+            }
+            entries.push(serde_json::from_slice(stored).map_err(read_err)?);
+        }
+        Ok(entries)
+    }
+}
+
 impl RaftLogReader<TypeConfig> for LogStore {
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError> {
+        let this = self.clone();
+        blocking(move || this.read_limited(start, end, REPLICATION_READ_BYTES)).await
+    }
+
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
@@ -291,7 +366,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError> {
         let bytes = serde_json::to_vec(&committed).map_err(write_err)?;
-        self.writes.send(Write::Committed(bytes)).await.map_err(write_err)
+        let index = committed.map_or(0, |c| c.index);
+        self.writes
+            .send(Write::Committed { index, bytes })
+            .await
+            .map_err(write_err)
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError> {

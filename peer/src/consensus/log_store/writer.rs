@@ -11,17 +11,19 @@ use openraft::storage::LogFlushed;
 use redb::{Database, Durability, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{COMMITTED, LOG, LogStats, META, Pending, TypeConfig, Write, lock};
+use super::{COMMITTED, LOG, LogStats, META, Pending, Recorded, TypeConfig, Write, lock};
 
 /// Most queued writes folded into one transaction.
 const BATCH: usize = 1024;
 /// How long a committed log id waits for a batch to ride in before it is written alone.
-const IDLE: std::time::Duration = std::time::Duration::from_millis(50);
+pub(super) const IDLE: std::time::Duration = std::time::Duration::from_millis(50);
 
 pub(super) struct Writer {
     pub(super) db: Arc<Database>,
     pub(super) stats: Arc<LogStats>,
     pub(super) pending: Pending,
+    /// Where the durable committed index is published.
+    pub(super) recorded: Recorded,
     /// The first failed commit: redb refuses every later one ("Previous I/O error"), so
     /// later failures are reported with this cause (e.g. a full disk).
     pub(super) first_failure: Option<String>,
@@ -38,7 +40,7 @@ impl Writer {
     ///
     /// A batch of nothing but committed log ids is not written at once: the latest is held
     /// and goes into the next batch's transaction (no fsync of its own while writes flow),
-    /// or, after [`IDLE`] without one, alone with fsync.
+    /// or alone with fsync when a write waits for it to be recorded or after [`IDLE`].
     pub(super) fn run(mut self, mut queue: mpsc::Receiver<Write>) {
         let clock = match tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -50,35 +52,47 @@ impl Writer {
                 return self.run_untimed(queue);
             }
         };
-        let mut held: Option<Vec<u8>> = None;
+        let mut held: Option<Write> = None;
         loop {
             let waited = match held.as_ref() {
                 None => Ok(queue.blocking_recv()),
-                Some(_) => clock.block_on(async { tokio::time::timeout(IDLE, queue.recv()).await }),
+                Some(_) => clock.block_on(self.hold(&mut queue)),
             };
             let first = match waited {
                 Ok(Some(first)) => first,
                 Ok(None) => {
                     if let Some(committed) = held {
-                        self.commit(vec![Write::Committed(committed)]);
+                        self.commit(vec![committed]);
                     }
                     return;
                 }
-                Err(_idle) => {
+                Err(()) => {
                     if let Some(committed) = held.take() {
-                        self.commit(vec![Write::Committed(committed)]);
+                        crate::failpoint!("log.before_committed_alone");
+                        self.commit(vec![committed]);
                     }
                     continue;
                 }
             };
             let mut batch = self.drain(first, &mut queue);
             if let Some(committed) = held.take() {
-                batch.insert(0, Write::Committed(committed));
+                batch.insert(0, committed);
             }
             match only_committed(batch) {
                 Ok(latest) => held = Some(latest),
                 Err(batch) => self.commit(batch),
             }
+        }
+    }
+
+    /// The next queued write, or `Err` when the held committed log id should be written
+    /// alone: after [`IDLE`] without one, or at once when an acknowledgement waits for it.
+    async fn hold(&self, queue: &mut mpsc::Receiver<Write>) -> Result<Option<Write>, ()> {
+        tokio::select! {
+            biased;
+            next = queue.recv() => Ok(next),
+            () = self.recorded.wanted() => Err(()),
+            () = tokio::time::sleep(IDLE) => Err(()),
         }
     }
 
@@ -106,6 +120,7 @@ impl Writer {
     fn commit(&mut self, batch: Vec<Write>) {
         let mut replies = Vec::with_capacity(batch.len());
         let mut entries = 0u64;
+        let mut committed = None;
         let mut txn = self.begin();
         for write in batch {
             let done = match write {
@@ -119,7 +134,10 @@ impl Writer {
                     replies.push(Reply::Done(done));
                     txn.as_ref().map(op)
                 }
-                Write::Committed(bytes) => txn.as_ref().map(|t| save_committed(t, &bytes)),
+                Write::Committed { index, bytes } => {
+                    committed = committed.max(Some(index));
+                    txn.as_ref().map(|t| save_committed(t, &bytes))
+                }
             };
             if let Ok(Err(e)) = done {
                 txn = Err(e);
@@ -140,9 +158,15 @@ impl Writer {
         {
             tracing::warn!("the Raft log could not record the committed index: {e}");
         }
-        if outcome.is_ok() {
-            self.stats.appends.fetch_add(1, Ordering::Relaxed);
-            self.stats.entries.fetch_add(entries, Ordering::Relaxed);
+        match &outcome {
+            Ok(()) => {
+                self.stats.appends.fetch_add(1, Ordering::Relaxed);
+                self.stats.entries.fetch_add(entries, Ordering::Relaxed);
+                if let Some(index) = committed {
+                    self.recorded.advance(index);
+                }
+            }
+            Err(e) => self.recorded.fail(e),
         }
         for reply in replies {
             self.reply(reply, &outcome);
@@ -181,15 +205,11 @@ impl Writer {
 }
 
 /// The latest committed log id when `batch` holds nothing else, or the batch.
-fn only_committed(batch: Vec<Write>) -> Result<Vec<u8>, Vec<Write>> {
-    if !batch.iter().all(|w| matches!(w, Write::Committed(_))) {
+fn only_committed(batch: Vec<Write>) -> Result<Write, Vec<Write>> {
+    if !batch.iter().all(|w| matches!(w, Write::Committed { .. })) {
         return Err(batch);
     }
-    match batch.into_iter().last() {
-        Some(Write::Committed(latest)) => Ok(latest),
-        Some(other) => Err(vec![other]),
-        None => Err(Vec::new()),
-    }
+    batch.into_iter().last().ok_or_else(Vec::new)
 }
 
 fn save_committed(txn: &WriteTransaction, bytes: &[u8]) -> Result<(), redb::Error> {
