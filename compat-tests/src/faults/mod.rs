@@ -16,6 +16,7 @@
 //! - A peer that is down has no address: clients that pick it record a failed connection
 //!   (`Fail`: nothing was sent).
 
+pub mod linkem;
 pub mod netns;
 pub mod suite;
 mod tmpfs;

@@ -1,6 +1,7 @@
 //! A private network for a [`super::FaultCluster`]: each peer in its own network namespace,
 //! joined by veth pairs to a bridge in the test's namespace, so that links between peers can be
-//! cut (blackhole routes) and slowed (`tc netem`) while the test still reaches every peer.
+//! cut (blackhole routes) and slowed (`tc netem`, or on a kernel without it the userspace
+//! emulator of [`super::linkem`]) while the test still reaches every peer.
 //!
 //! # Invariants
 //! - Only namespaces, links and addresses this module created are touched, and all of them are
@@ -11,19 +12,20 @@
 
 use std::net::Ipv4Addr;
 use std::process::Command;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
+use super::linkem::{self, Emulator, Setting};
 
-/// A slow, lossy link without `sch_netem`: 512 kbit/s, packets that would wait more than
-/// 100 ms dropped.
-pub const TBF: &str = "tbf rate 512kbit burst 16kb latency 100ms";
+static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// The namespaces of one cluster and the bridge between them.
 pub struct Network {
     tag: String,
     subnet: u8,
     peers: usize,
+    /// The userspace link emulator, while it slows links.
+    emulator: Mutex<Option<Emulator>>,
 }
 
 fn ip(args: &[&str]) -> anyhow::Result<()> {
@@ -52,6 +54,7 @@ impl Network {
             tag: format!("{}{n}", std::process::id() % 10_000),
             subnet,
             peers,
+            emulator: Mutex::new(None),
         };
         net.build()?;
         Ok(net)
@@ -131,31 +134,77 @@ impl Network {
     }
 
     /// Slows peer `i`'s link with `netem` arguments such as `delay 75ms 50ms loss 20%`. On a
-    /// kernel without `sch_netem` ("Specified qdisc kind is unknown") it uses [`TBF`] instead,
-    /// which delays through its queue and drops what overflows it; returns which one it used,
-    /// for the history.
+    /// kernel without `sch_netem` ("Specified qdisc kind is unknown") the links between peer
+    /// `i` and every other peer go through the userspace emulator instead ([`linkem`]), with
+    /// the same delay, jitter and loss; returns which one it used, for the history.
     pub fn slow(&self, i: usize, netem: &str) -> anyhow::Result<String> {
         let ns = self.namespace(i);
-        let qdisc = |kind: &str| {
-            let mut args = vec![
-                "netns", "exec", &ns, "tc", "qdisc", "replace", "dev", "eth0", "root",
-            ];
-            args.extend(kind.split_whitespace());
-            ip(&args)
-        };
-        let wanted = format!("netem {netem}");
-        match qdisc(&wanted) {
-            Ok(()) => Ok(wanted),
+        let mut args = vec!["netns", "exec", &ns, "tc", "qdisc", "replace", "dev", "eth0", "root", "netem"];
+        args.extend(netem.split_whitespace());
+        match ip(&args) {
+            Ok(()) => Ok(format!("netem {netem}")),
             Err(e) if e.to_string().contains("qdisc kind is unknown") => {
-                qdisc(TBF)?;
-                Ok(format!("{TBF} (this kernel has no sch_netem)"))
+                self.emulate(i, Setting::parse(netem)?)?;
+                Ok(format!(
+                    "netem {netem} in userspace (compat-tests/py/linkem.py; this kernel has no sch_netem)"
+                ))
             }
             Err(e) => Err(e),
         }
     }
 
-    /// Removes every peer's `netem`.
+    /// Routes every link of peer `i` through the emulator, starting it with `setting`.
+    fn emulate(&self, i: usize, setting: Setting) -> anyhow::Result<()> {
+        let mut running = self.emulator.lock().unwrap_or_else(|e| e.into_inner());
+        if running.is_none() {
+            let addrs: Vec<Ipv4Addr> = (0..self.peers).map(|p| self.addr(p)).collect();
+            let emulator = Emulator::start(&self.tag, &addrs, setting.clone(), u64::from(self.subnet))?;
+            for p in 0..self.peers {
+                self.attach(p, emulator.device(p))?;
+            }
+            *running = Some(emulator);
+        }
+        let Some(emulator) = running.as_ref() else {
+            anyhow::bail!("the link emulator is not running");
+        };
+        anyhow::ensure!(
+            emulator.setting() == &setting,
+            "the link emulator runs with {:?}; unslow before slowing with {setting:?}",
+            emulator.setting()
+        );
+        for other in (0..self.peers).filter(|p| *p != i) {
+            self.route_through(i, other, emulator.device(i))?;
+            self.route_through(other, i, emulator.device(other))?;
+        }
+        Ok(())
+    }
+
+    /// Moves `device` into peer `p`'s namespace and brings it up; replies to packets that
+    /// arrive on it are not refused by the reverse-path filter.
+    fn attach(&self, p: usize, device: &str) -> anyhow::Result<()> {
+        let ns = self.namespace(p);
+        ip(&["link", "set", device, "netns", &ns])?;
+        ip(&["-n", &ns, "link", "set", device, "up"])?;
+        let (all, own) = (
+            "net.ipv4.conf.all.rp_filter=0".to_owned(),
+            format!("net.ipv4.conf.{device}.rp_filter=0"),
+        );
+        ip(&["netns", "exec", &ns, "sysctl", "-qw", &all, &own])
+    }
+
+    /// Sends peer `from`'s packets to peer `to` through `device`.
+    fn route_through(&self, from: usize, to: usize, device: &str) -> anyhow::Result<()> {
+        let (target, source) = (format!("{}/32", self.addr(to)), self.addr(from).to_string());
+        let ns = self.namespace(from);
+        ip(&[
+            "-n", &ns, "route", "replace", &target, "dev", device, "src", &source, "metric",
+            linkem::METRIC,
+        ])
+    }
+
+    /// Removes every peer's `netem` and stops the emulator (its routes go with its devices).
     pub fn unslow(&self) -> anyhow::Result<()> {
+        drop(self.emulator.lock().unwrap_or_else(|e| e.into_inner()).take());
         for i in 0..self.peers {
             let ns = self.namespace(i);
             let _ = ip(&["netns", "exec", &ns, "tc", "qdisc", "del", "dev", "eth0", "root"]);
@@ -166,6 +215,7 @@ impl Network {
 
 impl Drop for Network {
     fn drop(&mut self) {
+        drop(self.emulator.lock().unwrap_or_else(|e| e.into_inner()).take());
         for i in 0..self.peers {
             let _ = ip(&["netns", "del", &self.namespace(i)]);
         }
