@@ -56,7 +56,11 @@ fn slowed_links_delay_lose_yield_to_partitions_and_heal() -> anyhow::Result<()> 
     assert!(slowed >= 0.3, "took {slowed:.3}s through `{used}`");
 
     net.cut(&[0], &[1])?;
-    assert_eq!(round_trip(&net, 0, 1)?, None, "a partition wins over a slowed link");
+    assert_eq!(
+        round_trip(&net, 0, 1)?,
+        None,
+        "a partition wins over a slowed link"
+    );
     net.heal()?;
     net.unslow()?;
 
@@ -69,7 +73,10 @@ fn slowed_links_delay_lose_yield_to_partitions_and_heal() -> anyhow::Result<()> 
         );
     }
     net.unslow()?;
-    assert!(round_trip(&net, 0, 1)?.is_some(), "unslowed, the link works again");
+    assert!(
+        round_trip(&net, 0, 1)?.is_some(),
+        "unslowed, the link works again"
+    );
     let _ = server.kill();
     let _ = server.wait();
     Ok(())

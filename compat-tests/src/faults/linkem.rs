@@ -57,22 +57,31 @@ impl Setting {
         while let Some(word) = words.next() {
             match word {
                 "delay" => {
-                    let delay = words.next().ok_or_else(|| anyhow::anyhow!("netem: delay needs a time"))?;
+                    let delay = words
+                        .next()
+                        .ok_or_else(|| anyhow::anyhow!("netem: delay needs a time"))?;
                     setting.delay = duration(delay)?;
                     if let Some(jitter) = words.next_if(|w| w.starts_with(|c: char| c.is_ascii_digit())) {
                         setting.jitter = duration(jitter)?;
                     }
                 }
                 "loss" => {
-                    let loss = words.next().ok_or_else(|| anyhow::anyhow!("netem: loss needs a percentage"))?;
+                    let loss = words
+                        .next()
+                        .ok_or_else(|| anyhow::anyhow!("netem: loss needs a percentage"))?;
                     let percent: f64 = loss
                         .trim_end_matches('%')
                         .parse()
                         .map_err(|_| anyhow::anyhow!("netem: `{loss}` is not a percentage"))?;
-                    anyhow::ensure!((0.0..=100.0).contains(&percent), "netem: loss {loss} out of 0–100%");
+                    anyhow::ensure!(
+                        (0.0..=100.0).contains(&percent),
+                        "netem: loss {loss} out of 0–100%"
+                    );
                     setting.loss = percent / 100.0;
                 }
-                other => anyhow::bail!("netem: the userspace emulator takes delay, jitter and loss; not `{other}`"),
+                other => {
+                    anyhow::bail!("netem: the userspace emulator takes delay, jitter and loss; not `{other}`")
+                }
             }
         }
         Ok(setting)
@@ -168,7 +177,10 @@ mod tests {
         assert!((s.loss - 0.2).abs() < 1e-9);
         let s = Setting::parse("loss 1.5% delay 1s").expect("parse");
         assert_eq!((s.delay, s.jitter), (Duration::from_secs(1), Duration::ZERO));
-        assert!(Setting::parse("delay 75ms 50ms 25%").is_err(), "correlation is not emulated");
+        assert!(
+            Setting::parse("delay 75ms 50ms 25%").is_err(),
+            "correlation is not emulated"
+        );
         assert!(Setting::parse("rate 1mbit").is_err());
         assert!(Setting::parse("loss 120%").is_err());
         assert!(Setting::parse("delay fast").is_err());

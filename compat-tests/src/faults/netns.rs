@@ -139,7 +139,9 @@ impl Network {
     /// the same delay, jitter and loss; returns which one it used, for the history.
     pub fn slow(&self, i: usize, netem: &str) -> anyhow::Result<String> {
         let ns = self.namespace(i);
-        let mut args = vec!["netns", "exec", &ns, "tc", "qdisc", "replace", "dev", "eth0", "root", "netem"];
+        let mut args = vec![
+            "netns", "exec", &ns, "tc", "qdisc", "replace", "dev", "eth0", "root", "netem",
+        ];
         args.extend(netem.split_whitespace());
         match ip(&args) {
             Ok(()) => Ok(format!("netem {netem}")),
@@ -197,7 +199,16 @@ impl Network {
         let (target, source) = (format!("{}/32", self.addr(to)), self.addr(from).to_string());
         let ns = self.namespace(from);
         ip(&[
-            "-n", &ns, "route", "replace", &target, "dev", device, "src", &source, "metric",
+            "-n",
+            &ns,
+            "route",
+            "replace",
+            &target,
+            "dev",
+            device,
+            "src",
+            &source,
+            "metric",
             linkem::METRIC,
         ])
     }

@@ -8,7 +8,9 @@
 //!
 //! - An append that openraft dropped keeps going ([`Appends::settle`] waits for it before the
 //!   next one is sent), and what it got the follower to hold is not sent again: the next
-//!   append starts after it ([`Plan::new`]). A member has at most one append on its way.
+//!   append starts after it ([`Plan::new`]). A member has at most one append of entries on
+//!   its way; heartbeats (no entries) go at once beside it (`rpc::raft`), so the follower
+//!   keeps hearing of its leader while a big append crosses a busy link.
 //! - The entries sent stay within the budget (by [`crate::state::PinOp::encoded_bound`]); the
 //!   rest wait for the next append and openraft is told of a partial success. One entry is
 //!   always sent. The budget starts at [`MAX_APPEND_BYTES`], far below the network's message

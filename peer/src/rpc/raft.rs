@@ -105,12 +105,18 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: AppendEntriesRequest<TypeConfig>,
         _option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, PeerNode, RaftError<NodeId>>> {
-        let held = self.appends.settle(self.target).await;
-        let plan = Plan::new(rpc, held, &self.appends);
         let peer = match self.peer() {
             Ok(peer) => peer,
             Err(e) => return self.answer(Err(e)),
         };
+        // A heartbeat never waits behind an append on its way: a big append on a busy link
+        // must not keep the follower from hearing of its leader.
+        if rpc.entries.is_empty() {
+            let answer = self.rpc.append(peer, self.addrs.clone(), rpc).await;
+            return self.answer(answer);
+        }
+        let held = self.appends.settle(self.target).await;
+        let plan = Plan::new(rpc, held, &self.appends);
         let (rpc, addrs, request) = (self.rpc.clone(), self.addrs.clone(), plan.request.clone());
         let sent = async move { rpc.append(peer, addrs, request).await };
         let answer = match self.appends.send(self.target, &plan, sent).await {
