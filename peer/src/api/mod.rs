@@ -1,5 +1,6 @@
 //! The cluster's domain types in ipfs-cluster's shapes: [`Pin`], [`PinOptions`], [`PinMode`],
-//! [`PinType`], and the rules a pin must satisfy before it is committed.
+//! [`PinType`], the status shapes ([`GlobalPinInfo`], [`PinInfoShort`], [`TrackerStatus`],
+//! [`PingValue`]), a peer's [`PeerInfo`], and the rules a pin must satisfy before it is committed.
 //!
 //! JSON field names and order follow ipfs-cluster's REST API (`api/types.go`), so tools written
 //! for ipfs-cluster read Cairn's answers. CIDs are written as strings; times as RFC 3339, with
@@ -14,7 +15,9 @@
 
 mod gotime;
 mod options;
+mod peer_info;
 mod repo;
+mod status;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -23,7 +26,9 @@ use cid::Cid;
 use serde::{Deserialize, Serialize};
 
 pub use gotime::GoTime;
+pub use peer_info::{IpfsInfo, PeerInfo};
 pub use repo::RepoStat;
+pub use status::{GlobalPinInfo, PeerIdentity, PinInfoShort, PingValue, TrackerStatus};
 pub use validate::{MAX_PIN_BYTES, PinError, Replication, check_factors};
 
 /// `shard_size` ipfs-cluster writes by default (100 MiB).

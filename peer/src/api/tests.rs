@@ -97,3 +97,105 @@ fn go_times_round_trip_and_zero_is_unset() {
     let t = GoTime::parse("2024-05-06T07:08:09.5Z").unwrap();
     assert_eq!(t.to_string(), "2024-05-06T07:08:09.5Z");
 }
+
+fn info_of(peername: &str, status: TrackerStatus) -> PinInfoShort {
+    let identity = PeerIdentity {
+        peername: peername.into(),
+        ipfs: Some(("12D3KooWIpfs".into(), vec!["/ip4/127.0.0.1/tcp/4001".into()])),
+    };
+    let at = GoTime::parse("2024-01-01T00:00:00Z").unwrap();
+    PinInfoShort::new(&identity, status, at, "", 0)
+}
+
+#[test]
+fn global_pin_info_json_has_ipfs_clusters_fields_in_order_and_reads_back() {
+    let mut child = GlobalPinInfo {
+        cid: hello().to_string(),
+        ..GlobalPinInfo::default()
+    };
+    child
+        .peer_map
+        .insert("leaf".into(), info_of("leaf", TrackerStatus::Remote));
+    let top = info_of("top", TrackerStatus::Pinned).with_child(Some(Ok(child)));
+    let gone = info_of("gone", TrackerStatus::ClusterError).with_child(Some(Err("unreachable".into())));
+    let mut info = GlobalPinInfo {
+        cid: hello().to_string(),
+        name: "n".into(),
+        ..GlobalPinInfo::default()
+    };
+    info.peer_map.insert("b-top".into(), top);
+    info.peer_map.insert("a-gone".into(), gone);
+    let json = serde_json::to_string(&info).unwrap();
+    assert!(
+        json.starts_with(r#"{"cid":"Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD","name":"n","allocations":[],"origins":[],"created":"0001-01-01T00:00:00Z","metadata":{},"peer_map":{"a-gone":{"peername":"gone","ipfs_peer_id":"12D3KooWIpfs","ipfs_peer_addresses":["/ip4/127.0.0.1/tcp/4001"],"status":"cluster_error","timestamp":"2024-01-01T00:00:00Z","error":"","attempt_count":0,"priority_pin":false,"child_error":"unreachable"}"#),
+        "{json}"
+    );
+    assert!(json.contains(r#""child":{"cid""#), "{json}");
+    let back: GlobalPinInfo = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, info);
+}
+
+#[test]
+fn a_peer_without_a_known_daemon_leaves_its_ipfs_keys_out_and_unknown_keys_are_ignored() {
+    let identity = PeerIdentity::from_ping(&PingValue::parse("not json"), Some("me"));
+    assert_eq!(
+        identity,
+        PeerIdentity {
+            peername: "me".into(),
+            ipfs: None
+        }
+    );
+    let short = PinInfoShort::new(&identity, TrackerStatus::Pinned, GoTime::ZERO, "", 1);
+    let json = serde_json::to_value(&short).unwrap();
+    assert!(
+        json.get("ipfs_peer_id").is_none() && json.get("child").is_none(),
+        "{json}"
+    );
+    let newer = r#"{"cid":"x","peer_map":{"p":{"status":"pinned","future_key":1}},"future":true}"#;
+    let read: GlobalPinInfo = serde_json::from_str(newer).unwrap();
+    assert_eq!(read.peer_map["p"].status, TrackerStatus::Pinned);
+}
+
+#[test]
+fn the_ping_value_reads_back_and_names_its_daemon() {
+    let ping = PingValue {
+        peer_name: "p".into(),
+        ipfs_id: "12D3KooWIpfs".into(),
+        ipfs_addresses: vec!["/ip4/127.0.0.1/tcp/4001".into()],
+    };
+    assert_eq!(
+        ping.to_text(),
+        r#"{"peer_name":"p","ipfs_id":"12D3KooWIpfs","ipfs_addresses":["/ip4/127.0.0.1/tcp/4001"]}"#
+    );
+    assert_eq!(PingValue::parse(&ping.to_text()), ping);
+    let identity = PeerIdentity::from_ping(&ping, None);
+    assert_eq!(identity.peername, "p");
+    assert_eq!(identity.ipfs.map(|(id, _)| id).as_deref(), Some("12D3KooWIpfs"));
+}
+
+#[test]
+fn tracker_status_words_are_ipfs_clusters_and_filters_read_them() {
+    for status in [
+        TrackerStatus::PinQueued,
+        TrackerStatus::UnexpectedlyUnpinned,
+        TrackerStatus::ClusterError,
+    ] {
+        assert_eq!(serde_json::to_value(status).unwrap(), status.name());
+        assert!(status.matches(status.name()));
+    }
+    assert!(TrackerStatus::PinError.matches("pinned, error"));
+    assert!(!TrackerStatus::Pinned.matches("queued"));
+}
+
+#[test]
+fn another_members_id_carries_only_what_raft_knows() {
+    let member = PeerInfo::member("12D3KooWPeer", &["/ip4/127.0.0.1/tcp/9096".into()]);
+    assert_eq!(
+        serde_json::to_string(&member).unwrap(),
+        r#"{"id":"12D3KooWPeer","addresses":["/ip4/127.0.0.1/tcp/9096"],"error":""}"#
+    );
+    let read: PeerInfo =
+        serde_json::from_str(r#"{"id":"x","peername":"n","cluster_peers":["x","y"]}"#).unwrap();
+    assert_eq!(read.peername.as_deref(), Some("n"));
+    assert_eq!(read.cluster_peers.map(|p| p.len()), Some(2));
+}

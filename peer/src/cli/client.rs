@@ -8,9 +8,11 @@ use cairn_gateway::upstream::{Connector, Target};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::CliError;
+use crate::api::{PeerInfo, Pin, PinMode};
 
 /// How results are printed.
 #[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
@@ -133,28 +135,42 @@ pub(super) fn print(values: &[Value], enc: Encoding, text: impl Fn(&Value) -> St
     }
 }
 
+/// ipfs-cluster-ctl's line for a pin.
 fn pin_line(pin: &Value) -> String {
-    let (min, max) = (&pin["replication_factor_min"], &pin["replication_factor_max"]);
+    let pin = match Pin::deserialize(pin) {
+        Ok(pin) => pin,
+        Err(e) => return format!("a pin that does not read as a pin ({e}): {pin}"),
+    };
+    let (min, max) = (
+        pin.options.replication_factor_min,
+        pin.options.replication_factor_max,
+    );
     let factor = if min == max {
         min.to_string()
     } else {
         format!("{min}--{max}")
     };
-    let allocations = match pin["allocations"].as_array() {
-        Some(a) if !a.is_empty() => format!("{a:?}"),
+    let allocations = match &pin.allocations {
+        // Go's `%s` of a []peer.ID, as ipfs-cluster-ctl prints it.
+        a if !a.is_empty() => format!("[{}]", a.join(" ")),
         _ => "[everywhere]".to_owned(),
     };
-    let mode = if pin["mode"] == "direct" {
-        "Direct"
-    } else {
-        "Recursive"
+    let mode = match pin.options.mode {
+        PinMode::Direct => "Direct",
+        PinMode::Recursive => "Recursive",
     };
-    let name = pin["name"].as_str().unwrap_or("");
     format!(
-        "{} | {name} | PIN | Repl. Factor: {factor} | Allocations: {allocations} | {mode} | Added: {}",
-        pin["cid"].as_str().unwrap_or(""),
-        pin["timestamp"].as_str().unwrap_or("")
+        "{} | {} | PIN | Repl. Factor: {factor} | Allocations: {allocations} | {mode} | Added: {}",
+        pin.cid, pin.options.name, pin.timestamp
     )
+}
+
+/// Reads `value` as a `PeerInfo` and writes it with `text`, or says why it does not read.
+fn peer_text(value: &Value, text: impl Fn(&PeerInfo) -> String) -> String {
+    match PeerInfo::deserialize(value) {
+        Ok(peer) => text(&peer),
+        Err(e) => format!("a peer that does not read as an ID ({e}): {value}"),
+    }
 }
 
 fn query(name: &Option<String>, r: Option<i32>, min: Option<i32>, max: Option<i32>) -> String {
@@ -189,18 +205,18 @@ pub(super) fn id(global: &Global) -> Result<(), CliError> {
     block_on(async {
         let values = Rest::new(&global.host)?.call(http::Method::GET, "/id").await?;
         print(&values, global.enc, |v| {
-            let others = v["cluster_peers"]
-                .as_array()
-                .map_or(0, |p| p.len().saturating_sub(1));
-            let error = match v["error"].as_str().unwrap_or("") {
-                "" => String::new(),
-                error => format!(" | ERROR: {error}"),
-            };
-            format!(
-                "{} | {} | Sees {others} other peers{error}",
-                v["id"].as_str().unwrap_or(""),
-                v["peername"].as_str().unwrap_or("")
-            )
+            peer_text(v, |peer| {
+                let others = peer
+                    .cluster_peers
+                    .as_ref()
+                    .map_or(0, |p| p.len().saturating_sub(1));
+                let error = match peer.error.as_str() {
+                    "" => String::new(),
+                    error => format!(" | ERROR: {error}"),
+                };
+                let name = peer.peername.as_deref().unwrap_or("");
+                format!("{} | {name} | Sees {others} other peers{error}", peer.id)
+            })
         });
         Ok(())
     })
@@ -220,11 +236,9 @@ pub(super) fn peers(global: &Global, command: &PeersCommand) -> Result<(), CliEr
     block_on(async {
         let values = Rest::new(&global.host)?.call(http::Method::GET, "/peers").await?;
         print(&values, global.enc, |v| {
-            format!(
-                "{} | {}",
-                v["id"].as_str().unwrap_or(""),
-                v["peername"].as_str().unwrap_or("")
-            )
+            peer_text(v, |peer| {
+                format!("{} | {}", peer.id, peer.peername.as_deref().unwrap_or(""))
+            })
         });
         Ok(())
     })

@@ -3,7 +3,10 @@
 //! `cairn health alerts`, `cairn health metrics [name]` (ipfs-cluster-ctl's words and text
 //! layout; `--enc json` prints the API's JSON).
 
+use serde::Deserialize;
 use serde_json::Value;
+
+use crate::api::GlobalPinInfo;
 
 use super::CliError;
 use super::client::{Global, Rest, block_on, print};
@@ -54,39 +57,37 @@ fn query(args: &StatusArgs) -> String {
 /// ipfs-cluster-ctl's text for a `GlobalPinInfo`; a peer's child cluster (`--depth`) is shown
 /// below that peer, indented one level further.
 fn status_text(info: &Value) -> String {
-    let mut out = format!(
-        "{} | {}:",
-        info["cid"].as_str().unwrap_or(""),
-        info["name"].as_str().unwrap_or("")
-    );
-    peer_lines(info, 1, &mut out);
-    out
+    match GlobalPinInfo::deserialize(info) {
+        Ok(info) => {
+            let mut out = format!("{} | {}:", info.cid, info.name);
+            peer_lines(&info, 1, &mut out);
+            out
+        }
+        Err(e) => format!("a status that does not read as a GlobalPinInfo ({e}): {info}"),
+    }
 }
 
 /// One line per peer of `info`'s peer map at `level`, each followed by its child's peers.
-fn peer_lines(info: &Value, level: usize, out: &mut String) {
-    let Some(peers) = info["peer_map"].as_object() else {
-        return;
-    };
+fn peer_lines(info: &GlobalPinInfo, level: usize, out: &mut String) {
     let indent = "    ".repeat(level);
-    for (peer, entry) in peers {
-        let name = entry["peername"]
-            .as_str()
+    for (peer, entry) in &info.peer_map {
+        let name = Some(entry.peername.as_str())
             .filter(|n| !n.is_empty())
             .unwrap_or(peer);
-        let status = entry["status"].as_str().unwrap_or("").to_uppercase();
+        let status = entry.status.name().to_uppercase();
         out.push_str(&format!(
             "\n{indent}> {name:<16} : {status} | {} | Attempts: {}",
-            entry["timestamp"].as_str().unwrap_or(""),
-            entry["attempt_count"]
+            entry.timestamp, entry.attempt_count
         ));
-        if let Some(error) = entry["error"].as_str().filter(|e| !e.is_empty()) {
-            out.push_str(&format!(" | {error}"));
+        if !entry.error.is_empty() {
+            out.push_str(&format!(" | {}", entry.error));
         }
-        if let Some(why) = entry["child_error"].as_str() {
+        if let Some(why) = &entry.child_error {
             out.push_str(&format!("\n{indent}    (child cluster: {why})"));
         }
-        peer_lines(&entry["child"], level + 1, out);
+        if let Some(child) = &entry.child {
+            peer_lines(child, level + 1, out);
+        }
     }
 }
 
@@ -181,11 +182,11 @@ mod tests {
         let info = serde_json::json!({
             "cid": "QmX", "name": "n",
             "peer_map": {
-                "top": {"peername": "top", "status": "pinned", "timestamp": "t", "attempt_count": 0,
+                "top": {"peername": "top", "status": "pinned", "timestamp": "2026-12-04T10:00:00Z", "attempt_count": 0,
                     "child": {"cid": "QmX", "peer_map": {
-                        "leaf": {"peername": "leaf", "status": "remote", "timestamp": "t", "attempt_count": 0}
+                        "leaf": {"peername": "leaf", "status": "remote", "timestamp": "2026-12-04T10:00:00Z", "attempt_count": 0}
                     }}},
-                "gone": {"peername": "gone", "status": "pin_error", "timestamp": "t", "attempt_count": 2,
+                "gone": {"peername": "gone", "status": "pin_error", "timestamp": "2026-12-04T10:00:00Z", "attempt_count": 2,
                     "error": "boom", "child_error": "unreachable"}
             }
         });
@@ -193,17 +194,27 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "QmX | n:");
         assert!(
-            lines.contains(&"    > top              : PINNED | t | Attempts: 0"),
+            lines.contains(&"    > top              : PINNED | 2026-12-04T10:00:00Z | Attempts: 0"),
             "{text}"
         );
         assert!(
-            lines.contains(&"        > leaf             : REMOTE | t | Attempts: 0"),
+            lines.contains(&"        > leaf             : REMOTE | 2026-12-04T10:00:00Z | Attempts: 0"),
             "{text}"
         );
         assert!(
-            lines.contains(&"    > gone             : PIN_ERROR | t | Attempts: 2 | boom"),
+            lines.contains(&"    > gone             : PIN_ERROR | 2026-12-04T10:00:00Z | Attempts: 2 | boom"),
             "{text}"
         );
         assert!(lines.contains(&"        (child cluster: unreachable)"), "{text}");
+    }
+
+    #[test]
+    fn a_status_that_is_no_global_pin_info_is_shown_as_it_came() {
+        let text = status_text(&serde_json::json!({"cid": 7}));
+        assert!(
+            text.starts_with("a status that does not read as a GlobalPinInfo"),
+            "{text}"
+        );
+        assert!(text.ends_with(r#"{"cid":7}"#), "{text}");
     }
 }

@@ -193,7 +193,11 @@ impl gw::Cluster for Cluster {
     ) -> BoxStream<'static, Result<serde_json::Value, gw::ClusterError>> {
         let cids = (!cids.is_empty()).then_some(cids);
         let infos = self.global_infos(cids, depth, None, timeout);
-        Box::pin(infos.map(|info| info.map_err(to_gateway)))
+        // The gateway knows no peer types: it gets each line as JSON.
+        Box::pin(infos.map(|info| {
+            let info = info.map_err(to_gateway)?;
+            serde_json::to_value(info).map_err(|e| gw::ClusterError::Failed(e.to_string()))
+        }))
     }
 
     fn repo_gc(&self) -> BoxStream<'static, GcLine> {

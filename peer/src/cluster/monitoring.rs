@@ -71,12 +71,11 @@ impl Cluster {
         let others: Vec<String> = members.into_iter().filter(|m| *m != self.peer_id).collect();
         let mut fresh = Vec::new();
         for ping in self.monitor.usable(crate::monitor::PING, &others) {
-            let value: serde_json::Value = serde_json::from_str(&ping.value).unwrap_or_default();
-            let addrs = value["ipfs_addresses"].as_array().cloned().unwrap_or_default();
-            let id = value["ipfs_id"].as_str().unwrap_or_default().to_owned();
-            for addr in addrs.iter().filter_map(|a| a.as_str()) {
+            let value = crate::api::PingValue::parse(&ping.value);
+            let id = &value.ipfs_id;
+            for addr in &value.ipfs_addresses {
                 let full = if addr.contains("/p2p/") || id.is_empty() {
-                    addr.to_owned()
+                    addr.clone()
                 } else {
                     format!("{addr}/p2p/{id}")
                 };

@@ -17,18 +17,17 @@
 //! - Each level asks the next one level less deep (at most `MAX_DEPTH`), so the recursion ends
 //!   even when clusters name each other as upstream.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cid::Cid;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use serde_json::{Map, Value};
 
 use super::pin_info::{ChildInfo, global, short};
 use super::{Cluster, ClusterError};
-use crate::api::{Pin, parse_cid};
+use crate::api::{GlobalPinInfo, PeerIdentity, Pin, parse_cid};
 use crate::consensus::PeerNode;
 use crate::rpc::NestedStatus;
 use crate::tracker::{LocalStatus, Status};
@@ -48,7 +47,7 @@ fn below(budget: Duration) -> Duration {
 type Chunk = Vec<(Cid, Option<Pin>)>;
 
 /// One member and its identifying `PinInfoShort` part.
-type Member = (PeerNode, Value);
+type Member = (PeerNode, PeerIdentity);
 
 /// Members that failed earlier in this call, with why: not asked again.
 type Failed = Mutex<HashMap<String, String>>;
@@ -99,19 +98,14 @@ impl Cluster {
         cids: &[Cid],
         depth: u32,
         budget: Duration,
-    ) -> Option<Result<HashMap<String, Value>, String>> {
+    ) -> Option<Result<HashMap<String, GlobalPinInfo>, String>> {
         let ipfs = Some(&self.ipfs).filter(|ipfs| depth > 1 && !cids.is_empty() && ipfs.is_cairn())?;
         let asked = ipfs.child_status(cids, depth - 1, below(budget));
         let answer = match tokio::time::timeout(budget, asked).await {
             Ok(answer) => answer.map_err(|e| e.to_string()),
             Err(_) => Err(format!("the child cluster did not answer within {budget:?}")),
         };
-        Some(answer.map(|infos| {
-            let by_cid = infos
-                .into_iter()
-                .map(|info| (info["cid"].as_str().unwrap_or_default().to_owned(), info));
-            by_cid.collect()
-        }))
+        Some(answer.map(|infos| infos.into_iter().map(|info| (info.cid.clone(), info)).collect()))
     }
 
     /// One member's `rpc::ClusterRequest::Nested` answer within `budget` (this peer's served
@@ -150,7 +144,7 @@ impl Cluster {
         depth: u32,
         filter: Option<String>,
         timeout: Option<Duration>,
-    ) -> BoxStream<'static, Result<Value, ClusterError>> {
+    ) -> BoxStream<'static, Result<GlobalPinInfo, ClusterError>> {
         let members = self.members().into_iter().map(|m| {
             let identity = self.identity(&m);
             (m, identity)
@@ -200,7 +194,7 @@ impl Cluster {
 
     /// The `GlobalPinInfo` lines of one chunk, every member asked at once (but those that
     /// failed earlier in the call).
-    async fn chunk_infos(&self, call: &Call, chunk: Chunk) -> Vec<Result<Value, ClusterError>> {
+    async fn chunk_infos(&self, call: &Call, chunk: Chunk) -> Vec<Result<GlobalPinInfo, ClusterError>> {
         let cids: Vec<Cid> = chunk.iter().map(|(cid, _)| *cid).collect();
         let asks = call
             .members
@@ -208,7 +202,7 @@ impl Cluster {
             .map(|(m, _)| self.member_answer(call, m, &cids));
         let answers: Vec<MemberAnswer> = futures::future::join_all(asks).await;
         let lines = chunk.iter().filter_map(|(cid, pin)| {
-            let mut peer_map = Map::new();
+            let mut peer_map = BTreeMap::new();
             for ((member, identity), answer) in call.members.iter().zip(&answers) {
                 let (local, child) = answer.view(cid);
                 if call.filter.as_deref().is_none_or(|f| local.status.matches(f)) {
@@ -238,11 +232,14 @@ fn lock(failed: &Failed) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
 }
 
 /// The child's answer for `cid` in what a member found.
-fn child_of(found: &Result<HashMap<String, Value>, String>, cid: &Cid) -> Result<String, String> {
+fn child_of(
+    found: &Result<HashMap<String, GlobalPinInfo>, String>,
+    cid: &Cid,
+) -> Result<GlobalPinInfo, String> {
     match found {
         Ok(by_cid) => by_cid
             .get(&cid.to_string())
-            .map(Value::to_string)
+            .cloned()
             .ok_or_else(|| "the child cluster did not answer for this pin".to_owned()),
         Err(why) => Err(why.clone()),
     }
@@ -272,10 +269,7 @@ impl MemberAnswer {
             let why = "the peer did not answer for this pin".to_owned();
             return (LocalStatus::now(Status::ClusterError, why, 0), None);
         };
-        let child = found.child.as_ref().map(|child| match child {
-            Ok(text) => serde_json::from_str(text).map_err(|e| format!("child answer: {e}")),
-            Err(why) => Err(why.clone()),
-        });
+        let child = found.child.clone();
         (found.status.clone(), child)
     }
 }

@@ -9,9 +9,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::api::GlobalPinInfo;
 use bytes::Bytes;
 use cid::Cid;
-use serde_json::Value;
 
 use super::{IpfsClient, IpfsError};
 
@@ -50,7 +50,7 @@ impl IpfsClient {
         cids: &[Cid],
         depth: u32,
         budget: Duration,
-    ) -> Result<Vec<Value>, IpfsError> {
+    ) -> Result<Vec<GlobalPinInfo>, IpfsError> {
         let mut infos = Vec::with_capacity(cids.len());
         for args in query_args(cids) {
             let call = format!(

@@ -104,9 +104,13 @@ pub fn pinqueue(peer: &str, queued: u64, bucket: u64, ttl: Duration) -> Metric {
 
 /// The ping: `{"peer_name","ipfs_id","ipfs_addresses"}`, alive for twice the interval.
 pub fn ping(peer: &str, peername: &str, ipfs: Option<&(String, Vec<String>)>, interval: Duration) -> Metric {
-    let (id, addrs) = ipfs.cloned().unwrap_or_default();
-    let value = serde_json::json!({ "peer_name": peername, "ipfs_id": id, "ipfs_addresses": addrs });
-    Metric::new(PING, peer, value.to_string(), 0, interval * 2)
+    let (ipfs_id, ipfs_addresses) = ipfs.cloned().unwrap_or_default();
+    let value = crate::api::PingValue {
+        peer_name: peername.to_owned(),
+        ipfs_id,
+        ipfs_addresses,
+    };
+    Metric::new(PING, peer, value.to_text(), 0, interval * 2)
 }
 
 fn weight(n: u64) -> i64 {

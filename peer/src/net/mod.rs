@@ -34,8 +34,9 @@ pub(crate) use event_loop::EventLoop;
 const COMMAND_QUEUE: usize = 256;
 /// Inbound requests waiting for the peer to handle them.
 pub const INBOUND_QUEUE: usize = 256;
-/// The request-response protocol of cluster RPCs.
-pub const PROTOCOL: &str = "/cairn/rpc/0.3.0";
+/// The request-response protocol of cluster RPCs; its version changes with any message's
+/// shape (0.4: `NestedStatus` carries a typed `GlobalPinInfo`, not JSON text).
+pub const PROTOCOL: &str = "/cairn/rpc/0.4.0";
 /// The request-response protocol of Raft's RPCs.
 pub const RAFT_PROTOCOL: &str = "/cairn/raft/0.3.0";
 /// Raft requests waiting for the peer's Raft.

@@ -32,7 +32,7 @@ use serde::Serialize;
 
 use cairn_gateway::{Body, BoxError, boxed};
 
-use crate::api::{PinOptions, parse_cid};
+use crate::api::{IpfsInfo, PeerInfo, PinOptions, parse_cid};
 use crate::cluster::{Cluster, ClusterError, Consistency, Upkeep};
 
 /// Cairn's version, as `/version` reports it.
@@ -104,35 +104,33 @@ fn recover(cid: Option<&str>) -> Upkeep {
 
 /// ipfs-cluster's `ID` object for every member (this peer's own is complete; others carry
 /// what Raft knows of them: id and addresses).
-fn peers(cluster: &Cluster) -> Vec<Result<serde_json::Value, ClusterError>> {
+fn peers(cluster: &Cluster) -> Vec<Result<PeerInfo, ClusterError>> {
     let mut all = vec![Ok(id(cluster))];
     for member in cluster
         .members()
         .into_iter()
         .filter(|m| m.peer_id != cluster.peer_id)
     {
-        all.push(Ok(
-            serde_json::json!({ "id": member.peer_id, "addresses": member.addrs, "error": "" }),
-        ));
+        all.push(Ok(PeerInfo::member(&member.peer_id, &member.addrs)));
     }
     all
 }
 
 /// ipfs-cluster's `ID` object for this peer.
-pub fn id(cluster: &Cluster) -> serde_json::Value {
+pub fn id(cluster: &Cluster) -> PeerInfo {
     let members = cluster.members();
-    serde_json::json!({
-        "id": cluster.peer_id,
-        "addresses": cluster.addresses(),
-        "cluster_peers": members.iter().map(|m| m.peer_id.clone()).collect::<Vec<_>>(),
-        "cluster_peers_addresses": members.iter().flat_map(|m| m.addrs.clone()).collect::<Vec<_>>(),
-        "version": VERSION,
-        "commit": "",
-        "rpc_protocol_version": "/cairn/0.1/rpc",
-        "error": cluster.healthy().err().map(|e| e.to_string()).unwrap_or_default(),
-        "ipfs": { "addresses": [], "error": "" },
-        "peername": cluster.peername,
-    })
+    PeerInfo {
+        id: cluster.peer_id.clone(),
+        addresses: cluster.addresses(),
+        cluster_peers: Some(members.iter().map(|m| m.peer_id.clone()).collect()),
+        cluster_peers_addresses: Some(members.iter().flat_map(|m| m.addrs.clone()).collect()),
+        version: Some(VERSION.to_owned()),
+        commit: Some(String::new()),
+        rpc_protocol_version: Some("/cairn/0.1/rpc".to_owned()),
+        error: cluster.healthy().err().map(|e| e.to_string()).unwrap_or_default(),
+        ipfs: Some(IpfsInfo::default()),
+        peername: Some(cluster.peername.clone()),
+    }
 }
 
 async fn pin(cluster: &Cluster, cid: &str, query: &str) -> Response<Body> {

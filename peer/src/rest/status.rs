@@ -11,13 +11,13 @@ use futures::StreamExt;
 use http::{Response, StatusCode};
 use http_body_util::StreamBody;
 use hyper::body::Frame;
-use serde_json::Value;
+use std::collections::BTreeMap;
 
 use cairn_gateway::intercept::MAX_DEPTH;
 use cairn_gateway::{Body, BoxError, boxed};
 
 use super::{error, json as reply, line};
-use crate::api::{Pin, parse_cid};
+use crate::api::{GlobalPinInfo, PeerIdentity, Pin, parse_cid};
 use crate::cluster::{Cluster, MemberStatuses, Upkeep, global, short};
 use crate::tracker::{LocalStatus, Status, untracked};
 
@@ -70,8 +70,8 @@ fn status_in(entry: &Entry, cid: &Cid, pin: Option<&Pin>) -> LocalStatus {
 }
 
 /// The line for `pin`, or `None` when the filter selects none of its peers.
-fn pin_line(entries: &[(Entry, Value)], pin: &Pin, filter: Option<&str>) -> Option<Value> {
-    let mut peer_map = serde_json::Map::new();
+fn pin_line(entries: &[(Entry, PeerIdentity)], pin: &Pin, filter: Option<&str>) -> Option<GlobalPinInfo> {
+    let mut peer_map = BTreeMap::new();
     for (entry, identity) in entries {
         let local = status_in(entry, &pin.cid, Some(pin));
         if filter.is_none_or(|f| local.status.matches(f)) {
@@ -105,7 +105,7 @@ pub(super) async fn one(cluster: &Cluster, cid: &str, query: &str) -> Response<B
     let pin = cluster.pins().get(&cid).ok().flatten();
     let local = cluster.tracker().status(&cid);
     let me = cluster.me();
-    let mut peer_map = serde_json::Map::new();
+    let mut peer_map = BTreeMap::new();
     peer_map.insert(me.peer_id.clone(), short(&cluster.identity(&me), &local, None));
     reply(StatusCode::OK, &global(&cid, pin.as_ref(), peer_map))
 }
@@ -135,7 +135,7 @@ pub(super) async fn all(cluster: &Cluster, query: &str) -> Response<Body> {
         Some(depth) if depth > 1 && !query.local => return nested_all(cluster, depth, query.filter),
         Some(_) => {}
     }
-    let entries: Vec<(Entry, Value)> = entries(cluster, query.local)
+    let entries: Vec<(Entry, PeerIdentity)> = entries(cluster, query.local)
         .await
         .into_iter()
         .map(|entry| {

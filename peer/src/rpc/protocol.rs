@@ -7,7 +7,7 @@ use openraft::raft::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::api::RepoStat;
+use crate::api::{GlobalPinInfo, RepoStat};
 use crate::consensus::{NodeId, PeerNode, TypeConfig};
 use crate::state::{Applied, PinOp};
 use crate::tracker::LocalStatus;
@@ -117,9 +117,9 @@ pub struct NestedStatus {
     pub cid: String,
     /// This peer's status.
     pub status: LocalStatus,
-    /// The child cluster's `GlobalPinInfo` (JSON text), why it could not be asked, or `None`
-    /// when there is no child to ask (a plain daemon, or depth 1).
-    pub child: Option<Result<String, String>>,
+    /// The child cluster's `GlobalPinInfo`, why it could not be asked, or `None` when there
+    /// is no child to ask (a plain daemon, or depth 1).
+    pub child: Option<Result<GlobalPinInfo, String>>,
 }
 
 /// An answer between peers.

@@ -5,48 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::GoTime;
 
-/// ipfs-cluster's tracker statuses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Waiting for a pin slot.
-    PinQueued,
-    /// The daemon is pinning it.
-    Pinning,
-    /// The daemon holds it.
-    Pinned,
-    /// The last pin attempt failed.
-    PinError,
-    /// Waiting for an unpin slot.
-    UnpinQueued,
-    /// The daemon is unpinning it.
-    Unpinning,
-    /// Not in the pinset and not on the daemon.
-    Unpinned,
-    /// The last unpin attempt failed.
-    UnpinError,
-    /// Allocated to other peers.
-    Remote,
-    /// Allocated here and was pinned, but the daemon no longer has it.
-    UnexpectedlyUnpinned,
-    /// The daemon could not be asked.
-    ClusterError,
-}
-
-impl Status {
-    /// Whether `filter` (a comma-separated list of statuses or the groups `error`, `queued`)
-    /// selects this status.
-    pub fn matches(self, filter: &str) -> bool {
-        filter.split(',').map(str::trim).any(|f| match f {
-            "error" => matches!(self, Self::PinError | Self::UnpinError | Self::ClusterError),
-            "queued" => matches!(self, Self::PinQueued | Self::UnpinQueued),
-            word => serde_json::to_value(self)
-                .ok()
-                .and_then(|v| v.as_str().map(|s| s == word))
-                .unwrap_or(false),
-        })
-    }
-}
+/// ipfs-cluster's tracker statuses (defined with the other status shapes in `api`).
+pub use crate::api::TrackerStatus as Status;
 
 /// One pin's local state (`PinInfoShort` without the peer fields the REST layer adds).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
