@@ -13,6 +13,9 @@ impl Cluster {
         let existing = self.pins.get(&cid)?;
         let mut pin = Pin::new(cid, options).validated(self.defaults, existing.as_ref())?;
         if !pin.is_everywhere() {
+            // The members are the ones a leader is known under: right after `initialize` (or
+            // a restart) the membership this peer sees may still be empty.
+            self.wait_for_leader().await?;
             pin.allocations = existing.map(|old| old.allocations).unwrap_or_default();
             pin.allocations = self.allocations_for(&pin, &[])?;
         }

@@ -11,6 +11,10 @@
 //!   append starts after it ([`Plan::new`]). A member has at most one append of entries on
 //!   its way; heartbeats (no entries) go at once beside it (`rpc::raft`), so the follower
 //!   keeps hearing of its leader while a big append crosses a busy link.
+//! - An answer that arrives after openraft stopped waiting is not lost when it says the
+//!   follower holds a higher vote: the next call (append or heartbeat) answers openraft with
+//!   it, so a leader a member has moved past steps down instead of sending on forever
+//!   (heartbeats are kept on their way as appends are, one at a time).
 //! - The entries sent stay within the budget (by [`crate::state::PinOp::encoded_bound`]); the
 //!   rest wait for the next append and openraft is told of a partial success. One entry is
 //!   always sent. The budget starts at [`MAX_APPEND_BYTES`], far below the network's message
@@ -158,6 +162,28 @@ struct OnItsWay {
 pub(super) struct Appends {
     budget: Budget,
     on_its_way: Option<OnItsWay>,
+    /// The last heartbeat, while openraft has not seen its answer.
+    heartbeat: Option<JoinHandle<Answer>>,
+    /// A higher vote the member answered with after openraft stopped waiting.
+    higher: Option<Vote<NodeId>>,
+}
+
+/// The higher of two votes (a vote is only partially ordered: of two that cannot be compared,
+/// the one seen first stays).
+fn higher_of(seen: Option<Vote<NodeId>>, new: Option<Vote<NodeId>>) -> Option<Vote<NodeId>> {
+    match (seen, new) {
+        (Some(seen), Some(new)) if new > seen => Some(new),
+        (Some(seen), _) => Some(seen),
+        (None, new) => new,
+    }
+}
+
+/// The vote in `answer` when it is a refusal for a higher one.
+fn higher_vote_in(answer: &Result<Answer, tokio::task::JoinError>) -> Option<Vote<NodeId>> {
+    match answer {
+        Ok(Ok(Ok(AppendEntriesResponse::HigherVote(vote)))) => Some(*vote),
+        _ => None,
+    }
 }
 
 impl Appends {
@@ -170,6 +196,7 @@ impl Appends {
         }
         let answer = (&mut on_its_way.answer).await;
         let done = self.on_its_way.take()?;
+        self.higher = higher_of(self.higher, higher_vote_in(&answer));
         let last = match answer {
             Ok(Ok(Ok(AppendEntriesResponse::Success))) => done.last,
             Ok(Ok(Ok(AppendEntriesResponse::PartialSuccess(matching)))) => matching,
@@ -214,6 +241,40 @@ impl Appends {
             member: target,
             source,
         })
+    }
+
+    /// Sends a heartbeat with `send` and waits for its answer. Dropped by openraft's timeout,
+    /// it stays on its way until the next call, which reads a higher vote from its answer.
+    pub(super) async fn heartbeat<F>(&mut self, target: NodeId, send: F) -> Result<Answer, AppendError>
+    where
+        F: std::future::Future<Output = Answer> + Send + 'static,
+    {
+        self.collect_late_heartbeat();
+        let answer = self.heartbeat.insert(tokio::spawn(send)).await;
+        self.heartbeat = None;
+        answer.map_err(|source| AppendError::Abandoned {
+            member: target,
+            source,
+        })
+    }
+
+    /// A vote higher than `vote` that the member answered with after openraft stopped
+    /// waiting (each is reported once).
+    pub(super) fn higher_vote_than(&mut self, vote: &Vote<NodeId>) -> Option<Vote<NodeId>> {
+        self.collect_late_heartbeat();
+        self.higher.take().filter(|higher| higher > vote)
+    }
+
+    /// Reads the answer of a heartbeat openraft dropped, once it has arrived.
+    fn collect_late_heartbeat(&mut self) {
+        use futures::FutureExt;
+        let Some(handle) = self.heartbeat.as_mut() else {
+            return;
+        };
+        if let Some(answer) = handle.now_or_never() {
+            self.heartbeat = None;
+            self.higher = higher_of(self.higher, higher_vote_in(&answer));
+        }
     }
 
     /// The current budget, in bytes.

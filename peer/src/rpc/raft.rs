@@ -109,13 +109,23 @@ impl RaftNetwork<TypeConfig> for Connection {
             Ok(peer) => peer,
             Err(e) => return self.answer(Err(e)),
         };
+        if let Some(higher) = self.appends.higher_vote_than(&rpc.vote) {
+            return Ok(AppendEntriesResponse::HigherVote(higher));
+        }
         // A heartbeat never waits behind an append on its way: a big append on a busy link
         // must not keep the follower from hearing of its leader.
         if rpc.entries.is_empty() {
-            let answer = self.rpc.append(peer, self.addrs.clone(), rpc).await;
-            return self.answer(answer);
+            let (client, addrs) = (self.rpc.clone(), self.addrs.clone());
+            let sent = async move { client.append(peer, addrs, rpc).await };
+            return match self.appends.heartbeat(self.target, sent).await {
+                Ok(answer) => self.answer(answer),
+                Err(e) => Err(RPCError::Network(NetworkError::new(&e))),
+            };
         }
         let held = self.appends.settle(self.target).await;
+        if let Some(higher) = self.appends.higher_vote_than(&rpc.vote) {
+            return Ok(AppendEntriesResponse::HigherVote(higher));
+        }
         let plan = Plan::new(rpc, held, &self.appends);
         let (rpc, addrs, request) = (self.rpc.clone(), self.addrs.clone(), plan.request.clone());
         let sent = async move { rpc.append(peer, addrs, request).await };

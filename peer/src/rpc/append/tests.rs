@@ -182,3 +182,59 @@ async fn small_or_refused_appends_leave_a_cut_budget_where_it_is() {
         "a conflict is no sign of speed"
     );
 }
+
+fn higher() -> Vote<NodeId> {
+    Vote::new(2, 3)
+}
+
+fn refused() -> Answer {
+    Ok(Ok(AppendEntriesResponse::HigherVote(higher())))
+}
+
+/// Sends an append that openraft drops, then answers it with `answer`.
+async fn dropped_then_answered(appends: &mut Appends, answer: Answer) {
+    let plan = Plan::new(request(0, 4, 1), None, appends);
+    let (answering, answered) = oneshot::channel::<Answer>();
+    let sent = async move { answered.await.unwrap_or_else(|_| success()) };
+    let cut_off = tokio::time::timeout(Duration::from_millis(20), appends.send(MEMBER, &plan, sent)).await;
+    assert!(cut_off.is_err(), "the append is still on its way");
+    assert_eq!(appends.higher_vote_than(&vote()), None, "nothing answered yet");
+    let _ = answering.send(answer);
+}
+
+#[tokio::test]
+async fn a_higher_vote_in_an_append_openraft_dropped_is_reported_once() {
+    let mut appends = Appends::default();
+    dropped_then_answered(&mut appends, refused()).await;
+    assert_eq!(appends.settle(MEMBER).await, None, "a refusal holds nothing");
+    assert_eq!(appends.higher_vote_than(&vote()), Some(higher()));
+    assert_eq!(appends.higher_vote_than(&vote()), None, "reported once");
+
+    dropped_then_answered(&mut appends, refused()).await;
+    appends.settle(MEMBER).await;
+    assert_eq!(
+        appends.higher_vote_than(&higher()),
+        None,
+        "not reported to a leader whose vote is as high"
+    );
+}
+
+#[tokio::test]
+async fn a_higher_vote_in_a_heartbeat_openraft_dropped_reaches_the_next_call() {
+    let mut appends = Appends::default();
+    let (answer, answered) = oneshot::channel::<Answer>();
+    let sent = async move { answered.await.unwrap_or_else(|_| success()) };
+    let cut_off = tokio::time::timeout(Duration::from_millis(20), appends.heartbeat(MEMBER, sent)).await;
+    assert!(cut_off.is_err(), "the heartbeat is still on its way");
+    let _ = answer.send(refused());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(appends.higher_vote_than(&vote()), Some(higher()));
+
+    let answer = appends.heartbeat(MEMBER, async { success() }).await;
+    assert!(matches!(answer, Ok(Ok(Ok(AppendEntriesResponse::Success)))));
+    assert_eq!(
+        appends.higher_vote_than(&vote()),
+        None,
+        "an answered heartbeat leaves nothing"
+    );
+}
