@@ -70,10 +70,10 @@ fn intercept_response(err: &InterceptError) -> Response<Body> {
     let headers = rsp.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
+        HeaderValue::from_static(cairn_kubo::error::PLAIN_TEXT),
     );
     if status == StatusCode::METHOD_NOT_ALLOWED {
-        headers.insert(header::ALLOW, HeaderValue::from_static("OPTIONS, POST"));
+        headers.insert(header::ALLOW, HeaderValue::from_static(cairn_kubo::error::ALLOW));
     }
     rsp
 }

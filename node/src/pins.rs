@@ -18,45 +18,7 @@ use crate::error::NodeError;
 use crate::source::Blocks;
 
 /// Which pins `pin/ls` shows (kubo's `type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PinFilter {
-    /// Every kind.
-    All,
-    /// Direct pins only.
-    Direct,
-    /// Blocks below recursive pins.
-    Indirect,
-    /// Recursive pins only.
-    Recursive,
-}
-
-impl PinFilter {
-    /// Parses kubo's `type` option.
-    pub fn parse(word: &str) -> Result<Self, NodeError> {
-        Ok(match word {
-            "all" => Self::All,
-            "direct" => Self::Direct,
-            "indirect" => Self::Indirect,
-            "recursive" => Self::Recursive,
-            other => {
-                return Err(NodeError::BadOption(format!(
-                    "invalid type '{other}', must be one of {{direct, indirect, recursive, all}}"
-                )));
-            }
-        })
-    }
-
-    fn shows(self, mode: PinMode) -> bool {
-        matches!(
-            (self, mode),
-            (Self::All, _) | (Self::Direct, PinMode::Direct) | (Self::Recursive, PinMode::Recursive)
-        )
-    }
-
-    fn shows_indirect(self) -> bool {
-        matches!(self, Self::All | Self::Indirect)
-    }
-}
+pub use cairn_kubo::pin_type::PinType as PinFilter;
 
 /// One `pin/ls` row.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,7 +69,7 @@ pub async fn list(blocks: &Blocks, filter: PinFilter) -> Result<Vec<Listed>, Nod
     for wanted in [PinMode::Recursive, PinMode::Direct] {
         let shown = pins
             .iter()
-            .filter(|(_, p)| p.mode == wanted && filter.shows(p.mode));
+            .filter(|(_, p)| p.mode == wanted && filter.shows_pin(p.mode == PinMode::Recursive));
         out.extend(shown.map(|(cid, p)| Listed {
             cid: *cid,
             kind: p.mode.as_str().to_owned(),
@@ -130,7 +92,10 @@ pub async fn list(blocks: &Blocks, filter: PinFilter) -> Result<Vec<Listed>, Nod
 /// How `cid` is pinned, as `pin/ls?arg=` reports it; `arg` is the path as the client wrote it.
 pub async fn list_one(blocks: &Blocks, cid: Cid, arg: &str, filter: PinFilter) -> Result<Listed, NodeError> {
     let pins = blocks.store().run(|s| s.pins()).await?;
-    if let Some((_, p)) = pins.iter().find(|(c, p)| *c == cid && filter.shows(p.mode)) {
+    if let Some((_, p)) = pins
+        .iter()
+        .find(|(c, p)| *c == cid && filter.shows_pin(p.mode == PinMode::Recursive))
+    {
         return Ok(Listed {
             cid,
             kind: p.mode.as_str().to_owned(),

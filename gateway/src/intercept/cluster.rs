@@ -33,19 +33,7 @@ pub struct PinInfo {
 }
 
 /// One peer's IPFS repository numbers (`repo/stat`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RepoStat {
-    /// Bytes used.
-    pub repo_size: u64,
-    /// Bytes allowed.
-    pub storage_max: u64,
-    /// Blocks stored.
-    pub num_objects: u64,
-    /// The repository's path.
-    pub repo_path: String,
-    /// The repository's version text.
-    pub version: String,
-}
+pub use cairn_kubo::repo::RepoStat;
 
 /// One line of a cluster-wide `repo/gc`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -21,10 +21,10 @@ pub enum InterceptError {
     )]
     Ambiguous,
     /// Not POST.
-    #[error("405 - Method Not Allowed")]
+    #[error("{}", cairn_kubo::error::METHOD_NOT_ALLOWED)]
     MethodNotAllowed,
     /// The CSRF rules refused it.
-    #[error("403 - Forbidden")]
+    #[error("{}", cairn_kubo::error::FORBIDDEN)]
     Forbidden,
     /// The cluster refused or failed.
     #[error("{0}")]

@@ -6,6 +6,7 @@
 //! anywhere before it (docs/consistency.md); by default it is this peer's applied pinset.
 
 use bytes::Bytes;
+use cairn_kubo::pin_type::{PinType, kind_word};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use http::Response;
@@ -18,47 +19,10 @@ use super::query::{Query, cid_arg};
 use super::reply::{self, Lines};
 use crate::Body;
 
-/// kubo's `type` option.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Filter {
-    All,
-    Direct,
-    Indirect,
-    Recursive,
-}
-
-impl Filter {
-    fn parse(word: &str) -> Result<Self, InterceptError> {
-        Ok(match word {
-            "all" => Self::All,
-            "direct" => Self::Direct,
-            "indirect" => Self::Indirect,
-            "recursive" => Self::Recursive,
-            other => {
-                return Err(InterceptError::Command(format!(
-                    "invalid type '{other}', must be one of {{direct, indirect, recursive, all}}"
-                )));
-            }
-        })
-    }
-
-    fn shows(self, pin: &PinInfo) -> bool {
-        match self {
-            Self::All => true,
-            Self::Direct => !pin.recursive,
-            Self::Recursive => pin.recursive,
-            Self::Indirect => false,
-        }
-    }
-}
-
-fn kind(pin: &PinInfo) -> &'static str {
-    if pin.recursive { "recursive" } else { "direct" }
-}
-
 /// `pin/ls`: parse → read the pinset → answer in the asked shape.
 pub(super) async fn serve(ctx: &Ctx, query: Query) -> Result<Response<Body>, InterceptError> {
-    let filter = Filter::parse(query.string(&["type", "t"]).unwrap_or("all"))?;
+    let filter = PinType::parse(query.string(&["type", "t"]).unwrap_or("all"))
+        .map_err(|e| InterceptError::Command(e.to_string()))?;
     let stream = query.bool(&["stream", "s"], false)?;
     match query.string(&["consistency"]).unwrap_or("local") {
         "local" => {}
@@ -72,7 +36,9 @@ pub(super) async fn serve(ctx: &Ctx, query: Query) -> Result<Response<Body>, Int
     let args = query.args();
     let pins: BoxStream<'static, Result<PinInfo, ClusterError>> = if args.is_empty() {
         let listed = ctx.cluster.list();
-        Box::pin(listed.filter(move |p| futures::future::ready(p.as_ref().map_or(true, |p| filter.shows(p)))))
+        Box::pin(listed.filter(move |p| {
+            futures::future::ready(p.as_ref().map_or(true, |p| filter.shows_pin(p.recursive)))
+        }))
     } else {
         Box::pin(futures::stream::iter(
             named(ctx, &args, filter).await?.into_iter().map(Ok),
@@ -86,12 +52,16 @@ pub(super) async fn serve(ctx: &Ctx, query: Query) -> Result<Response<Body>, Int
 }
 
 /// The pins the `arg`s name; kubo's error for the first that is not pinned (as `type` asks).
-async fn named(ctx: &Ctx, args: &[String], filter: Filter) -> Result<Vec<PinInfo>, InterceptError> {
+async fn named(ctx: &Ctx, args: &[String], filter: PinType) -> Result<Vec<PinInfo>, InterceptError> {
     let mut out = Vec::with_capacity(args.len());
     for arg in args {
         let not_pinned = || InterceptError::Command(format!("path '{arg}' is not pinned"));
         let cid = cid_arg(arg).map_err(|_| not_pinned())?;
-        let pin = ctx.cluster.get(cid).await?.filter(|p| filter.shows(p));
+        let pin = ctx
+            .cluster
+            .get(cid)
+            .await?
+            .filter(|p| filter.shows_pin(p.recursive));
         out.push(pin.ok_or_else(not_pinned)?);
     }
     Ok(out)
@@ -117,7 +87,7 @@ fn stream_line(pin: &PinInfo) -> Value {
     if !pin.name.is_empty() {
         line.insert("Name".into(), pin.name.clone().into());
     }
-    line.insert("Type".into(), kind(pin).into());
+    line.insert("Type".into(), kind_word(pin.recursive).into());
     Value::Object(line)
 }
 
@@ -154,6 +124,6 @@ async fn write_rest(mut pins: BoxStream<'static, Result<PinInfo, ClusterError>>,
 }
 
 fn entry(pin: &PinInfo) -> String {
-    let value = json!({"Type": kind(pin), "Name": pin.name});
+    let value = json!({"Type": kind_word(pin.recursive), "Name": pin.name});
     format!("{}:{value}", Value::from(pin.cid.to_string()))
 }

@@ -4,7 +4,8 @@
 //! can tell a Cairn child from a plain daemon.
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
+use cairn_kubo::stream::{X_CHUNKED_OUTPUT, X_STREAM_ERROR, stream_error};
+use http::header::HeaderValue;
 use http::{HeaderMap, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::{Full, StreamBody};
@@ -17,13 +18,11 @@ use crate::{Body, BoxError, boxed};
 pub const SERVER: &str = concat!("cairn-gateway/", env!("CARGO_PKG_VERSION"));
 /// Frames a stream buffers before its producer waits for the client.
 const STREAM_BUFFER: usize = 16;
-const EXPOSED: &str = "X-Stream-Output, X-Chunked-Output, X-Content-Length";
 
 /// One JSON value, as kubo's `EmitOnce`.
 pub fn json<T: Serialize>(value: &T) -> Response<Body> {
-    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
-    bytes.push(b'\n');
-    with_headers(boxed(Full::new(Bytes::from(bytes))))
+    let bytes = cairn_kubo::stream::json_line(value).unwrap_or_default();
+    with_headers(boxed(Full::new(bytes)))
 }
 
 /// The sending half of an ndjson answer.
@@ -35,9 +34,8 @@ pub struct Lines {
 impl Lines {
     /// Sends one JSON value as a line; false when the client has gone.
     pub async fn line<T: Serialize>(&self, value: &T) -> bool {
-        let mut bytes = serde_json::to_vec(value).unwrap_or_default();
-        bytes.push(b'\n');
-        self.raw(Bytes::from(bytes)).await
+        let bytes = cairn_kubo::stream::json_line(value).unwrap_or_default();
+        self.raw(bytes).await
     }
 
     /// Sends bytes as they are (already framed lines); false when the client has gone.
@@ -48,10 +46,7 @@ impl Lines {
     /// Ends the answer with `message` in the `X-Stream-Error` trailer.
     pub async fn fail(self, message: &str) {
         let mut trailers = HeaderMap::new();
-        let text = message.replace(['\r', '\n'], " ");
-        if let Ok(value) = HeaderValue::from_str(&text) {
-            trailers.insert("x-stream-error", value);
-        }
+        trailers.insert(X_STREAM_ERROR, stream_error(message));
         let _ = self.tx.send(Frame::trailers(trailers)).await;
     }
 }
@@ -65,7 +60,7 @@ pub fn ndjson() -> (Response<Body>, Lines) {
     let mut response = with_headers(boxed(StreamBody::new(frames)));
     response
         .headers_mut()
-        .insert("x-chunked-output", HeaderValue::from_static("1"));
+        .insert(X_CHUNKED_OUTPUT, HeaderValue::from_static("1"));
     (response, Lines { tx })
 }
 
@@ -73,14 +68,7 @@ fn with_headers(body: Body) -> Response<Body> {
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
-    let set = |h: &mut HeaderMap, name: &'static str, value: &'static str| {
-        h.insert(name, HeaderValue::from_static(value));
-    };
-    set(headers, "access-control-allow-headers", EXPOSED);
-    set(headers, "access-control-expose-headers", EXPOSED);
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    set(headers, "server", SERVER);
-    set(headers, "trailer", "X-Stream-Error");
-    set(headers, "vary", "Origin");
+    cairn_kubo::stream::set_headers(headers, "application/json");
+    headers.insert("server", HeaderValue::from_static(SERVER));
     response
 }

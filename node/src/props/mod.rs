@@ -1,5 +1,5 @@
 //! Property tests and long-run fuzz drivers of what the node reads from outside: multipart
-//! `add` uploads ([`add`]), DAG-PB / UnixFS blocks ([`dag`]) and kubo options ([`options`]).
+//! `add` uploads ([`add`]) and DAG-PB / UnixFS blocks ([`dag`]).
 //!
 //! # What they own
 //! - `add`: any upload body (boundaries, headers, filenames with `..`, nested and empty
@@ -8,7 +8,7 @@
 //! - `dag`: any bytes stored as a DAG-PB block (or a DAG of such blocks) can be walked
 //!   (`links`, pins, gc), resolved and `cat` without a panic or a hang; gc keeps what a pin
 //!   reaches.
-//! - `options`: booleans are exactly kubo's spellings.
+//! - kubo's option booleans are cairn-kubo's, and checked there (`cairn_kubo::args`).
 //!
 //! # How they run
 //! Each `proptest!` runs a short budget in `cargo test`. Each target also has a
@@ -23,17 +23,16 @@
 
 mod add;
 mod dag;
-mod options;
 mod upload;
 
 use std::future::Future;
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use cairn_kubo::fuzz::Tally;
 use proptest::strategy::Strategy;
-use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, TestCaseError};
 
 /// Inputs per property in an ordinary `cargo test` (each one is a real add or DAG walk).
 const CI_CASES: u32 = 64;
@@ -122,74 +121,7 @@ fn count_panics() {
     });
 }
 
-/// Runs `check` over `CAIRN_FUZZ_CASES` inputs of `strategy`, reports the count on stderr
-/// (uncaptured, so it shows without `--nocapture`) and fails with proptest's minimal input.
+/// Runs `check` over `CAIRN_FUZZ_CASES` inputs of `strategy` (see `cairn_kubo::fuzz`).
 fn long_run<S: Strategy>(target: &str, strategy: S, check: impl Fn(S::Value) -> Result<(), TestCaseError>) {
-    let cases =
-        env_number("CAIRN_FUZZ_CASES").map_or(DEFAULT_FUZZ_CASES, |n| n.min(u64::from(u32::MAX)) as u32);
-    let rng_seed = env_number("CAIRN_FUZZ_SEED").map_or(RngSeed::Random, RngSeed::Fixed);
-    let budget = env_number("CAIRN_FUZZ_SECONDS").map(Duration::from_secs);
-    // Strategies filter some inputs out; proptest's default of 65,536 rejects per run ends a
-    // million-input run early ("Too many local rejects" after 376,353 uploads).
-    let config = Config {
-        cases,
-        rng_seed,
-        failure_persistence: None,
-        max_local_rejects: cases.saturating_mul(4),
-        max_global_rejects: cases.saturating_mul(4),
-        ..Config::default()
-    };
-    let ran = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let result = TestRunner::new(config).run(&strategy, |value| {
-        // A time budget ends the run early by skipping the remaining inputs unchecked.
-        if budget.is_some_and(|b| started.elapsed() > b) {
-            return Ok(());
-        }
-        ran.fetch_add(1, Ordering::Relaxed);
-        check(value)
-    });
-    let elapsed = started.elapsed();
-    let _ = writeln!(
-        std::io::stderr(),
-        "{target}: {} inputs checked in {elapsed:.1?} ({cases} cases asked), {}",
-        ran.load(Ordering::Relaxed),
-        if result.is_ok() { "no failures" } else { "FAILED" }
-    );
-    if let Err(failure) = result {
-        panic!("{target}: {failure}");
-    }
-}
-
-/// How often each kind of outcome came up in a long run, so a run shows it reached them all.
-struct Tally {
-    labels: &'static [&'static str],
-    counts: Vec<AtomicU64>,
-}
-
-impl Tally {
-    fn new(labels: &'static [&'static str]) -> Self {
-        Self {
-            labels,
-            counts: labels.iter().map(|_| AtomicU64::new(0)).collect(),
-        }
-    }
-
-    fn count(&self, slot: usize) {
-        self.counts[slot].fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn report(&self, target: &str) {
-        let parts: Vec<String> = self
-            .labels
-            .iter()
-            .zip(&self.counts)
-            .map(|(label, count)| format!("{label} {}", count.load(Ordering::Relaxed)))
-            .collect();
-        let _ = writeln!(std::io::stderr(), "{target}: {}", parts.join(", "));
-    }
-}
-
-fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok()?.trim().replace('_', "").parse().ok()
+    cairn_kubo::fuzz::long_run(target, DEFAULT_FUZZ_CASES, strategy, check);
 }

@@ -147,7 +147,7 @@ pub(super) async fn rm(ctx: Arc<Ctx>, query: Query) -> Response<Body> {
     }
     let force = match query.bool(&["force", "f"], false) {
         Ok(force) => force,
-        Err(e) => return reply::error(&e),
+        Err(e) => return reply::error(&e.into()),
     };
     let (response, stream) = reply::ndjson();
     tokio::spawn(async move {

@@ -1,65 +1,41 @@
 //! kubo's request checks before a command runs: the method and the CSRF rules.
 //!
-//! POST only (405 otherwise, OPTIONS 204); an `Origin` or `Referer` must be one of the
-//! node's own origins (`http(s)://127.0.0.1|localhost|[::1]:<port>`) or an extra origin the
-//! embedding peer allows (its gateway's); a browser (`User-Agent: Mozilla…`, not Electron)
-//! sending neither is refused. Refusals are kubo's plain-text 403.
+//! POST only (405 otherwise, OPTIONS 204), then kubo's CSRF rules (`cairn_kubo::csrf`) with
+//! the node's own origins on its port and the extra origins the embedding peer allows (its
+//! gateway's). Refusals are kubo's plain-text 403.
 
+use cairn_kubo::error::{ALLOW, FORBIDDEN, METHOD_NOT_ALLOWED};
 use http::{Method, Request, Response, StatusCode, header};
 
 use super::reply::{self, Body};
 
-/// The origins the node accepts.
+/// The origins the node accepts besides its own loopback ones on its port.
 #[derive(Clone, Debug)]
-pub(crate) struct Origins(Vec<String>);
+pub(crate) struct Origins {
+    port: u16,
+    extra: Vec<String>,
+}
 
 impl Origins {
     pub(crate) fn new(port: u16, extra: Vec<String>) -> Self {
-        let mut allowed: Vec<String> = ["127.0.0.1", "localhost", "[::1]"]
-            .iter()
-            .flat_map(|host| ["http", "https"].map(|scheme| format!("{scheme}://{host}:{port}")))
-            .collect();
-        allowed.extend(extra);
-        Self(allowed)
-    }
-
-    fn allows(&self, origin: &str) -> bool {
-        self.0.iter().any(|o| o == "*" || o == origin)
+        Self { port, extra }
     }
 }
 
 /// The refusal for `req`, or `None` when it may proceed.
 pub(crate) fn check<B>(origins: &Origins, req: &Request<B>) -> Option<Response<Body>> {
+    let allow = || http::HeaderValue::from_static(ALLOW);
     if req.method() == Method::OPTIONS {
         let mut response = reply::plain(StatusCode::NO_CONTENT, "");
-        response
-            .headers_mut()
-            .insert(header::ALLOW, http::HeaderValue::from_static("OPTIONS, POST"));
+        response.headers_mut().insert(header::ALLOW, allow());
         return Some(response);
     }
     if req.method() != Method::POST {
-        let mut response = reply::plain(StatusCode::METHOD_NOT_ALLOWED, "405 - Method Not Allowed\n");
-        response
-            .headers_mut()
-            .insert(header::ALLOW, http::HeaderValue::from_static("OPTIONS, POST"));
+        let text = format!("{METHOD_NOT_ALLOWED}\n");
+        let mut response = reply::plain(StatusCode::METHOD_NOT_ALLOWED, &text);
+        response.headers_mut().insert(header::ALLOW, allow());
         return Some(response);
     }
-    (!csrf_ok(origins, req)).then(|| reply::plain(StatusCode::FORBIDDEN, "403 - Forbidden\n"))
-}
-
-fn csrf_ok<B>(origins: &Origins, req: &Request<B>) -> bool {
-    let text = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if let Some(origin) = text(header::ORIGIN).filter(|o| !o.is_empty()) {
-        return origins.allows(origin);
-    }
-    if let Some(referer) = text(header::REFERER).filter(|r| !r.is_empty()) {
-        return scheme_host(referer).is_some_and(|o| origins.allows(&o));
-    }
-    let agent = text(header::USER_AGENT).unwrap_or("");
-    !agent.starts_with("Mozilla") || agent.contains("Electron")
-}
-
-fn scheme_host(url: &str) -> Option<String> {
-    let uri: http::Uri = url.parse().ok()?;
-    Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
+    let allowed = cairn_kubo::csrf::allows(req.headers(), Some(origins.port), &origins.extra);
+    (!allowed).then(|| reply::plain(StatusCode::FORBIDDEN, &format!("{FORBIDDEN}\n")))
 }

@@ -168,7 +168,7 @@ async fn rm_apply(ctx: &Ctx, query: &Query) -> Result<Vec<String>, NodeError> {
 
 pub(super) async fn ls(ctx: Arc<Ctx>, query: Query) -> Response<Body> {
     let listed = ls_apply(&ctx, &query).await;
-    let stream = query.bool(&["stream", "s"], false);
+    let stream = query.bool(&["stream", "s"], false).map_err(NodeError::from);
     match (listed, stream) {
         (Err(e), _) | (_, Err(e)) => reply::error(&e),
         (Ok(rows), Ok(false)) => reply::json(&keys_object(&rows)),
@@ -187,7 +187,8 @@ pub(super) async fn ls(ctx: Arc<Ctx>, query: Query) -> Response<Body> {
 }
 
 async fn ls_apply(ctx: &Ctx, query: &Query) -> Result<Vec<Listed>, NodeError> {
-    let filter = PinFilter::parse(query.string(&["type", "t"]).unwrap_or("all"))?;
+    let filter = PinFilter::parse(query.string(&["type", "t"]).unwrap_or("all"))
+        .map_err(|e| NodeError::BadOption(e.to_string()))?;
     let args = query.args();
     if args.is_empty() {
         return pins::list(&ctx.blocks, filter).await;

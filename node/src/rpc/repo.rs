@@ -17,7 +17,7 @@ use crate::pins;
 pub(super) async fn stat(ctx: Arc<Ctx>, query: Query) -> Response<Body> {
     let size_only = match query.bool(&["size-only", "s"], false) {
         Ok(b) => b,
-        Err(e) => return reply::error(&e),
+        Err(e) => return reply::error(&e.into()),
     };
     let usage = ctx.blocks.store().run(|s| s.usage()).await;
     let (objects, bytes) = match usage {

@@ -43,9 +43,7 @@ impl Cluster {
                 .await
                 .map_err(ClusterError::from)
         };
-        answer
-            .map(to_gateway_stat)
-            .map_err(|e| gw::ClusterError::Failed(format!("peer {}: {e}", member.peer_id)))
+        answer.map_err(|e| gw::ClusterError::Failed(format!("peer {}: {e}", member.peer_id)))
     }
 
     async fn member_repo_gc(&self, member: &PeerNode) -> Result<Vec<String>, ClusterError> {
@@ -53,17 +51,6 @@ impl Cluster {
             return self.local_repo_gc().await;
         }
         Ok(self.rpc.repo_gc(member).await?)
-    }
-}
-
-/// The gateway's view of one daemon's `repo/stat`.
-fn to_gateway_stat(stat: RepoStat) -> gw::RepoStat {
-    gw::RepoStat {
-        repo_size: stat.repo_size,
-        storage_max: stat.storage_max,
-        num_objects: stat.num_objects,
-        repo_path: stat.repo_path,
-        version: stat.version,
     }
 }
 

@@ -20,12 +20,9 @@ mod guard;
 mod query;
 mod route;
 
-use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
-
+use cairn_kubo::fuzz::Tally;
 use proptest::strategy::Strategy;
-use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, TestCaseError};
 
 /// Inputs per property in an ordinary `cargo test`.
 pub(super) const CI_CASES: u32 = 256;
@@ -38,65 +35,7 @@ fn ci_config() -> Config {
     Config::with_cases(CI_CASES)
 }
 
-/// Runs `check` over `CAIRN_FUZZ_CASES` inputs of `strategy`, reports the count on stderr
-/// (uncaptured, so it shows without `--nocapture`) and fails with proptest's minimal input.
+/// Runs `check` over `CAIRN_FUZZ_CASES` inputs of `strategy` (see `cairn_kubo::fuzz`).
 fn long_run<S: Strategy>(target: &str, strategy: S, check: impl Fn(S::Value) -> Result<(), TestCaseError>) {
-    let cases =
-        env_number("CAIRN_FUZZ_CASES").map_or(DEFAULT_FUZZ_CASES, |n| n.min(u64::from(u32::MAX)) as u32);
-    let rng_seed = env_number("CAIRN_FUZZ_SEED").map_or(RngSeed::Random, RngSeed::Fixed);
-    let config = Config {
-        cases,
-        rng_seed,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let ran = AtomicU64::new(0);
-    let started = Instant::now();
-    let result = TestRunner::new(config).run(&strategy, |value| {
-        ran.fetch_add(1, Ordering::Relaxed);
-        check(value)
-    });
-    let elapsed = started.elapsed();
-    let _ = writeln!(
-        std::io::stderr(),
-        "{target}: {} inputs in {elapsed:.1?} ({cases} cases asked), {}",
-        ran.load(Ordering::Relaxed),
-        if result.is_ok() { "no failures" } else { "FAILED" }
-    );
-    if let Err(failure) = result {
-        panic!("{target}: {failure}");
-    }
-}
-
-/// How often each kind of answer came up in a long run, so a run shows it reached them all.
-struct Tally {
-    labels: &'static [&'static str],
-    counts: Vec<AtomicU64>,
-}
-
-impl Tally {
-    fn new(labels: &'static [&'static str]) -> Self {
-        Self {
-            labels,
-            counts: labels.iter().map(|_| AtomicU64::new(0)).collect(),
-        }
-    }
-
-    fn count(&self, slot: usize) {
-        self.counts[slot].fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn report(&self, target: &str) {
-        let parts: Vec<String> = self
-            .labels
-            .iter()
-            .zip(&self.counts)
-            .map(|(label, count)| format!("{label} {}", count.load(Ordering::Relaxed)))
-            .collect();
-        let _ = writeln!(std::io::stderr(), "{target}: {}", parts.join(", "));
-    }
-}
-
-fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok()?.trim().replace('_', "").parse().ok()
+    cairn_kubo::fuzz::long_run(target, DEFAULT_FUZZ_CASES, strategy, check);
 }

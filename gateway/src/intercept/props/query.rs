@@ -8,17 +8,10 @@ use cid::multihash::Multihash;
 use http::Uri;
 use proptest::prelude::*;
 
+use cairn_kubo::fuzz::{bool_text, kubo_bool};
+
 use super::{Tally, ci_config, long_run};
 use crate::intercept::query::{Query, cid_arg};
-
-/// kubo's bool: `Some(value)`, or `None` where it answers 400.
-fn kubo_bool(text: &str) -> Option<bool> {
-    match text.to_lowercase().as_str() {
-        "" | "1" | "t" | "true" => Some(true),
-        "0" | "f" | "false" => Some(false),
-        _ => None,
-    }
-}
 
 /// Go's `url.QueryUnescape`: `+` is a space, every `%` starts two hex digits.
 fn go_query_unescape(text: &str) -> Option<Vec<u8>> {
@@ -130,22 +123,6 @@ fn check_cid_arg(arg: &str, cid: &Cid) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// Texts near kubo's bool spellings: every case mix, padding, other words, anything.
-fn bool_text() -> impl Strategy<Value = String> {
-    let words = vec![
-        "true", "false", "t", "f", "1", "0", "", "yes", "no", "on", "2", "truee", " true", "tru",
-    ];
-    prop_oneof![
-        4 => (prop::sample::select(words), any::<u64>()).prop_map(|(w, mask)| {
-            w.chars()
-                .enumerate()
-                .map(|(i, c)| if (mask >> (i % 64)) & 1 == 1 { c.to_ascii_uppercase() } else { c })
-                .collect()
-        }),
-        1 => any::<String>(),
-    ]
-}
-
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => prop::sample::select(vec!["arg", "pin", "recursive", "w", "wrap-with-directory", "progress"])
@@ -217,14 +194,6 @@ proptest! {
     #[test]
     fn pairs_read_back_and_bools_are_kubos((path_args, pairs) in pairs()) {
         check_pairs(&path_args, &pairs)?;
-    }
-
-    #[test]
-    fn bools_accept_exactly_kubos_spellings(text in bool_text(), default in any::<bool>()) {
-        let raw = form_urlencoded::Serializer::new(String::new()).append_pair("pin", &text).finish();
-        let query = query_of(&raw).ok_or_else(|| TestCaseError::fail("not a query"))?;
-        prop_assert_eq!(query.bool(&["pin"], default).ok(), kubo_bool(&text), "{:?}", text);
-        prop_assert_eq!(query_of("").map(|q| q.bool(&["pin"], default)), Some(Ok(default)));
     }
 
     #[test]
