@@ -44,8 +44,11 @@ bad = [f"{p['"'"'name'"'"']} -> {d['"'"'name'"'"']}" for p in meta["packages"] i
        for d in p["dependencies"] if d.get("path") and d["name"] not in allowed[p["name"]]]
 sys.exit(f"forbidden workspace dependencies: {bad}" if bad else 0)'
 
-step "build the cairn binary, then every test"
-cargo build --locked -p cairn-peer
+# `cargo test --workspace` builds the cairn binary too (cairn-peer has integration tests), with
+# the tests' features: a separate `cargo build -p cairn-peer` resolved other features and built
+# many dependencies twice.
+step "build everything, then run every test"
+cargo test --workspace --locked --no-run
 LOG=$(mktemp); trap 'rm -f "$LOG"' EXIT
 set +e
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOG"

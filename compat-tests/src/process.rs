@@ -189,7 +189,7 @@ pub fn cairn_bin() -> anyhow::Result<PathBuf> {
     let bin = found.unwrap_or_else(|| exe.with_file_name("cairn"));
     if !bin.exists() {
         bail!(
-            "the cairn binary is not built ({} is missing): run `cargo build -p cairn-peer` (scripts/test.sh does)",
+            "the cairn binary is not built ({} is missing): run `cargo build -p cairn-peer` (scripts/test.sh builds it with the tests)",
             bin.display()
         );
     }
