@@ -200,3 +200,8 @@ async fn answer(
     };
     answer.map_err(Into::into)
 }
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
