@@ -9,9 +9,12 @@
 //!    blocks) or the configured daemon, and its client (`ipfs`);
 //! 5. the tracker (`tracker`): the pinset, the feed of applied changes, this peer's id, the
 //!    daemon's client, and (for an external daemon) the exchange to copy content;
-//! 6. the cluster's operations (`cluster`) over all of the above; it then serves the other
+//! 6. the monitor's store (`monitor`), the pinset's listings (`listing`) and the status
+//!    component (`status`): the members, the tracker, the other peers, the daemon as a child
+//!    cluster, the pinset;
+//! 7. the cluster's operations (`cluster`) over all of the above; it then serves the other
 //!    peers and initialises or joins the cluster;
-//! 7. the monitor's loops; the REST API (`rest`); the gateway (cairn-gateway) over the cluster.
+//! 8. the monitor's loops; the REST API (`rest`); the gateway (cairn-gateway) over the cluster.
 //!
 //! # Invariants
 //! - Nothing is set after start: no component waits for another to be attached later.
@@ -37,9 +40,12 @@ use crate::exchange::{Exchange, LocalBlocks};
 use crate::identity::Identity;
 use crate::ipfs::embedded::{self, Embedded, EmbeddedError};
 use crate::ipfs::{IpfsClient, Timeouts};
+use crate::listing::Listings;
+use crate::monitor::Monitor;
 use crate::net::{Incoming, Net, Settings};
 use crate::rpc::Network;
 use crate::state::{self, StateError};
+use crate::status::{StatusInputs, Statuses};
 use crate::tracker::{Tracker, TrackerConfig, TrackerInputs};
 
 /// Why a peer did not start.
@@ -130,6 +136,9 @@ impl Peer {
             Some(node) => LocalBlocks::Embedded(node.blocks.clone()),
             None => LocalBlocks::Daemon(daemon.clone()),
         };
+        let monitor = Monitor::new();
+        let listings = Listings::new(core.machine_pins.clone());
+        let statuses = start_statuses(config, &core, &tracker, &daemon, &monitor, &listings);
         let parts = Parts {
             net: core.net,
             raft: core.raft,
@@ -139,6 +148,9 @@ impl Peer {
             peer_id: core.peer_id,
             ipfs: daemon.clone(),
             tracker,
+            monitor,
+            listings,
+            statuses,
         };
         let cluster = Cluster::new(config, parts);
         cluster
@@ -227,6 +239,30 @@ fn start_tracker(
         content: copier.map(|e| Arc::new(e) as Arc<dyn crate::tracker::ContentCopier>),
     };
     Tracker::spawn(inputs, TrackerConfig::from_config(config))
+}
+
+/// The status component over this peer's tracker, the members, the other peers and its
+/// daemon (a child cluster when it is a Cairn gateway).
+fn start_statuses(
+    config: &ServiceConfig,
+    core: &Core,
+    tracker: &Tracker,
+    daemon: &IpfsClient,
+    monitor: &Monitor,
+    listings: &Listings,
+) -> Statuses {
+    Statuses::new(StatusInputs {
+        peer_id: core.peer_id.clone(),
+        peername: config.cluster.peername.clone(),
+        members: Arc::new(Members::of(&core.raft)),
+        local: Arc::new(tracker.clone()),
+        remote: Arc::new(crate::rpc::Client::new(core.net.clone())),
+        child: Arc::new(daemon.clone()),
+        pins: core.machine_pins.clone(),
+        listings: listings.clone(),
+        monitor: monitor.clone(),
+        network_timeout: config.raft.network_timeout.get(),
+    })
 }
 
 /// Binds the REST API and the gateway (in front of `ipfs`, intercepting into `cluster`).

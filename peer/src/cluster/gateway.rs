@@ -82,7 +82,8 @@ fn to_gateway(err: ClusterError) -> gw::ClusterError {
         ClusterError::Invalid(e) => gw::ClusterError::Invalid(e.to_string()),
         ClusterError::NotPinned => gw::ClusterError::NotPinned,
         ClusterError::NoLeader(e) => gw::ClusterError::Unavailable(format!("the cluster has no leader: {e}")),
-        ClusterError::Unhealthy(e) | ClusterError::Busy(e) => gw::ClusterError::Unavailable(e),
+        ClusterError::Unhealthy(e) => gw::ClusterError::Unavailable(e),
+        ClusterError::Busy(busy) => gw::ClusterError::Unavailable(busy.to_string()),
         // The leader could not be reached or failed mid-commit (an election is under way).
         ClusterError::Consensus(e) => {
             gw::ClusterError::Unavailable(format!("the cluster could not commit, retry: {e}"))
@@ -147,12 +148,12 @@ impl gw::Cluster for Cluster {
     }
 
     fn list(&self) -> BoxStream<'static, Result<PinInfo, gw::ClusterError>> {
-        match self.listing() {
+        match self.listings.pins() {
             Ok(pins) => Box::pin(pins.map(|pin| {
                 pin.map(|p| info(&p))
                     .map_err(|e| gw::ClusterError::Failed(e.to_string()))
             })),
-            Err(e) => Box::pin(futures::stream::once(async move { Err(to_gateway(e)) })),
+            Err(e) => Box::pin(futures::stream::once(async move { Err(to_gateway(e.into())) })),
         }
     }
 
@@ -169,7 +170,7 @@ impl gw::Cluster for Cluster {
 
     fn landing(&self, cid: Cid) -> BoxFuture<'static, Result<gw::Landing, gw::ClusterError>> {
         let this = self.clone();
-        Box::pin(async move { this.landing(cid).await.map_err(to_gateway) })
+        Box::pin(async move { this.statuses.landing(cid).await.map_err(|e| to_gateway(e.into())) })
     }
 
     fn status(
@@ -179,10 +180,10 @@ impl gw::Cluster for Cluster {
         timeout: Option<std::time::Duration>,
     ) -> BoxStream<'static, Result<serde_json::Value, gw::ClusterError>> {
         let cids = (!cids.is_empty()).then_some(cids);
-        let infos = self.global_infos(cids, depth, None, timeout);
+        let infos = self.statuses.global_infos(cids, depth, None, timeout);
         // The gateway knows no peer types: it gets each line as JSON.
         Box::pin(infos.map(|info| {
-            let info = info.map_err(to_gateway)?;
+            let info = info.map_err(|e| to_gateway(e.into()))?;
             serde_json::to_value(info).map_err(|e| gw::ClusterError::Failed(e.to_string()))
         }))
     }

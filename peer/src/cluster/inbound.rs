@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc};
 
-use super::{Cluster, ClusterError, Upkeep};
+use super::{Cluster, ClusterError};
 use crate::exchange::LocalBlocks;
 use crate::net::Inbound;
 use crate::rpc::{
     self, AtLeader, ClusterReply, ClusterRequest, LeaderRequest, RaftRequest, Request, Response, Written,
 };
+use crate::status::Upkeep;
 
 /// Cluster requests from other peers served at once.
 pub(super) const CONCURRENCY: usize = 64;
@@ -83,23 +84,23 @@ async fn serve_cluster(cluster: &Cluster, request: ClusterRequest) -> Result<Clu
         }
         ClusterRequest::RepoGc => ClusterReply::Gc(cluster.local_repo_gc().await?),
         ClusterRequest::Statuses { after, limit } => {
-            ClusterReply::Statuses(cluster.local_statuses(after, limit)?)
+            ClusterReply::Statuses(cluster.statuses.local_statuses(after, limit)?)
         }
-        ClusterRequest::StatusOf(cid) => ClusterReply::Status(cluster.local_status_of(&cid)?),
+        ClusterRequest::StatusOf(cid) => ClusterReply::Status(cluster.statuses.local_status_of(&cid)?),
         ClusterRequest::Nested {
             cids,
             depth,
             budget_ms,
         } => {
             let budget = std::time::Duration::from_millis(budget_ms);
-            ClusterReply::Nested(cluster.local_nested(cids, depth, budget).await?)
+            ClusterReply::Nested(cluster.statuses.local_nested(cids, depth, budget).await?)
         }
         ClusterRequest::Recover(cid) => {
-            cluster.local_upkeep(&Upkeep::Recover(cid)).await;
+            cluster.statuses.local_upkeep(&Upkeep::Recover(cid)).await;
             ClusterReply::Done
         }
         ClusterRequest::Sync => {
-            cluster.local_upkeep(&Upkeep::Sync).await;
+            cluster.statuses.local_upkeep(&Upkeep::Sync).await;
             ClusterReply::Done
         }
     })

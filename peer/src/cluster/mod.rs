@@ -18,16 +18,11 @@ mod batcher;
 mod commit;
 mod gateway;
 mod inbound;
-mod landing;
-mod listing;
 mod membership;
 mod monitoring;
-mod nested;
 mod ops;
-mod pin_info;
 mod placement;
 mod reads;
-mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,8 +35,10 @@ use crate::consensus::recorded::Recorded;
 use crate::consensus::{NodeId, PeerNode, Raft, node_id};
 use crate::exchange::LocalBlocks;
 use crate::ipfs::IpfsClient;
+use crate::listing::Listings;
 use crate::net::{Incoming, Net};
 use crate::state::{PinStore, StateError};
+use crate::status::{StatusError, Statuses};
 use crate::tracker::Tracker;
 
 /// ipfs-cluster's message for an unpin of a CID that is not in the pinset.
@@ -65,8 +62,8 @@ pub enum ClusterError {
     #[error("{0}")]
     Unhealthy(String),
     /// Too many listings are streamed from this peer at once (503).
-    #[error("{0}")]
-    Busy(String),
+    #[error(transparent)]
+    Busy(#[from] crate::listing::Busy),
     /// Consensus or the leader failed; the operation's outcome is unknown.
     #[error("consensus: {0}")]
     Consensus(String),
@@ -85,6 +82,20 @@ pub enum ClusterError {
     /// No allocation could be made; nothing was committed.
     #[error(transparent)]
     Allocate(#[from] crate::allocator::AllocateError),
+}
+
+impl From<StatusError> for ClusterError {
+    fn from(e: StatusError) -> Self {
+        match e {
+            StatusError::Invalid(e) => Self::Invalid(e),
+            StatusError::Peer(e) => Self::Peer(e),
+            StatusError::State(e) => Self::State(e),
+            StatusError::Busy(e) => Self::Busy(e),
+            StatusError::Timeout { peer, budget } => {
+                Self::Consensus(format!("peer {peer} did not answer within {budget:?}"))
+            }
+        }
+    }
 }
 
 /// A running cluster peer; cheap to clone.
@@ -116,10 +127,10 @@ pub struct Cluster {
     monitor: crate::monitor::Monitor,
     /// `allocator.balanced.allocate_by`.
     allocate_by: Arc<Vec<String>>,
-    /// Slots of the listings streamed at once (see `listing`).
-    listings: Arc<tokio::sync::Semaphore>,
-    /// Permits of the listings encoding a page at once (see `encoded_listing`).
-    encoders: Arc<tokio::sync::Semaphore>,
+    /// The pinset's bounded listings.
+    listings: Listings,
+    /// Where pins stand across the cluster.
+    statuses: Statuses,
     /// The learners this peer, as leader, is waiting to promote (see `membership`).
     promoting: Arc<std::sync::Mutex<std::collections::HashSet<NodeId>>>,
 }
@@ -143,12 +154,15 @@ pub struct Parts {
     pub ipfs: IpfsClient,
     /// The pin tracker over that daemon.
     pub tracker: Tracker,
+    /// Every peer's latest metrics.
+    pub monitor: crate::monitor::Monitor,
+    /// The pinset's bounded listings.
+    pub listings: Listings,
+    /// The status component.
+    pub statuses: Statuses,
 }
 
-pub use listing::{Encode, ListingError, MAX_LISTINGS};
-pub use pin_info::{ChildInfo, global, short};
 pub use reads::Consistency;
-pub use status::{MemberStatuses, Upkeep};
 
 /// The cluster swarm's listen addresses, from `cluster.listen_multiaddress`.
 pub fn listen_addrs(config: &ServiceConfig) -> Result<Vec<Multiaddr>, ClusterError> {
@@ -186,10 +200,10 @@ impl Cluster {
             init_peerset: config.raft.init_peerset.clone(),
             ipfs: parts.ipfs,
             tracker: parts.tracker,
-            monitor: crate::monitor::Monitor::new(),
+            monitor: parts.monitor,
             allocate_by: Arc::new(config.placement.balanced.allocate_by.clone()),
-            listings: listing::slots(),
-            encoders: listing::encoders(),
+            listings: parts.listings,
+            statuses: parts.statuses,
             promoting: Arc::default(),
             raft: parts.raft,
         }
@@ -228,6 +242,16 @@ impl Cluster {
     /// The pin tracker.
     pub fn tracker(&self) -> &Tracker {
         &self.tracker
+    }
+
+    /// Where pins stand across the cluster.
+    pub fn statuses(&self) -> &Statuses {
+        &self.statuses
+    }
+
+    /// The pinset's bounded listings.
+    pub fn listings(&self) -> &Listings {
+        &self.listings
     }
 
     /// The index of the last log entry this peer applied.

@@ -33,7 +33,8 @@ use serde::Serialize;
 use cairn_gateway::{Body, BoxError, boxed};
 
 use crate::api::{IpfsInfo, PeerInfo, PinOptions, parse_cid};
-use crate::cluster::{Cluster, ClusterError, Consistency, Upkeep};
+use crate::cluster::{Cluster, ClusterError, Consistency};
+use crate::status::Upkeep;
 
 /// Cairn's version, as `/version` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -158,23 +159,23 @@ fn allocation(cluster: &Cluster, cid: &str) -> Response<Body> {
     }
 }
 
-/// Streams every pin as ndjson, a page at a time (`Cluster::listing`).
+/// Streams every pin as ndjson, a page at a time (`listing::Listings`).
 fn allocations(cluster: &Cluster) -> Response<Body> {
     match cluster.pins().is_empty() {
         Ok(true) => return empty(StatusCode::NO_CONTENT),
         Err(e) => return failure(&e.into()),
         Ok(false) => {}
     }
-    let encode: crate::cluster::Encode = Arc::new(write_line::<crate::api::Pin>);
-    match cluster.encoded_listing(encode) {
+    let encode: crate::listing::Encode = Arc::new(write_line::<crate::api::Pin>);
+    match cluster.listings().encoded(encode) {
         Ok(pages) => ndjson_pages(pages),
-        Err(e) => failure(&e),
+        Err(busy) => failure(&busy.into()),
     }
 }
 
 /// An ndjson answer of encoded pages.
 pub(super) fn ndjson_pages(
-    pages: BoxStream<'static, Result<Bytes, crate::cluster::ListingError>>,
+    pages: BoxStream<'static, Result<Bytes, crate::listing::ListingError>>,
 ) -> Response<Body> {
     let frames = pages.map(|page| page.map(Frame::data).map_err(BoxError::from));
     with_json_type(Response::new(boxed(StreamBody::new(frames))))

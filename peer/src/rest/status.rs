@@ -4,7 +4,7 @@
 //! Every member's tracker is asked over the cluster network (`local=true`: this peer only). A
 //! member that does not answer shows `cluster_error` with the reason in its `peer_map` entry;
 //! the call itself succeeds. `GET /pins` streams one line per pin of the pinset. `depth=N`
-//! (Cairn-only, N above 1) adds each peer's child cluster below it (`cluster::nested`).
+//! (Cairn-only, N above 1) adds each peer's child cluster below it (`status::nested`).
 
 use cid::Cid;
 use futures::StreamExt;
@@ -18,7 +18,8 @@ use cairn_gateway::{Body, BoxError, boxed};
 
 use super::{error, json as reply, line};
 use crate::api::{GlobalPinInfo, PeerIdentity, Pin, parse_cid};
-use crate::cluster::{Cluster, MemberStatuses, Upkeep, global, short};
+use crate::cluster::Cluster;
+use crate::status::{MemberStatuses, Upkeep, global, short};
 use crate::tracker::{LocalStatus, Status, untracked};
 
 /// The query parameters these routes read.
@@ -83,9 +84,9 @@ fn pin_line(entries: &[(Entry, PeerIdentity)], pin: &Pin, filter: Option<&str>) 
 
 async fn entries(cluster: &Cluster, local: bool) -> Vec<Entry> {
     if !local {
-        return cluster.statuses_everywhere().await;
+        return cluster.statuses().statuses_everywhere().await;
     }
-    let statuses = cluster.tracker().page(None, usize::MAX).into_iter().collect();
+    let statuses = cluster.statuses().local_all();
     vec![(cluster.me(), Ok(statuses))]
 }
 
@@ -103,17 +104,22 @@ pub(super) async fn one(cluster: &Cluster, cid: &str, query: &str) -> Response<B
         return across_members(cluster, cid, depth).await;
     }
     let pin = cluster.pins().get(&cid).ok().flatten();
-    let local = cluster.tracker().status(&cid);
+    let local = cluster.statuses().local_status(&cid);
     let me = cluster.me();
     let mut peer_map = BTreeMap::new();
-    peer_map.insert(me.peer_id.clone(), short(&cluster.identity(&me), &local, None));
+    peer_map.insert(
+        me.peer_id.clone(),
+        short(&cluster.statuses().identity(&me), &local, None),
+    );
     reply(StatusCode::OK, &global(&cid, pin.as_ref(), peer_map))
 }
 
 /// `GET /pins/{cid}[?depth=N]`: every member's status, with (above depth 1) each peer's child
 /// cluster below it.
 async fn across_members(cluster: &Cluster, cid: Cid, depth: u32) -> Response<Body> {
-    let mut infos = cluster.global_infos(Some(vec![cid]), depth, None, None);
+    let mut infos = cluster
+        .statuses()
+        .global_infos(Some(vec![cid]), depth, None, None);
     match infos.next().await {
         Some(Ok(info)) => reply(StatusCode::OK, &info),
         Some(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
@@ -139,25 +145,25 @@ pub(super) async fn all(cluster: &Cluster, query: &str) -> Response<Body> {
         .await
         .into_iter()
         .map(|entry| {
-            let identity = cluster.identity(&entry.0);
+            let identity = cluster.statuses().identity(&entry.0);
             (entry, identity)
         })
         .collect();
     let filter = query.filter;
-    let encode: crate::cluster::Encode =
+    let encode: crate::listing::Encode =
         std::sync::Arc::new(move |pin, out| match pin_line(&entries, pin, filter.as_deref()) {
             Some(value) => super::write_line(&value, out),
             None => Ok(()),
         });
-    match cluster.encoded_listing(encode) {
+    match cluster.listings().encoded(encode) {
         Ok(pages) => super::ndjson_pages(pages),
-        Err(e) => super::failure(&e),
+        Err(busy) => super::failure(&busy.into()),
     }
 }
 
 /// `GET /pins?depth=N` (N above 1): every pin with each peer's child cluster below it.
 fn nested_all(cluster: &Cluster, depth: u32, filter: Option<String>) -> Response<Body> {
-    let infos = cluster.global_infos(None, depth, filter, None);
+    let infos = cluster.statuses().global_infos(None, depth, filter, None);
     let frames = infos.map(|info| {
         let info = info.map_err(BoxError::from)?;
         line(&info).map(Frame::data).map_err(BoxError::from)
@@ -191,13 +197,9 @@ pub(super) async fn act(
     query: &str,
 ) -> Response<Body> {
     if query_of(query).local {
-        let tracker = cluster.tracker();
-        match request {
-            Upkeep::Sync => tracker.sync().await,
-            _ => tracker.recover().await,
-        }
+        cluster.statuses().local_upkeep(&request).await;
     } else {
-        for (member, outcome) in cluster.on_every_member(request).await {
+        for (member, outcome) in cluster.statuses().on_every_member(request).await {
             if let Err(e) = outcome {
                 tracing::warn!(peer = %member.peer_id, error = %e, "recover/sync not done");
             }

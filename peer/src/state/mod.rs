@@ -351,4 +351,6 @@ mod cid_bytes {
 }
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;

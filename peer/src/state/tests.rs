@@ -1,12 +1,5 @@
+use super::testing::pin_of;
 use super::*;
-use crate::api::PinOptions;
-
-use multihash_codetable::MultihashDigest;
-
-fn pin_of(n: u32) -> Pin {
-    let digest = multihash_codetable::Code::Sha2_256.digest(&n.to_be_bytes());
-    Pin::new(Cid::new_v1(0x55, digest), PinOptions::default())
-}
 
 fn apply_all(db: &Database, ops: &[PinOp]) -> Vec<Applied> {
     let txn = db.begin_write().unwrap();

@@ -10,14 +10,14 @@
 use cairn_gateway::intercept::Landing;
 use cid::Cid;
 
-use super::{Cluster, ClusterError};
+use super::{StatusError, Statuses};
 use crate::api::Pin;
 use crate::tracker::{LocalStatus, Status};
 
-impl Cluster {
+impl Statuses {
     /// Where the pin of `cid` stands (see the module docs).
-    pub async fn landing(&self, cid: Cid) -> Result<Landing, ClusterError> {
-        let Some(pin) = self.pins.get(&cid)? else {
+    pub async fn landing(&self, cid: Cid) -> Result<Landing, StatusError> {
+        let Some(pin) = self.0.pins.get(&cid)? else {
             return Ok(Landing::Missing);
         };
         let answers = self.status_everywhere(&cid).await;

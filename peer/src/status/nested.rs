@@ -3,7 +3,7 @@
 //!
 //! # Where it sits
 //! `GET /pins[/{cid}]?depth=N` (N above 1) and the gateway's `cairn/status` call
-//! [`Cluster::global_infos`]. It asks every member for `rpc::ClusterRequest::Nested` a chunk of
+//! [`Statuses::global_infos`]. It asks every member for `rpc::ClusterRequest::Nested` a chunk of
 //! CIDs at a time ([`chunk_size`]); each member answers from its tracker and, when its daemon
 //! is a Cairn gateway, asks that gateway's `cairn/status` at `depth - 1` about the chunk's
 //! CIDs it holds itself (a `remote` pin has nothing below it).
@@ -26,7 +26,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::pin_info::{ChildInfo, global, short};
-use super::{Cluster, ClusterError};
+use super::{StatusError, Statuses};
 use crate::api::{GlobalPinInfo, PeerIdentity, Pin, parse_cid};
 use crate::consensus::PeerNode;
 use crate::rpc::NestedStatus;
@@ -52,7 +52,7 @@ type Member = (PeerNode, PeerIdentity);
 /// Members that failed earlier in this call, with why: not asked again.
 type Failed = Mutex<HashMap<String, String>>;
 
-/// What one call of [`Cluster::global_infos`] works with, shared by its rounds.
+/// What one call of [`Statuses::global_infos`] works with, shared by its rounds.
 struct Call {
     members: Vec<Member>,
     failed: Failed,
@@ -61,17 +61,17 @@ struct Call {
     filter: Option<String>,
 }
 
-impl Cluster {
+impl Statuses {
     /// Serves `rpc::ClusterRequest::Nested` within `budget`.
-    pub(super) async fn local_nested(
+    pub async fn local_nested(
         &self,
         cids: Vec<String>,
         depth: u32,
         budget: Duration,
-    ) -> Result<Vec<NestedStatus>, ClusterError> {
+    ) -> Result<Vec<NestedStatus>, StatusError> {
         let cids = cids.iter().map(|c| parse_cid(c)).collect::<Result<Vec<_>, _>>()?;
-        let tracker = &self.tracker;
-        let statuses: Vec<LocalStatus> = cids.iter().map(|cid| tracker.status(cid)).collect();
+        let local = &self.0.local;
+        let statuses: Vec<LocalStatus> = cids.iter().map(|cid| local.status(cid)).collect();
         let held: Vec<Cid> = cids
             .iter()
             .zip(&statuses)
@@ -99,10 +99,10 @@ impl Cluster {
         depth: u32,
         budget: Duration,
     ) -> Option<Result<HashMap<String, GlobalPinInfo>, String>> {
-        let ipfs = Some(&self.ipfs).filter(|ipfs| depth > 1 && !cids.is_empty() && ipfs.is_cairn())?;
-        let asked = ipfs.child_status(cids, depth - 1, below(budget));
+        let child = Some(&self.0.child).filter(|c| depth > 1 && !cids.is_empty() && c.is_cluster())?;
+        let asked = child.status(cids, depth - 1, below(budget));
         let answer = match tokio::time::timeout(budget, asked).await {
-            Ok(answer) => answer.map_err(|e| e.to_string()),
+            Ok(answer) => answer,
             Err(_) => Err(format!("the child cluster did not answer within {budget:?}")),
         };
         Some(answer.map(|infos| infos.into_iter().map(|info| (info.cid.clone(), info)).collect()))
@@ -116,21 +116,20 @@ impl Cluster {
         cids: &[Cid],
         depth: u32,
         budget: Duration,
-    ) -> Result<Vec<NestedStatus>, ClusterError> {
+    ) -> Result<Vec<NestedStatus>, StatusError> {
         let cids = cids.iter().map(ToString::to_string).collect();
         let asked = async {
-            if member.peer_id == self.peer_id {
+            if self.is_me(member) {
                 return self.local_nested(cids, depth, below(budget)).await;
             }
-            let budget_ms = u64::try_from(below(budget).as_millis()).unwrap_or(u64::MAX);
-            Ok(self.rpc.nested(member, cids, depth, budget_ms).await?)
+            Ok(self.0.remote.nested(member, cids, depth, below(budget)).await?)
         };
         match tokio::time::timeout(budget, asked).await {
             Ok(answer) => answer,
-            Err(_) => Err(ClusterError::Consensus(format!(
-                "peer {} did not answer within {budget:?}",
-                member.peer_id
-            ))),
+            Err(_) => Err(StatusError::Timeout {
+                peer: member.peer_id.clone(),
+                budget,
+            }),
         }
     }
 
@@ -144,7 +143,7 @@ impl Cluster {
         depth: u32,
         filter: Option<String>,
         timeout: Option<Duration>,
-    ) -> BoxStream<'static, Result<GlobalPinInfo, ClusterError>> {
+    ) -> BoxStream<'static, Result<GlobalPinInfo, StatusError>> {
         let members = self.members().into_iter().map(|m| {
             let identity = self.identity(&m);
             (m, identity)
@@ -153,7 +152,7 @@ impl Cluster {
             members: members.collect(),
             failed: Failed::default(),
             depth,
-            budget: timeout.map_or(self.network_timeout, |t| t.min(self.network_timeout)),
+            budget: timeout.map_or(self.0.network_timeout, |t| t.min(self.0.network_timeout)),
             filter,
         });
         let this = self.clone();
@@ -170,17 +169,17 @@ impl Cluster {
     }
 
     /// The pins of `cids` (or of the whole pinset, read in the background) in chunks.
-    fn chunks(&self, cids: Option<Vec<Cid>>, size: usize) -> BoxStream<'static, Result<Chunk, ClusterError>> {
-        let pins = self.pins.clone();
+    fn chunks(&self, cids: Option<Vec<Cid>>, size: usize) -> BoxStream<'static, Result<Chunk, StatusError>> {
+        let pins = self.0.pins.clone();
         let Some(cids) = cids else {
-            return match self.listing() {
+            return match self.0.listings.pins() {
                 Ok(listing) => Box::pin(listing.chunks(size).map(|chunk| {
                     chunk
                         .into_iter()
-                        .map(|pin| pin.map(|p| (p.cid, Some(p))).map_err(ClusterError::from))
+                        .map(|pin| pin.map(|p| (p.cid, Some(p))).map_err(StatusError::from))
                         .collect()
                 })),
-                Err(e) => Box::pin(futures::stream::once(async move { Err(e) })),
+                Err(busy) => Box::pin(futures::stream::once(async move { Err(busy.into()) })),
             };
         };
         let chunks: Vec<Vec<Cid>> = cids.chunks(size).map(<[Cid]>::to_vec).collect();
@@ -188,13 +187,13 @@ impl Cluster {
             chunk
                 .into_iter()
                 .map(|cid| Ok((cid, pins.get(&cid)?)))
-                .collect::<Result<Chunk, ClusterError>>()
+                .collect::<Result<Chunk, StatusError>>()
         }))
     }
 
     /// The `GlobalPinInfo` lines of one chunk, every member asked at once (but those that
     /// failed earlier in the call).
-    async fn chunk_infos(&self, call: &Call, chunk: Chunk) -> Vec<Result<GlobalPinInfo, ClusterError>> {
+    async fn chunk_infos(&self, call: &Call, chunk: Chunk) -> Vec<Result<GlobalPinInfo, StatusError>> {
         let cids: Vec<Cid> = chunk.iter().map(|(cid, _)| *cid).collect();
         let asks = call
             .members
@@ -248,8 +247,8 @@ fn child_of(
 /// One member's answer to a chunk, by CID text, or why it did not answer.
 struct MemberAnswer(Result<HashMap<String, NestedStatus>, String>);
 
-impl From<Result<Vec<NestedStatus>, ClusterError>> for MemberAnswer {
-    fn from(answer: Result<Vec<NestedStatus>, ClusterError>) -> Self {
+impl From<Result<Vec<NestedStatus>, StatusError>> for MemberAnswer {
+    fn from(answer: Result<Vec<NestedStatus>, StatusError>) -> Self {
         Self(
             answer
                 .map(|found| found.into_iter().map(|n| (n.cid.clone(), n)).collect())

@@ -1,16 +1,11 @@
-//! Where pins stand across the cluster: each member's tracker asked over the cluster network
-//! (this peer's directly), and the local side of those requests.
-//!
-//! # Invariants
-//! - A member that does not answer gives an `Err` for that member only; the caller shows it as
-//!   `cluster_error` for that peer instead of failing the whole call.
-//! - Statuses travel in pages of [`PAGE`] so that no message grows with the pinset.
+//! Every member's statuses (this peer's from its tracker, the others' in pages over the
+//! cluster network), upkeep on every member, and the local side of those requests.
 
 use std::collections::HashMap;
 
 use cid::Cid;
 
-use super::{Cluster, ClusterError};
+use super::{StatusError, Statuses};
 use crate::consensus::PeerNode;
 use crate::tracker::LocalStatus;
 
@@ -29,34 +24,41 @@ pub enum Upkeep {
 /// One member's answer: its statuses, or why it could not be asked.
 pub type MemberStatuses = (PeerNode, Result<HashMap<Cid, LocalStatus>, String>);
 
-impl Cluster {
+impl Statuses {
     /// Up to `limit` of this peer's statuses after `after`, as another peer asks for them.
-    pub(super) fn local_statuses(
+    pub fn local_statuses(
         &self,
         after: Option<String>,
         limit: u32,
-    ) -> Result<Vec<(String, LocalStatus)>, ClusterError> {
+    ) -> Result<Vec<(String, LocalStatus)>, StatusError> {
         let after = after.map(|c| crate::api::parse_cid(&c)).transpose()?;
-        let page = self.tracker.page(after, limit.min(PAGE) as usize);
+        let page = self.0.local.page(after, limit.min(PAGE) as usize);
         Ok(page.into_iter().map(|(c, s)| (c.to_string(), s)).collect())
     }
 
     /// This peer's status of `cid`, as another peer asks for it.
-    pub(super) fn local_status_of(&self, cid: &str) -> Result<LocalStatus, ClusterError> {
+    pub fn local_status_of(&self, cid: &str) -> Result<LocalStatus, StatusError> {
         let cid = crate::api::parse_cid(cid)?;
-        Ok(self.tracker.status(&cid))
+        Ok(self.0.local.status(&cid))
+    }
+
+    /// This peer's status of `cid`.
+    pub fn local_status(&self, cid: &Cid) -> LocalStatus {
+        self.0.local.status(cid)
+    }
+
+    /// Every status this peer's tracker holds.
+    pub fn local_all(&self) -> HashMap<Cid, LocalStatus> {
+        self.0.local.page(None, usize::MAX).into_iter().collect()
     }
 
     /// Runs `upkeep` on this peer's own pins (failures are retried; the pins compared).
-    pub(super) async fn local_upkeep(&self, upkeep: &Upkeep) {
-        match upkeep {
-            Upkeep::Recover(_) => self.tracker.recover().await,
-            Upkeep::Sync => self.tracker.sync().await,
-        }
+    pub async fn local_upkeep(&self, upkeep: &Upkeep) {
+        self.0.local.upkeep(upkeep).await;
     }
 
     /// Every member's status of `cid`.
-    pub(super) async fn status_everywhere(&self, cid: &Cid) -> Vec<(PeerNode, Result<LocalStatus, String>)> {
+    pub async fn status_everywhere(&self, cid: &Cid) -> Vec<(PeerNode, Result<LocalStatus, String>)> {
         let asks = self.members().into_iter().map(|member| async move {
             let answer = self.status_on(&member, cid).await.map_err(|e| e.to_string());
             (member, answer)
@@ -64,11 +66,11 @@ impl Cluster {
         futures::future::join_all(asks).await
     }
 
-    async fn status_on(&self, member: &PeerNode, cid: &Cid) -> Result<LocalStatus, ClusterError> {
-        if member.peer_id == self.peer_id {
-            return Ok(self.tracker.status(cid));
+    async fn status_on(&self, member: &PeerNode, cid: &Cid) -> Result<LocalStatus, StatusError> {
+        if self.is_me(member) {
+            return Ok(self.0.local.status(cid));
         }
-        Ok(self.rpc.status_of(member, cid.to_string()).await?)
+        Ok(self.0.remote.status_of(member, cid.to_string()).await?)
     }
 
     /// Every member's tracked statuses (members asked at once, each in pages).
@@ -80,7 +82,7 @@ impl Cluster {
         futures::future::join_all(asks).await
     }
 
-    async fn statuses_on(&self, member: &PeerNode) -> Result<HashMap<Cid, LocalStatus>, ClusterError> {
+    async fn statuses_on(&self, member: &PeerNode) -> Result<HashMap<Cid, LocalStatus>, StatusError> {
         let mut all = HashMap::new();
         let mut after = None;
         loop {
@@ -99,14 +101,12 @@ impl Cluster {
         &self,
         member: &PeerNode,
         after: Option<Cid>,
-    ) -> Result<Vec<(Cid, LocalStatus)>, ClusterError> {
-        if member.peer_id == self.peer_id {
-            return Ok(self.tracker.page(after, PAGE as usize));
+    ) -> Result<Vec<(Cid, LocalStatus)>, StatusError> {
+        if self.is_me(member) {
+            return Ok(self.0.local.page(after, PAGE as usize));
         }
-        let found = self
-            .rpc
-            .statuses(member, after.map(|c| c.to_string()), PAGE)
-            .await?;
+        let after = after.map(|c| c.to_string());
+        let found = self.0.remote.statuses(member, after, PAGE).await?;
         found
             .into_iter()
             .map(|(c, s)| Ok((crate::api::parse_cid(&c)?, s)))
@@ -124,14 +124,11 @@ impl Cluster {
         futures::future::join_all(asks).await
     }
 
-    async fn upkeep_on(&self, member: &PeerNode, upkeep: &Upkeep) -> Result<(), ClusterError> {
-        if member.peer_id == self.peer_id {
+    async fn upkeep_on(&self, member: &PeerNode, upkeep: &Upkeep) -> Result<(), StatusError> {
+        if self.is_me(member) {
             self.local_upkeep(upkeep).await;
             return Ok(());
         }
-        match upkeep {
-            Upkeep::Recover(cid) => Ok(self.rpc.recover(member, cid.clone()).await?),
-            Upkeep::Sync => Ok(self.rpc.sync(member).await?),
-        }
+        Ok(self.0.remote.upkeep(member, upkeep).await?)
     }
 }

@@ -5,7 +5,7 @@
 
 use cid::Cid;
 
-use super::Cluster;
+use super::Statuses;
 use crate::api::{GlobalPinInfo, PeerIdentity, Pin, PinInfoShort, PingValue};
 use crate::consensus::PeerNode;
 use crate::tracker::LocalStatus;
@@ -13,18 +13,19 @@ use crate::tracker::LocalStatus;
 /// What a peer's child cluster said of a pin: its `GlobalPinInfo`, or why it could not say.
 pub type ChildInfo = Result<GlobalPinInfo, String>;
 
-impl Cluster {
+impl Statuses {
     /// The identifying part of `member`'s `PinInfoShort` (name and IPFS ids from its ping
     /// metric): work it out once per request and member, not once per pin.
     pub fn identity(&self, member: &PeerNode) -> PeerIdentity {
         let ping = self
-            .monitor()
+            .0
+            .monitor
             .latest(crate::monitor::PING, std::slice::from_ref(&member.peer_id));
         let about = ping
             .first()
             .map(|m| PingValue::parse(&m.value))
             .unwrap_or_default();
-        let own = (member.peer_id == self.peer_id).then_some(self.peername.as_str());
+        let own = self.is_me(member).then_some(self.0.peername.as_str());
         PeerIdentity::from_ping(&about, own)
     }
 }
