@@ -23,7 +23,7 @@ use futures::future::BoxFuture;
 
 use crate::consensus::Members;
 use crate::ipfs::IpfsClient;
-use crate::rpc::{Client, address_of};
+use crate::rpc::Client;
 
 /// Fetches blocks from the other members; cheap to clone.
 #[derive(Clone)]
@@ -42,7 +42,7 @@ impl Exchange {
     /// Asks the other members, one after the other, for the block `cid`.
     pub async fn fetch(&self, cid: Cid) -> Option<Bytes> {
         for member in self.members.list().into_iter().filter(|m| m.peer_id != self.me) {
-            let (Some(peer), addrs) = address_of(&member) else {
+            let (Some(peer), addrs) = member.dial_address() else {
                 continue;
             };
             match self.rpc.block(peer, addrs, cid.to_bytes()).await {

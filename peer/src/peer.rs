@@ -9,12 +9,14 @@
 //!    blocks) or the configured daemon, and its client (`ipfs`);
 //! 5. the tracker (`tracker`): the pinset, the feed of applied changes, this peer's id, the
 //!    daemon's client, and (for an external daemon) the exchange to copy content;
-//! 6. the monitor's store (`monitor`), the pinset's listings (`listing`) and the status
-//!    component (`status`): the members, the tracker, the other peers, the daemon as a child
-//!    cluster, the pinset;
-//! 7. the cluster's operations (`cluster`) over all of the above; it then serves the other
-//!    peers and initialises or joins the cluster;
-//! 8. the monitor's loops; the REST API (`rest`); the gateway (cairn-gateway) over the cluster.
+//! 6. the monitor's store (`monitor`), fed by gossip; the pinset's listings (`listing`); the
+//!    status component (`status`): the members, the tracker, the other peers, the daemon as a
+//!    child cluster, the pinset; placement (`allocator::placement`): the members, their
+//!    metrics, the pinset;
+//! 7. the cluster's pin and membership operations (`cluster`) over Raft and those handles; it
+//!    then serves the other peers and initialises or joins the cluster;
+//! 8. the monitor's loops (`monitor::run`): informers, ping, and the checker, with the cluster
+//!    as its failover; the REST API (`rest`); the gateway (cairn-gateway) over the cluster.
 //!
 //! # Invariants
 //! - Nothing is set after start: no component waits for another to be attached later.
@@ -30,6 +32,7 @@ use cairn_gateway::upstream::Target;
 use libp2p::Multiaddr;
 use tokio::sync::watch;
 
+use crate::allocator::placement::{Placement, PlacementInputs};
 use crate::cluster::{Cluster, ClusterError, Parts};
 use crate::config::ServiceConfig;
 use crate::consensus::log_store::LogStore;
@@ -41,7 +44,7 @@ use crate::identity::Identity;
 use crate::ipfs::embedded::{self, Embedded, EmbeddedError};
 use crate::ipfs::{IpfsClient, Timeouts};
 use crate::listing::Listings;
-use crate::monitor::Monitor;
+use crate::monitor::{LoopInputs, Monitor};
 use crate::net::{Incoming, Net, Settings};
 use crate::rpc::Network;
 use crate::state::{self, StateError};
@@ -97,7 +100,6 @@ pub struct Peer {
 /// The network and Raft over the stores: what every other component is built on.
 struct Core {
     net: Net,
-    incoming: Incoming,
     raft: Raft,
     machine_pins: state::PinStore,
     feed: state::Feed,
@@ -120,7 +122,7 @@ impl Peer {
         // Every value that can be refused is read before anything binds.
         let rest_config = rest_server_config(config)?;
         let upstream = config.ipfshttp.upstream().map_err(StartError::Config)?;
-        let core = start_core(dir, config, identity).await?;
+        let (core, incoming) = start_core(dir, config, identity).await?;
         let exchange = Exchange::new(
             crate::rpc::Client::new(core.net.clone()),
             Members::of(&core.raft),
@@ -138,27 +140,37 @@ impl Peer {
         };
         let monitor = Monitor::new();
         let listings = Listings::new(core.machine_pins.clone());
-        let statuses = start_statuses(config, &core, &tracker, &daemon, &monitor, &listings);
         let parts = Parts {
-            net: core.net,
-            raft: core.raft,
-            pins: core.machine_pins,
-            log_stats: core.log_stats,
-            recorded: core.recorded,
-            peer_id: core.peer_id,
+            statuses: start_statuses(config, &core, &tracker, &daemon, &monitor, &listings),
+            placement: placement_of(config, &core, &monitor),
+            net: core.net.clone(),
+            raft: core.raft.clone(),
+            pins: core.machine_pins.clone(),
+            log_stats: core.log_stats.clone(),
+            recorded: core.recorded.clone(),
+            peer_id: core.peer_id.clone(),
             ipfs: daemon.clone(),
-            tracker,
-            monitor,
+            monitor: monitor.clone(),
             listings,
-            statuses,
         };
+        crate::monitor::run::receive(monitor.clone(), incoming.gossip);
         let cluster = Cluster::new(config, parts);
         cluster
-            .serve(core.incoming, blocks, bootstrap)
+            .serve((incoming.requests, incoming.raft), blocks, bootstrap)
             .await
             .map_err(StartError::Cluster)?;
-        let monitoring = crate::monitor::informers::Settings::from_config(config);
-        cluster.start_monitoring(daemon, monitoring).await;
+        let loops = LoopInputs {
+            peer_id: core.peer_id.clone(),
+            peername: config.cluster.peername.clone(),
+            monitor,
+            members: Arc::new(Members::of(&core.raft)),
+            net: core.net.clone(),
+            ipfs: daemon,
+            tracker,
+            failover: Arc::new(cluster.clone()),
+            settings: crate::monitor::informers::Settings::from_config(config),
+        };
+        crate::monitor::run::start(loops).await;
         let (rest, gateway) = bind_apis(config, &rest_config, &cluster, &ipfs).await?;
         Ok(Self {
             cluster,
@@ -170,7 +182,11 @@ impl Peer {
     }
 }
 
-async fn start_core(dir: &Path, config: &ServiceConfig, identity: &Identity) -> Result<Core, StartError> {
+async fn start_core(
+    dir: &Path,
+    config: &ServiceConfig,
+    identity: &Identity,
+) -> Result<(Core, Incoming), StartError> {
     let settings = Settings {
         keypair: identity.keypair.clone(),
         secret: config.secret(),
@@ -196,16 +212,16 @@ async fn start_core(dir: &Path, config: &ServiceConfig, identity: &Identity) -> 
     )
     .await
     .map_err(|e| StartError::Raft(e.to_string()))?;
-    Ok(Core {
+    let core = Core {
         net,
-        incoming,
         raft,
         machine_pins,
         feed,
         log_stats,
         recorded,
         peer_id,
-    })
+    };
+    Ok((core, incoming))
 }
 
 /// The embedded node, fetching what it lacks from the members.
@@ -239,6 +255,17 @@ fn start_tracker(
         content: copier.map(|e| Arc::new(e) as Arc<dyn crate::tracker::ContentCopier>),
     };
     Tracker::spawn(inputs, TrackerConfig::from_config(config))
+}
+
+/// Placement over the members, their metrics and the pinset.
+fn placement_of(config: &ServiceConfig, core: &Core, monitor: &Monitor) -> Placement {
+    Placement::new(PlacementInputs {
+        peer_id: core.peer_id.clone(),
+        members: Arc::new(Members::of(&core.raft)),
+        monitor: monitor.clone(),
+        allocate_by: config.placement.balanced.allocate_by.clone(),
+        pins: core.machine_pins.clone(),
+    })
 }
 
 /// The status component over this peer's tracker, the members, the other peers and its

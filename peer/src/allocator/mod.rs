@@ -2,9 +2,10 @@
 //! allocator, shared/reference/ipfs-proxy.md §6.2–6.3).
 //!
 //! # Where it sits
-//! `Cluster::pin` calls [`allocate`] before it commits a pin that is not "everywhere", with the
-//! monitor's usable metrics of the current members; failover (`cluster::repin`) calls it with
-//! the down peer left out.
+//! [`placement::Placement`] is the component a running peer uses: `Cluster::pin` asks it for
+//! the allocations of a pin that is not "everywhere" (from the monitor's usable metrics of
+//! the current members), failover (`cluster::failover`) asks it which pins of a down peer to
+//! move and where. [`allocate`] is the pure choice under both.
 //!
 //! # Invariants
 //! - A peer is a candidate only when it has a usable metric for **every** `allocate_by` name.
@@ -16,6 +17,7 @@
 //! Collecting metrics (monitor), committing (cluster).
 
 mod balanced;
+pub mod placement;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,27 +1,30 @@
-//! The cluster peer's core: the libp2p network, Raft over the redb stores, and the pin and
-//! membership operations the REST API, the CLI and (later) the gateway call.
+//! The cluster's pin and membership operations over Raft: validate and commit pins (through
+//! the leader), add and remove members, read the applied pinset with the consistency asked,
+//! and answer the other peers' requests ([`inbound`]) by dispatching them to the components.
 //!
 //! # Where it sits
-//! `cli::daemon` starts a [`Cluster`]; `rest` calls [`Cluster::pin`] / [`Cluster::unpin`];
-//! reads come from [`Cluster::pins`] (this peer's applied state). Requests from other peers
-//! arrive through `net` and are served by [`inbound`].
+//! The composition root (`peer`) builds a [`Cluster`] from [`Parts`]: Raft and the network,
+//! and the handles of the components it hands reads to (`status`, `listing`,
+//! `allocator::placement`, the monitor's store). `rest` and the gateway call [`Cluster::pin`] /
+//! [`Cluster::unpin`] and reach the components through [`Cluster::statuses`] and
+//! [`Cluster::listings`]; the monitor's checker calls failover through `monitor::Failover`.
 //!
 //! # Invariants
 //! - A pin is validated against the current state before it is proposed; an invalid one
 //!   changes nothing.
-//! - `pin`/`unpin` return only after the operation is committed (on a majority) and applied
-//!   here or on the leader; a follower forwards writes to the leader.
+//! - `pin`/`unpin` return only after the operation is committed (on a majority), applied here,
+//!   and recorded as committed on this peer's disk; a follower forwards writes to the leader,
+//!   which never forwards them again.
 //! - A fresh peer with nothing to bootstrap from initialises a one-member cluster; a fresh peer
 //!   with bootstrap addresses joins through them (learner, then voter) and never initialises.
 
 mod batcher;
 mod commit;
+mod failover;
 mod gateway;
 mod inbound;
 mod membership;
-mod monitoring;
 mod ops;
-mod placement;
 mod reads;
 
 use std::sync::Arc;
@@ -29,6 +32,7 @@ use std::time::Duration;
 
 use libp2p::Multiaddr;
 
+use crate::allocator::placement::Placement;
 use crate::api::{PinError, Replication};
 use crate::config::ServiceConfig;
 use crate::consensus::recorded::Recorded;
@@ -36,10 +40,10 @@ use crate::consensus::{NodeId, PeerNode, Raft, node_id};
 use crate::exchange::LocalBlocks;
 use crate::ipfs::IpfsClient;
 use crate::listing::Listings;
-use crate::net::{Incoming, Net};
+use crate::net::{Inbound, Net};
 use crate::state::{PinStore, StateError};
 use crate::status::{StatusError, Statuses};
-use crate::tracker::Tracker;
+use tokio::sync::mpsc;
 
 /// ipfs-cluster's message for an unpin of a CID that is not in the pinset.
 pub const NOT_IN_PINSET: &str = "pin is not part of the pinset";
@@ -121,12 +125,10 @@ pub struct Cluster {
     init_peerset: Vec<String>,
     /// This peer's IPFS daemon (see `gateway`).
     ipfs: IpfsClient,
-    /// The pin tracker.
-    tracker: Tracker,
     /// Every peer's latest metrics and the alerts.
     monitor: crate::monitor::Monitor,
-    /// `allocator.balanced.allocate_by`.
-    allocate_by: Arc<Vec<String>>,
+    /// Where pins go.
+    placement: Placement,
     /// The pinset's bounded listings.
     listings: Listings,
     /// Where pins stand across the cluster.
@@ -136,7 +138,7 @@ pub struct Cluster {
 }
 
 /// What a [`Cluster`] is built over, in the composition root's order: the network, Raft over
-/// the stores, this peer's daemon and its tracker.
+/// the stores, this peer's daemon, and the components it hands reads to.
 pub struct Parts {
     /// The cluster network.
     pub net: Net,
@@ -152,14 +154,14 @@ pub struct Parts {
     pub peer_id: String,
     /// This peer's IPFS daemon.
     pub ipfs: IpfsClient,
-    /// The pin tracker over that daemon.
-    pub tracker: Tracker,
     /// Every peer's latest metrics.
     pub monitor: crate::monitor::Monitor,
     /// The pinset's bounded listings.
     pub listings: Listings,
     /// The status component.
     pub statuses: Statuses,
+    /// The placement component.
+    pub placement: Placement,
 }
 
 pub use reads::Consistency;
@@ -199,9 +201,8 @@ impl Cluster {
             batcher: batcher::Batcher::spawn(parts.raft.clone()),
             init_peerset: config.raft.init_peerset.clone(),
             ipfs: parts.ipfs,
-            tracker: parts.tracker,
             monitor: parts.monitor,
-            allocate_by: Arc::new(config.placement.balanced.allocate_by.clone()),
+            placement: parts.placement,
             listings: parts.listings,
             statuses: parts.statuses,
             promoting: Arc::default(),
@@ -209,20 +210,19 @@ impl Cluster {
         }
     }
 
-    /// Serves the other peers' requests (`incoming`, this peer's blocks from `blocks`),
-    /// records their metrics, watches Raft's health, then initialises a new one-member
-    /// cluster or joins through `bootstrap` (unless this peer already has state).
+    /// Serves the other peers' requests (`requests`, Raft's on `raft`; this peer's blocks from
+    /// `blocks`), watches Raft's health, then initialises a new one-member cluster or joins
+    /// through `bootstrap` (unless this peer already has state).
     pub async fn serve(
         &self,
-        incoming: Incoming,
+        (requests, raft): (mpsc::Receiver<Inbound>, mpsc::Receiver<Inbound>),
         blocks: LocalBlocks,
         bootstrap: &[Multiaddr],
     ) -> Result<(), ClusterError> {
-        self.spawn_metric_receiver(incoming.gossip);
         tokio::spawn(watch_health(self.raft.clone()));
-        let requests = inbound::Server::new(self.clone(), blocks);
-        tokio::spawn(requests.clone().serve(incoming.requests, inbound::CONCURRENCY));
-        tokio::spawn(requests.serve(incoming.raft, inbound::RAFT_CONCURRENCY));
+        let server = inbound::Server::new(self.clone(), blocks);
+        tokio::spawn(server.clone().serve(requests, inbound::CONCURRENCY));
+        tokio::spawn(server.serve(raft, inbound::RAFT_CONCURRENCY));
         self.initialise_or_join(bootstrap).await
     }
 
@@ -237,11 +237,6 @@ impl Cluster {
     /// The cluster swarm's addresses (with `/p2p/<id>`).
     pub fn addresses(&self) -> Vec<String> {
         self.me().addrs
-    }
-
-    /// The pin tracker.
-    pub fn tracker(&self) -> &Tracker {
-        &self.tracker
     }
 
     /// Where pins stand across the cluster.
@@ -262,6 +257,16 @@ impl Cluster {
     /// The pinset as this peer has applied it.
     pub fn pins(&self) -> &PinStore {
         &self.pins
+    }
+
+    /// The ids of the current members.
+    pub fn member_ids(&self) -> Vec<String> {
+        self.members().into_iter().map(|m| m.peer_id).collect()
+    }
+
+    /// The monitor's store.
+    pub fn monitor(&self) -> &crate::monitor::Monitor {
+        &self.monitor
     }
 
     /// Members of the cluster: (peer id, addresses).

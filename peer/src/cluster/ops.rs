@@ -17,7 +17,7 @@ impl Cluster {
             // a restart) the membership this peer sees may still be empty.
             self.wait_for_leader().await?;
             pin.allocations = existing.map(|old| old.allocations).unwrap_or_default();
-            pin.allocations = self.allocations_for(&pin, &[])?;
+            pin.allocations = self.placement.allocations_for(&pin, &[])?;
         }
         self.commit(PinOp::Pin(Box::new(pin.clone()))).await?;
         Ok(pin)

@@ -44,6 +44,20 @@ pub struct PeerNode {
     pub addrs: Vec<String>,
 }
 
+impl PeerNode {
+    /// Its peer id and dialable addresses (without their `/p2p` suffix).
+    pub fn dial_address(&self) -> (Option<libp2p::PeerId>, Vec<libp2p::Multiaddr>) {
+        let addrs = self
+            .addrs
+            .iter()
+            .filter_map(|a| a.parse::<libp2p::Multiaddr>().ok());
+        let addrs = addrs
+            .map(|a| crate::net::split_p2p(&a).map(|(_, base)| base).unwrap_or(a))
+            .collect();
+        (self.peer_id.parse().ok(), addrs)
+    }
+}
+
 impl fmt::Display for PeerNode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.peer_id)
@@ -81,6 +95,24 @@ impl Members {
             .nodes()
             .map(|(_, node)| node.clone())
             .collect()
+    }
+}
+
+/// The cluster's members as they are now: what a component that fans out to them, or
+/// chooses among them, reads ([`Members`] in a running peer, a list in unit tests).
+pub trait MemberList: Send + Sync {
+    /// Every member (voters and learners).
+    fn list(&self) -> Vec<PeerNode>;
+
+    /// Their peer ids.
+    fn ids(&self) -> Vec<String> {
+        self.list().into_iter().map(|m| m.peer_id).collect()
+    }
+}
+
+impl MemberList for Members {
+    fn list(&self) -> Vec<PeerNode> {
+        Members::list(self)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Informers: turn what this peer knows about itself into [`Metric`]s (ipfs-cluster's disk,
 //! tags and pinqueue informers, and the cluster's ping).
 //!
-//! The loops that call these and publish the results are `cluster::monitoring`; here are only
+//! The loops that call these and publish the results are `monitor::run`; here are only
 //! the values, weights and validity rules (table in shared/reference/ipfs-proxy.md §6.4).
 
 use std::collections::BTreeMap;

@@ -2,11 +2,11 @@
 //! expires, and the loops that publish this peer's own metrics.
 //!
 //! # Where it sits
-//! `Cluster::start` creates the [`Monitor`] and feeds it the metrics other peers publish on
-//! gossipsub (`net`, topic `monitor.metrics`); `Cluster::start_monitoring` starts the
-//! [`informers`] that publish this peer's metrics and the checker that raises alerts and hands
-//! ping alerts to failover (`cluster::repin`). The allocator reads [`Monitor::usable`]; REST
-//! reads [`Monitor::latest`] and [`Monitor::alerts`].
+//! The composition root (`peer`) creates the [`Monitor`], feeds it the metrics other peers
+//! publish on gossipsub (`net`, topic `monitor.metrics`) with [`run::receive`], and starts
+//! [`run::start`]: the [`informers`] that publish this peer's metrics and the checker that
+//! raises alerts and hands down peers to [`Failover`] (the cluster). Placement reads
+//! [`Monitor::usable`]; REST reads [`Monitor::latest`] and [`Monitor::alerts`].
 //!
 //! # Invariants
 //! - A metric is recorded only from the peer that signed it (a peer cannot speak for another).
@@ -15,15 +15,17 @@
 //!   [`MAX_ALERTS`] are kept (older ones are dropped first).
 //!
 //! # Not here
-//! Choosing peers (allocator) and moving pins (cluster::repin).
+//! Choosing peers (allocator) and moving pins (cluster::failover).
 
 pub mod informers;
 mod metric;
+pub mod run;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 pub use metric::{Alert, Metric, PING, now_ns};
+pub use run::{Failover, LoopInputs, Repinned};
 
 use crate::api::GoTime;
 

@@ -21,7 +21,7 @@ use openraft::raft::{
 use super::protocol::{
     ClusterReply, ClusterRequest, LeaderRequest, NestedStatus, RaftRequest, Request, Response,
 };
-use super::{CodecError, address_of, decode_response, encode};
+use super::{CodecError, decode_response, encode};
 use crate::api::RepoStat;
 use crate::consensus::{NodeId, PeerNode, TypeConfig};
 use crate::net::{Lane, Net, NetError};
@@ -314,7 +314,7 @@ impl Client {
         member: &PeerNode,
         request: ClusterRequest,
     ) -> Result<(PeerId, ClusterReply), RpcError> {
-        let (peer, addrs) = address_of(member);
+        let (peer, addrs) = member.dial_address();
         let peer = peer.ok_or_else(|| RpcError::NoPeerId {
             member: member.peer_id.clone(),
         })?;

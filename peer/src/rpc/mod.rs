@@ -33,7 +33,7 @@ pub use client::{AtLeader, Client, RpcError, Written};
 pub use protocol::{
     ClusterReply, ClusterRequest, LeaderRequest, NestedStatus, RaftRequest, Request, Response,
 };
-pub use raft::{Network, address_of};
+pub use raft::Network;
 
 /// Why a message could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]

@@ -50,20 +50,11 @@ pub struct Connection {
     appends: Appends,
 }
 
-/// The member's peer id and dialable addresses (without their `/p2p` suffix).
-pub fn address_of(node: &PeerNode) -> (Option<PeerId>, Vec<Multiaddr>) {
-    let addrs = node.addrs.iter().filter_map(|a| a.parse::<Multiaddr>().ok());
-    let addrs = addrs
-        .map(|a| crate::net::split_p2p(&a).map(|(_, base)| base).unwrap_or(a))
-        .collect();
-    (node.peer_id.parse().ok(), addrs)
-}
-
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Connection;
 
     async fn new_client(&mut self, target: NodeId, node: &PeerNode) -> Connection {
-        let (peer, addrs) = address_of(node);
+        let (peer, addrs) = node.dial_address();
         Connection {
             rpc: self.rpc.clone(),
             target,

@@ -33,7 +33,7 @@ use std::time::Duration;
 use cid::Cid;
 
 use crate::api::{GlobalPinInfo, PinError};
-use crate::consensus::PeerNode;
+use crate::consensus::{MemberList, PeerNode};
 use crate::listing::{Busy, Listings};
 use crate::monitor::Monitor;
 use crate::rpc::{NestedStatus, RpcError};
@@ -67,12 +67,6 @@ pub enum StatusError {
         /// What it was given.
         budget: Duration,
     },
-}
-
-/// The cluster's members as they are now.
-pub trait MemberList: Send + Sync {
-    /// Every member (voters and learners).
-    fn list(&self) -> Vec<PeerNode>;
 }
 
 /// This peer's own tracker, as the status component reads it.

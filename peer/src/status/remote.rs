@@ -6,18 +6,12 @@ use cid::Cid;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::{ChildCluster, LocalPins, MemberList, Remote, Upkeep};
+use super::{ChildCluster, LocalPins, Remote, Upkeep};
 use crate::api::GlobalPinInfo;
-use crate::consensus::{Members, PeerNode};
+use crate::consensus::PeerNode;
 use crate::ipfs::IpfsClient;
 use crate::rpc::{Client, NestedStatus, RpcError};
 use crate::tracker::{LocalStatus, Tracker};
-
-impl MemberList for Members {
-    fn list(&self) -> Vec<PeerNode> {
-        Members::list(self)
-    }
-}
 
 impl LocalPins for Tracker {
     fn status(&self, cid: &Cid) -> LocalStatus {

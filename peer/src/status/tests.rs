@@ -12,6 +12,7 @@ use futures::{FutureExt, StreamExt};
 
 use super::*;
 use crate::api::{Pin, PinOptions};
+use crate::consensus::MemberList;
 use crate::state::testing::{TempPins, cid_of, pin_of};
 use crate::tracker::Status;
 

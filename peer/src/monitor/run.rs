@@ -1,46 +1,88 @@
 //! The monitor's loops on a running peer: record what other peers publish, publish this
 //! peer's informer metrics and ping, and check for expired metrics (alerts) and down peers
 //! (failover, unless `disable_repinning`).
+//!
+//! # Inputs
+//! [`LoopInputs`]: this peer's id and name, the monitor's store, the members, the network
+//! (gossip and dialling), the IPFS daemon, the tracker (its queue length is a metric), and
+//! [`Failover`], which the cluster implements: the checker decides when a down peer's pins are
+//! due, the cluster moves them.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 
-use super::Cluster;
-use super::placement::Repinned;
+use super::informers::{self, Settings};
+use super::{Metric, Monitor};
+use crate::consensus::MemberList;
 use crate::ipfs::IpfsClient;
-use crate::monitor::Metric;
-use crate::monitor::informers::{self, Settings};
-use crate::net::Gossip;
+use crate::net::{Gossip, Net};
+use crate::tracker::Tracker;
 
-impl Cluster {
-    /// Records every metric other peers publish (runs until the network stops).
-    pub(super) fn spawn_metric_receiver(&self, mut gossip: mpsc::Receiver<Gossip>) {
-        let monitor = self.monitor.clone();
-        tokio::spawn(async move {
-            while let Some(Gossip { source, data }) = gossip.recv().await {
-                monitor.receive(&source.to_base58(), &data);
-            }
-        });
-    }
+/// What one failover scan of a down peer did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Repinned {
+    /// Pins re-allocated and committed.
+    pub moved: usize,
+    /// Pins that could not be re-allocated now (not enough peers, no commit): worth a retry.
+    pub stuck: usize,
+}
 
-    /// Measures and records this peer's metrics once (so that it can allocate to itself as
-    /// soon as it serves), then starts publishing them, the ping, and the checker.
-    pub async fn start_monitoring(&self, ipfs: IpfsClient, settings: Settings) {
-        for metric in self.own_metrics(&ipfs, &settings).await {
-            self.monitor.record(metric);
+/// Moves the pins of a down peer (the cluster, in a running peer).
+pub trait Failover: Send + Sync {
+    /// The index of the last log entry this peer applied (nothing new: no rescan).
+    fn applied(&self) -> Option<u64>;
+    /// Re-allocates the pins of `down` this peer is the one to move.
+    fn repin_from<'a>(&'a self, down: &'a str, grace_ns: i64) -> BoxFuture<'a, Result<Repinned, String>>;
+}
+
+/// What the loops read and drive.
+pub struct LoopInputs {
+    /// This peer's libp2p id.
+    pub peer_id: String,
+    /// This peer's name.
+    pub peername: String,
+    /// The metrics store.
+    pub monitor: Monitor,
+    /// The members.
+    pub members: Arc<dyn MemberList>,
+    /// Gossip out, and dialling the members.
+    pub net: Net,
+    /// This peer's IPFS daemon.
+    pub ipfs: IpfsClient,
+    /// This peer's tracker.
+    pub tracker: Tracker,
+    /// Failover of down peers.
+    pub failover: Arc<dyn Failover>,
+    /// Intervals, TTLs, tags.
+    pub settings: Settings,
+}
+
+/// Records every metric other peers publish (runs until the network stops).
+pub fn receive(monitor: Monitor, mut gossip: mpsc::Receiver<Gossip>) {
+    tokio::spawn(async move {
+        while let Some(Gossip { source, data }) = gossip.recv().await {
+            monitor.receive(&source.to_base58(), &data);
         }
-        tokio::spawn(inform(self.clone(), ipfs.clone(), settings.clone()));
-        tokio::spawn(ping(self.clone(), ipfs, settings.clone()));
-        tokio::spawn(check(self.clone(), settings));
-    }
+    });
+}
 
-    /// The monitor's store.
-    pub fn monitor(&self) -> &crate::monitor::Monitor {
-        &self.monitor
+/// Measures and records this peer's metrics once (so that it can allocate to itself as soon
+/// as it serves), then starts publishing them, the ping, and the checker.
+pub async fn start(inputs: LoopInputs) {
+    let loops = Arc::new(inputs);
+    for metric in loops.own_metrics().await {
+        loops.monitor.record(metric);
     }
+    tokio::spawn(inform(loops.clone()));
+    tokio::spawn(ping(loops.clone()));
+    tokio::spawn(check(loops));
+}
 
+impl LoopInputs {
     /// Records `metric` here and, when valid, publishes it to the other peers.
     fn publish_metric(&self, metric: Metric) {
         if metric.valid {
@@ -54,11 +96,11 @@ impl Cluster {
 
     /// Dials every other member not connected yet (gossip reaches connected peers only).
     fn connect_members(&self) {
-        for member in self.members() {
+        for member in self.members.list() {
             if member.peer_id == self.peer_id {
                 continue;
             }
-            if let (Some(peer), addrs) = crate::rpc::address_of(&member) {
+            if let (Some(peer), addrs) = member.dial_address() {
                 self.net.connect(peer, addrs);
             }
         }
@@ -66,11 +108,15 @@ impl Cluster {
 
     /// Asks this peer's daemon to connect to the other peers' daemons (addresses from their
     /// pings), each address once; a daemon without a swarm (embedded, offline) refuses.
-    async fn connect_ipfs_swarms(&self, ipfs: &IpfsClient, dialled: &mut HashSet<String>) {
-        let members = self.member_ids();
-        let others: Vec<String> = members.into_iter().filter(|m| *m != self.peer_id).collect();
+    async fn connect_ipfs_swarms(&self, dialled: &mut HashSet<String>) {
+        let others: Vec<String> = self
+            .members
+            .ids()
+            .into_iter()
+            .filter(|m| *m != self.peer_id)
+            .collect();
         let mut fresh = Vec::new();
-        for ping in self.monitor.usable(crate::monitor::PING, &others) {
+        for ping in self.monitor.usable(super::PING, &others) {
             let value = crate::api::PingValue::parse(&ping.value);
             let id = &value.ipfs_id;
             for addr in &value.ipfs_addresses {
@@ -84,14 +130,14 @@ impl Cluster {
                 }
             }
         }
-        if let Err(e) = ipfs.swarm_connect(&fresh).await {
+        if let Err(e) = self.ipfs.swarm_connect(&fresh).await {
             tracing::debug!(error = %e, "ipfs swarm/connect to the other peers' daemons");
         }
     }
 
-    async fn own_metrics(&self, ipfs: &IpfsClient, settings: &Settings) -> Vec<Metric> {
-        let me = &self.peer_id;
-        let mut metrics = match ipfs.repo_stat(true).await {
+    async fn own_metrics(&self) -> Vec<Metric> {
+        let (me, settings) = (&self.peer_id, &self.settings);
+        let mut metrics = match self.ipfs.repo_stat(true).await {
             Ok(stat) => informers::disk(me, &stat, settings.disk_ttl),
             Err(e) => {
                 tracing::warn!(error = %e, "informer: repo/stat failed");
@@ -106,33 +152,34 @@ impl Cluster {
     }
 }
 
-async fn inform(cluster: Cluster, ipfs: IpfsClient, settings: Settings) {
+async fn inform(loops: Arc<LoopInputs>) {
     loop {
-        for metric in cluster.own_metrics(&ipfs, &settings).await {
-            cluster.publish_metric(metric);
+        for metric in loops.own_metrics().await {
+            loops.publish_metric(metric);
         }
-        tokio::time::sleep(settings.informer_interval()).await;
+        tokio::time::sleep(loops.settings.informer_interval()).await;
     }
 }
 
 /// Publishes the ping while this peer's IPFS daemon answers `id` within the interval: a peer
 /// whose daemon is gone cannot hold pins, so it stops announcing itself alive and the others
 /// fail its pins over (in a composite cluster: a parent peer whose child gateway went away).
-async fn ping(cluster: Cluster, ipfs: IpfsClient, settings: Settings) {
+async fn ping(loops: Arc<LoopInputs>) {
     let mut dialled = HashSet::new();
+    let interval = loops.settings.ping_interval;
     loop {
-        cluster.connect_members();
-        match tokio::time::timeout(settings.ping_interval, ipfs.id()).await {
+        loops.connect_members();
+        match tokio::time::timeout(interval, loops.ipfs.id()).await {
             Ok(Ok(ipfs_id)) => {
-                cluster.connect_ipfs_swarms(&ipfs, &mut dialled).await;
-                let (me, name) = (&cluster.peer_id, &cluster.peername);
-                let metric = informers::ping(me, name, Some(&ipfs_id), settings.ping_interval);
-                cluster.publish_metric(metric);
+                loops.connect_ipfs_swarms(&mut dialled).await;
+                let (me, name) = (&loops.peer_id, &loops.peername);
+                let metric = informers::ping(me, name, Some(&ipfs_id), interval);
+                loops.publish_metric(metric);
             }
             Ok(Err(e)) => tracing::warn!(error = %e, "the IPFS daemon does not answer: no ping sent"),
             Err(_) => tracing::warn!("the IPFS daemon did not answer id in time: no ping sent"),
         }
-        tokio::time::sleep(settings.ping_interval).await;
+        tokio::time::sleep(interval).await;
     }
 }
 
@@ -176,28 +223,36 @@ const STUCK_RETRY_CHECKS: u32 = 10;
 /// The longest wait between retries of stuck pins, in first waits.
 const STUCK_WAIT_GROWTH: u32 = 8;
 
-async fn check(cluster: Cluster, settings: Settings) {
-    let grace = grace_ns(&settings);
+async fn check(loops: Arc<LoopInputs>) {
+    let settings = &loops.settings;
+    let grace = grace_ns(settings);
     let every = settings.check_interval.max(Duration::from_millis(100));
     let mut scanned: HashMap<String, Scanned> = HashMap::new();
     loop {
         tokio::time::sleep(every).await;
-        let members = cluster.member_ids();
-        for alert in cluster.monitor.check(&members) {
+        let members = loops.members.ids();
+        for alert in loops.monitor.check(&members) {
             tracing::warn!(peer = %alert.metric.peer, metric = %alert.metric.name, "alert: metric expired");
         }
         if !settings.repin {
             continue;
         }
-        scanned.retain(|peer, _| members.contains(peer) && !cluster.monitor.alive(peer, grace));
+        scanned.retain(|peer, _| members.contains(peer) && !loops.monitor.alive(peer, grace));
         // A peer whose own ping lapsed (its daemon slow for a moment) does not act: it would
         // count itself out, move nothing, and remember the down peer as scanned.
-        if !cluster.monitor.alive(&cluster.peer_id, grace) {
+        if !loops.monitor.alive(&loops.peer_id, grace) {
             continue;
         }
-        for down in members.iter().filter(|m| **m != cluster.peer_id) {
-            if !cluster.monitor.alive(down, grace) {
-                scan(&cluster, down, grace, every * STUCK_RETRY_CHECKS, &mut scanned).await;
+        for down in members.iter().filter(|m| **m != loops.peer_id) {
+            if !loops.monitor.alive(down, grace) {
+                scan(
+                    loops.failover.as_ref(),
+                    down,
+                    grace,
+                    every * STUCK_RETRY_CHECKS,
+                    &mut scanned,
+                )
+                .await;
             }
         }
     }
@@ -206,18 +261,18 @@ async fn check(cluster: Cluster, settings: Settings) {
 /// Fails over the pins of `down` unless nothing was applied since its last scan and no stuck
 /// pin is due for a retry.
 async fn scan(
-    cluster: &Cluster,
+    failover: &dyn Failover,
     down: &str,
     grace: i64,
     first_wait: Duration,
     scanned: &mut HashMap<String, Scanned>,
 ) {
-    let applied = cluster.last_applied();
+    let applied = failover.applied();
     let before = scanned.get(down);
     if before.is_some_and(|s| s.settled(applied)) {
         return;
     }
-    match cluster.repin_from(down, grace).await {
+    match failover.repin_from(down, grace).await {
         Ok(repinned) => {
             let memory = Scanned::after(before, applied, repinned, first_wait);
             if repinned != Repinned::default() {
