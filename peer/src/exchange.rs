@@ -105,8 +105,16 @@ impl LocalBlocks {
     }
 }
 
-impl crate::tracker::ContentCopier for Exchange {
-    fn copy_into<'a>(&'a self, ipfs: &'a IpfsClient, root: Cid) -> BoxFuture<'a, usize> {
-        Box::pin(Exchange::copy_into(self, ipfs, root))
+/// The exchange copying into one external daemon: the tracker's content source.
+pub struct CopyInto {
+    /// Where the blocks come from.
+    pub exchange: Exchange,
+    /// Where they go.
+    pub daemon: IpfsClient,
+}
+
+impl crate::tracker::ContentCopier for CopyInto {
+    fn copy_into(&self, root: Cid) -> BoxFuture<'_, usize> {
+        Box::pin(self.exchange.copy_into(&self.daemon, root))
     }
 }

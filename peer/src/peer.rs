@@ -39,7 +39,7 @@ use crate::consensus::log_store::LogStore;
 use crate::consensus::recorded::Recorded;
 use crate::consensus::state_machine::StateMachine;
 use crate::consensus::{Members, Raft, StorageError, node_id};
-use crate::exchange::{Exchange, LocalBlocks};
+use crate::exchange::{CopyInto, Exchange, LocalBlocks};
 use crate::identity::Identity;
 use crate::ipfs::embedded::{self, Embedded, EmbeddedError};
 use crate::ipfs::{IpfsClient, Timeouts};
@@ -251,8 +251,11 @@ fn start_tracker(
         pins: core.machine_pins.clone(),
         changes: core.feed.clone(),
         peer_id: core.peer_id.clone(),
-        ipfs: daemon.clone(),
-        content: copier.map(|e| Arc::new(e) as Arc<dyn crate::tracker::ContentCopier>),
+        ipfs: Arc::new(daemon.clone()),
+        content: copier.map(|exchange| {
+            let daemon = daemon.clone();
+            Arc::new(CopyInto { exchange, daemon }) as Arc<dyn crate::tracker::ContentCopier>
+        }),
     };
     Tracker::spawn(inputs, TrackerConfig::from_config(config))
 }

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use libp2p::Multiaddr;
 use openraft::ChangeMembers;
+use openraft::error::InitializeError;
 
 use super::{Cluster, ClusterError};
-use crate::consensus::{PeerNode, node_id};
+use crate::consensus::{NodeId, PeerNode, node_id};
 use crate::net::split_p2p;
 use crate::rpc::AtLeader;
 
@@ -46,7 +47,7 @@ impl Cluster {
         }
         if !self.init_peerset.is_empty() {
             let members = self.static_members(bootstrap)?;
-            return self.raft.initialize(members).await.map_err(|e| fatal(&e));
+            return self.initialise_static(members).await;
         }
         if bootstrap.is_empty() {
             let members = BTreeMap::from([(self.node, self.me())]);
@@ -54,6 +55,21 @@ impl Cluster {
             return self.snapshot_imported_state().await;
         }
         self.join_through(bootstrap).await
+    }
+
+    /// Initialises the cluster of `consensus.init_peerset`. Every peer of the set does so with
+    /// the same members; one whose peers already elected a leader and reached it first holds
+    /// their vote or log, and openraft refuses (`NotAllowed`): it is then a member of the very
+    /// cluster it would have made, and starts as one.
+    async fn initialise_static(&self, members: BTreeMap<NodeId, PeerNode>) -> Result<(), ClusterError> {
+        match self.raft.initialize(members).await {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(e.api_error(), Some(InitializeError::NotAllowed(_))) => {
+                tracing::info!("the cluster of consensus.init_peerset was already initialised by its peers");
+                Ok(())
+            }
+            Err(e) => Err(ClusterError::Consensus(e.to_string())),
+        }
     }
 
     /// A new cluster over an imported pinset (`cairn state import`): its log holds none of

@@ -3,7 +3,7 @@
 //!
 //! # Where it sits
 //! Built by the composition root (`peer`) from what it uses ([`TrackerInputs`]): the applied
-//! pinset, the feed of applied changes, this peer's id, its [`IpfsClient`], and a copier of
+//! pinset, the feed of applied changes, this peer's id, its daemon ([`Daemon`]), and a copier of
 //! missing content for external daemons. It follows each applied change as Raft applies it ([`follow`]), and
 //! compares the whole pinset with the daemon's pins at start, after falling behind the feed,
 //! every `sync_interval`, and when failed pins are due for a retry (`recover_interval`, or on
@@ -25,6 +25,7 @@
 //! # Not here
 //! Choosing allocations (allocator), peer health (monitor), status across peers.
 
+mod daemon;
 mod follow;
 mod queue;
 mod reconcile;
@@ -36,12 +37,13 @@ use std::time::{Duration, Instant};
 
 use cid::Cid;
 
+pub use daemon::Daemon;
 pub use status::{LocalStatus, Status};
 
 use futures::future::BoxFuture;
 
 use crate::api::{Pin, PinMode};
-use crate::ipfs::{IpfsClient, PinKind};
+use crate::ipfs::PinKind;
 use crate::state::{Feed, PinStore};
 use queue::{Op, Queue, Work};
 use reconcile::reconcile;
@@ -96,11 +98,11 @@ pub struct Tracker {
     inner: Arc<Inner>,
 }
 
-/// Copies the DAG under a root into an external daemon that lacks it (from the other
-/// members); returns the blocks copied.
+/// Copies the DAG under a root into this peer's external daemon when it lacks it (from the
+/// other members); returns the blocks copied.
 pub trait ContentCopier: Send + Sync {
-    /// Copies what `ipfs` lacks under `root`.
-    fn copy_into<'a>(&'a self, ipfs: &'a IpfsClient, root: Cid) -> BoxFuture<'a, usize>;
+    /// Copies what the daemon lacks under `root`.
+    fn copy_into(&self, root: Cid) -> BoxFuture<'_, usize>;
 }
 
 /// What the tracker reads and where it pins.
@@ -112,7 +114,7 @@ pub struct TrackerInputs {
     /// This peer's id (allocations name it).
     pub peer_id: String,
     /// This peer's IPFS daemon.
-    pub ipfs: IpfsClient,
+    pub ipfs: Arc<dyn Daemon>,
     /// Copies content into the daemon before a pin; `None` when the daemon fetches missing
     /// blocks itself (the embedded node).
     pub content: Option<std::sync::Arc<dyn ContentCopier>>,
@@ -122,7 +124,7 @@ struct Inner {
     pins: PinStore,
     me: String,
     content: Option<Arc<dyn ContentCopier>>,
-    ipfs: IpfsClient,
+    ipfs: Arc<dyn Daemon>,
     config: TrackerConfig,
     states: Mutex<BTreeMap<Cid, LocalStatus>>,
     queue: Queue,
@@ -346,7 +348,7 @@ async fn run_op(inner: Arc<Inner>, op: Op) {
         Work::Pin(kind) => {
             inner.set(cid, Status::Pinning, String::new());
             if let Some(content) = &inner.content {
-                content.copy_into(&inner.ipfs, cid).await;
+                content.copy_into(cid).await;
             }
             match inner.ipfs.pin_add(&cid, kind, inner.config.pin_timeout).await {
                 Ok(()) => inner.set(cid, Status::Pinned, String::new()),
@@ -362,3 +364,6 @@ async fn run_op(inner: Arc<Inner>, op: Op) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
