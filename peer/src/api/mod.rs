@@ -26,7 +26,7 @@ use cid::Cid;
 use serde::{Deserialize, Serialize};
 
 pub use gotime::GoTime;
-pub use peer_info::{IpfsInfo, PeerInfo};
+pub use peer_info::{IpfsInfo, PeerInfo, RaftStatus};
 pub use repo::RepoStat;
 pub use status::{GlobalPinInfo, PeerIdentity, PinInfoShort, PingValue, TrackerStatus};
 pub use validate::{MAX_PIN_BYTES, PinError, Replication, check_factors};

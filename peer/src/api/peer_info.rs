@@ -57,3 +57,28 @@ impl PeerInfo {
         }
     }
 }
+
+/// Raft as one peer sees it, `GET /raft` (Cairn-only): who leads, the term, how far this peer
+/// applied, the members and voters by peer id, and its log's write counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RaftStatus {
+    /// This peer's id.
+    pub peer: String,
+    /// The leader's peer id, when one is known.
+    pub leader: Option<String>,
+    /// The current term.
+    pub term: u64,
+    /// The last log index applied to the pinset here.
+    pub last_applied: Option<u64>,
+    /// Every member, learners included.
+    pub members: Vec<String>,
+    /// The members that vote.
+    pub voters: Vec<String>,
+    /// Whether a membership change is half-way (joint consensus).
+    pub joint: bool,
+    /// Appends written to this peer's log.
+    pub log_appends: u64,
+    /// Entries written in them.
+    pub log_entries: u64,
+}

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::GlobalPinInfo;
+use crate::monitor::{Alert, Metric};
 
 use super::CliError;
 use super::client::{Global, Rest, block_on, print};
@@ -124,24 +125,26 @@ pub(super) fn sync(global: &Global, args: &StatusArgs) -> Result<(), CliError> {
     ))
 }
 
+/// ipfs-cluster-ctl's line for a metric.
 fn metric_text(metric: &Value) -> String {
-    format!(
-        "{} | {}: {} | valid: {} | expire: {}",
-        metric["peer"].as_str().unwrap_or(""),
-        metric["name"].as_str().unwrap_or(""),
-        metric["value"].as_str().unwrap_or(""),
-        metric["valid"],
-        metric["expire"]
-    )
+    match Metric::deserialize(metric) {
+        Ok(m) => format!(
+            "{} | {}: {} | valid: {} | expire: {}",
+            m.peer, m.name, m.value, m.valid, m.expire
+        ),
+        Err(e) => format!("a metric that does not read as one ({e}): {metric}"),
+    }
 }
 
+/// ipfs-cluster-ctl's line for an alert.
 fn alert_text(alert: &Value) -> String {
-    format!(
-        "{} | {} | expired, alert at {}",
-        alert["peer"].as_str().unwrap_or(""),
-        alert["name"].as_str().unwrap_or(""),
-        alert["triggered_at"].as_str().unwrap_or("")
-    )
+    match Alert::deserialize(alert) {
+        Ok(a) => format!(
+            "{} | {} | expired, alert at {}",
+            a.metric.peer, a.metric.name, a.triggered_at
+        ),
+        Err(e) => format!("an alert that does not read as one ({e}): {alert}"),
+    }
 }
 
 /// `cairn health [alerts|metrics]`.
@@ -216,5 +219,27 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with(r#"{"cid":7}"#), "{text}");
+    }
+
+    #[test]
+    fn metrics_and_alerts_read_as_their_types() {
+        let metric = Metric::new("freespace", "peerA", "42".into(), 42, std::time::Duration::ZERO);
+        let value = serde_json::to_value(&metric).expect("metric");
+        assert_eq!(
+            metric_text(&value),
+            format!("peerA | freespace: 42 | valid: true | expire: {}", metric.expire)
+        );
+        let alert = serde_json::to_value(Alert {
+            metric,
+            triggered_at: crate::api::GoTime::default(),
+        })
+        .expect("alert");
+        assert!(
+            alert_text(&alert).starts_with("peerA | freespace | expired, alert at 0001-01-01"),
+            "{}",
+            alert_text(&alert)
+        );
+        let renamed = serde_json::json!({"peer_id": "peerA"});
+        assert!(metric_text(&renamed).starts_with("a metric that does not read as one"));
     }
 }

@@ -275,27 +275,27 @@ impl Cluster {
     }
 
     /// Raft's view from this peer: leader, term, last applied index, members (Cairn-only).
-    pub fn raft_status(&self) -> serde_json::Value {
+    pub fn raft_status(&self) -> crate::api::RaftStatus {
+        use std::sync::atomic::Ordering::Relaxed;
         let m = self.raft.metrics().borrow().clone();
-        let leader = m.current_leader.and_then(|id| {
-            m.membership_config
+        let config = &m.membership_config;
+        let peer_of = |id: NodeId| {
+            config
                 .nodes()
                 .find(|(n, _)| **n == id)
                 .map(|(_, node)| node.peer_id.clone())
-        });
-        serde_json::json!({
-            "peer": self.peer_id,
-            "leader": leader,
-            "term": m.current_term,
-            "last_applied": m.last_applied.map(|l| l.index),
-            "members": self.members().iter().map(|m| m.peer_id.clone()).collect::<Vec<_>>(),
-            "voters": m.membership_config.voter_ids().filter_map(|id| {
-                m.membership_config.nodes().find(|(n, _)| **n == id).map(|(_, node)| node.peer_id.clone())
-            }).collect::<Vec<_>>(),
-            "joint": m.membership_config.membership().get_joint_config().len() > 1,
-            "log_appends": self.log_stats.appends.load(std::sync::atomic::Ordering::Relaxed),
-            "log_entries": self.log_stats.entries.load(std::sync::atomic::Ordering::Relaxed),
-        })
+        };
+        crate::api::RaftStatus {
+            peer: self.peer_id.clone(),
+            leader: m.current_leader.and_then(peer_of),
+            term: m.current_term,
+            last_applied: m.last_applied.map(|l| l.index),
+            members: self.members().into_iter().map(|m| m.peer_id).collect(),
+            voters: config.voter_ids().filter_map(peer_of).collect(),
+            joint: config.membership().get_joint_config().len() > 1,
+            log_appends: self.log_stats.appends.load(Relaxed),
+            log_entries: self.log_stats.entries.load(Relaxed),
+        }
     }
 
     /// Stops Raft and makes the applied state durable (nothing acknowledged is lost either

@@ -56,7 +56,7 @@ impl Metric {
 }
 
 /// An expired metric as `GET /health/alerts` shows it: the metric plus `triggered_at`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     /// The metric that expired.
     #[serde(flatten)]
