@@ -15,17 +15,7 @@ use cairn_compat_tests::process::Peer;
 
 const KILLS: usize = 10;
 
-/// CPU time (user + system) of `pid` so far, in µs.
-pub fn cpu_us(pid: u32) -> anyhow::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the name.
-    let hz = 100; // USER_HZ on Linux
-    Ok((ticks(11) + ticks(12)) * 1_000_000 / hz)
-}
+pub use crate::cpu::cpu_us;
 
 async fn leader_of(peers: &[Option<Peer>]) -> anyhow::Result<usize> {
     for peer in peers.iter().flatten() {

@@ -7,9 +7,11 @@
 //! in docs/performance.md.
 
 pub mod composite;
+pub mod cpu;
 pub mod failover;
 pub mod intercept;
 pub mod load;
+pub mod nginx;
 pub mod null_upstream;
 pub mod pins;
 pub mod tracking;

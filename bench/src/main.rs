@@ -30,6 +30,9 @@ async fn main() -> anyhow::Result<()> {
     if wants("p2") {
         p2().await?;
     }
+    if wants("p2n") {
+        p2n()?;
+    }
     if wants("p6") {
         p6(&[]).await?;
     }
@@ -133,6 +136,13 @@ async fn p2() -> anyhow::Result<()> {
         compare(gateway.addr, upstream, "/api/v0/version", concurrency).await?;
     }
     Ok(())
+}
+
+/// P2n: the gateway beside nginx's reverse proxy, both in front of one null nginx upstream.
+fn p2n() -> anyhow::Result<()> {
+    let upstream = cairn_bench::nginx::Nginx::null_upstream()?;
+    let gateway = Gateway::start(&format!("/ip4/127.0.0.1/tcp/{}", upstream.port), &[])?;
+    cairn_bench::nginx::compare(gateway.pid(), gateway.addr.port(), &upstream)
 }
 
 async fn p3(daemon: &JsIpfs, gateway: &Gateway) -> anyhow::Result<()> {
