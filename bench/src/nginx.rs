@@ -78,7 +78,11 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .context("starting nginx")?;
-        let nginx = Self { child, port, _dir: dir };
+        let nginx = Self {
+            child,
+            port,
+            _dir: dir,
+        };
         wait_listening(port)?;
         Ok(nginx)
     }
@@ -133,14 +137,27 @@ pub fn wrk(port: u16, path: &str, connections: usize, meter: &Meter) -> anyhow::
     let script = post_script()?;
     let (before, wrk_before) = (meter.read(), waited_children_us()?);
     let out = Command::new(WRK)
-        .args(["-t1", &format!("-c{connections}"), &format!("-d{SECONDS}s"), "--latency", "-s"])
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{SECONDS}s"),
+            "--latency",
+            "-s",
+        ])
         .arg(&script)
         .arg(format!("http://127.0.0.1:{port}{path}"))
         .output()
         .context("running wrk")?;
-    let cpu = meter.read().since(&before).with("wrk", waited_children_us()? - wrk_before);
+    let cpu = meter
+        .read()
+        .since(&before)
+        .with("wrk", waited_children_us()? - wrk_before);
     let text = String::from_utf8_lossy(&out.stdout);
-    anyhow::ensure!(out.status.success(), "wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "wrk failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     anyhow::ensure!(!text.contains("Non-2xx"), "some answers were not 2xx: {text}");
     parse_wrk(&text, cpu).with_context(|| format!("reading wrk's output: {text}"))
 }
@@ -170,7 +187,13 @@ fn parse_wrk(text: &str, cpu: Reading) -> Option<WrkRun> {
             .find_map(|l| l.trim().strip_prefix(p))
             .and_then(|v| duration_us(v.trim()))
     };
-    Some(WrkRun { requests, rps, p50_us: percentile("50%")?, p99_us: percentile("99%")?, cpu })
+    Some(WrkRun {
+        requests,
+        rps,
+        p50_us: percentile("50%")?,
+        p99_us: percentile("99%")?,
+        cpu,
+    })
 }
 
 /// wrk's `123.45us`, `1.20ms`, `2.00s` in µs.
@@ -202,10 +225,16 @@ fn summary(runs: &[WrkRun], names: &[&str]) -> (f64, f64, f64, Vec<f64>) {
 pub fn compare(gateway: u32, gateway_port: u16, upstream: &Nginx) -> anyhow::Result<()> {
     let proxy = Nginx::reverse_proxy(upstream.port)?;
     let path = "/api/v0/version";
-    let cairn_meter = Meter::default().watch("cairn", vec![gateway]).watch("upstream", upstream.pids());
-    let nginx_meter = Meter::default().watch("nginx", proxy.pids()).watch("upstream", upstream.pids());
+    let cairn_meter = Meter::default()
+        .watch("cairn", vec![gateway])
+        .watch("upstream", upstream.pids());
+    let nginx_meter = Meter::default()
+        .watch("nginx", proxy.pids())
+        .watch("upstream", upstream.pids());
     let direct_meter = Meter::default().watch("upstream", upstream.pids());
-    println!("P2n gateway beside nginx as a reverse proxy, null nginx upstream, access logs on, wrk -t1 POST {path}");
+    println!(
+        "P2n gateway beside nginx as a reverse proxy, null nginx upstream, access logs on, wrk -t1 POST {path}"
+    );
     for connections in [1, 16, 64] {
         let (mut cairn, mut nginx, mut direct) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
@@ -223,7 +252,13 @@ pub fn compare(gateway: u32, gateway_port: u16, upstream: &Nginx) -> anyhow::Res
         );
         println!(
             "         CPU µs/req: cairn {:.1} (upstream {:.1}, wrk {:.1}) | nginx {:.1} (upstream {:.1}, wrk {:.1}) | proxy ratio {:.2}",
-            c_cpu[0], c_cpu[1], c_cpu[2], n_cpu[0], n_cpu[1], n_cpu[2], c_cpu[0] / n_cpu[0]
+            c_cpu[0],
+            c_cpu[1],
+            c_cpu[2],
+            n_cpu[0],
+            n_cpu[1],
+            n_cpu[2],
+            c_cpu[0] / n_cpu[0]
         );
         if connections == 1 {
             let (_, d50, _, _) = summary(&direct, &[]);

@@ -158,10 +158,11 @@ async fn accept_loop(listener: Listener, shared: Shared, slots: Arc<Semaphore>, 
             return;
         };
         let accepted = match &listener {
-            Listener::Tcp(l) => l
-                .accept()
-                .await
-                .map(|(s, peer)| spawn(s, Some(peer.ip()), &shared, &stop, slot)),
+            Listener::Tcp(l) => l.accept().await.map(|(s, peer)| {
+                // Replies are written whole; Nagle would only hold a small last segment.
+                let _ = s.set_nodelay(true);
+                spawn(s, Some(peer.ip()), &shared, &stop, slot)
+            }),
             Listener::Unix(l, _) => l
                 .accept()
                 .await

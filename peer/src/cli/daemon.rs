@@ -27,7 +27,7 @@ pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
     let identity = Identity::load(&dir.join("identity.json")).map_err(|e| CliError::Config(e.to_string()))?;
     crate::integrity::check(dir)?;
     let log_file = config.ipfsproxy.log_file.as_ref().map(|p| dir.join(p));
-    logging::init(log_file.as_deref())?;
+    let _logs = logging::init(log_file.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(dir, config, identity, bootstrap))
 }

@@ -27,7 +27,7 @@ pub struct Args {
 pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
     let config = load(dir, args).map_err(|e| CliError::Config(format!("{e:#}")))?;
     let log_file = config.log_file.as_ref().map(|p| dir.join(p));
-    logging::init(log_file.as_deref())?;
+    let _logs = logging::init(log_file.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(config))
 }

@@ -25,7 +25,7 @@ pub struct Args {
 pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
     let identity = node_identity(dir)?;
     let repo = args.repo.unwrap_or_else(|| dir.join(NODE_DIR));
-    logging::init(None)?;
+    let _logs = logging::init(None)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
