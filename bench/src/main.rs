@@ -12,7 +12,7 @@ use cairn_bench::pins;
 use cairn_bench::status_kib;
 use cairn_compat_tests::cluster::{Dirs, raft, rest};
 use cairn_compat_tests::http::send;
-use cairn_compat_tests::process::{Gateway, JsIpfs, Peer};
+use cairn_compat_tests::process::{Gateway, JsIpfs};
 
 /// Interleaved repetitions per side (gateway, direct, gateway, direct, …).
 const ROUNDS: usize = 3;
@@ -253,31 +253,31 @@ async fn p6(env: &[(&str, &str)]) -> anyhow::Result<()> {
         .find(|p| p.peer_id == leader_id)
         .context("no leader")?;
     let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut meter = cairn_bench::cpu::Meter::default().watch("leader", vec![leader.pid()]);
+    for (i, follower) in peers.iter().filter(|p| p.peer_id != leader_id).enumerate() {
+        meter = meter.watch(&format!("follower{}", i + 1), vec![follower.pid()]);
+    }
+    let meter = meter.watch("load", vec![std::process::id()]);
     for clients in [1usize, 16, 64, 256] {
         let (a0, _) = appends(leader).await?;
-        let cpu0 = peers_cpu_us(&peers, leader)?;
+        let before = meter.read();
         let length = Duration::from_secs(5);
-        let rate = pins::pin_rate(leader.rest, clients, length, next.clone()).await?;
+        let run = pins::pin_run(leader.rest, pins::Via::Rest, clients, length, next.clone()).await?;
+        let used = meter.read().since(&before);
         let (a1, _) = appends(leader).await?;
-        let cpu1 = peers_cpu_us(&peers, leader)?;
-        let count = (rate * length.as_secs_f64()).max(1.0);
+        let count = run.pins as f64;
         let per_fsync = count / (a1 - a0).max(1) as f64;
-        let (leader_us, all_us) = ((cpu1.0 - cpu0.0) as f64 / count, (cpu1.1 - cpu0.1) as f64 / count);
+        let cluster = (used.of("leader") + used.of("follower1") + used.of("follower2")) as f64 / count;
         println!(
-            "  clients {clients:>3}: {rate:>7.0} pins/s, {per_fsync:>5.1} pins per leader log fsync, \
-             CPU µs/pin leader {leader_us:>5.0}, all peers {all_us:>5.0}"
+            "  clients {clients:>3}: {:>7.0} pins/s, p50 {:>6.0} µs, p99 {:>6.0} µs, {per_fsync:>5.1} pins per leader log fsync",
+            run.rate, run.p50_us, run.p99_us
+        );
+        println!(
+            "               CPU µs per acknowledged pin: cluster {cluster:>5.0} | {}",
+            used.per_op(count)
         );
     }
     Ok(())
-}
-
-/// CPU µs used so far by the leader and by all `peers` together (utime + stime, /proc).
-fn peers_cpu_us(peers: &[&Peer], leader: &Peer) -> anyhow::Result<(u64, u64)> {
-    let mut all = 0;
-    for peer in peers {
-        all += cairn_bench::failover::cpu_us(peer.pid())?;
-    }
-    Ok((cairn_bench::failover::cpu_us(leader.pid())?, all))
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {

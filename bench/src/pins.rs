@@ -48,15 +48,47 @@ pub async fn pin_rate_via(
     length: Duration,
     next: Arc<AtomicU64>,
 ) -> anyhow::Result<f64> {
+    Ok(pin_run(addr, via, concurrency, length, next).await?.rate)
+}
+
+/// What a pin load run measured: acknowledged pins, their rate and latency percentiles.
+#[derive(Debug, Clone)]
+pub struct PinRun {
+    /// Pins acknowledged.
+    pub pins: u64,
+    /// Pins acknowledged per second.
+    pub rate: f64,
+    /// Median acknowledgement latency, µs.
+    pub p50_us: f64,
+    /// 99th percentile acknowledgement latency, µs.
+    pub p99_us: f64,
+}
+
+/// Pins through `via` from `concurrency` workers until `length` passes, timing each pin.
+pub async fn pin_run(
+    addr: SocketAddr,
+    via: Via,
+    concurrency: usize,
+    length: Duration,
+    next: Arc<AtomicU64>,
+) -> anyhow::Result<PinRun> {
     let until = Instant::now() + length;
     let workers: Vec<_> = (0..concurrency)
         .map(|_| tokio::spawn(worker(addr, via, until, next.clone())))
         .collect();
-    let mut done = 0u64;
+    let mut latencies = Vec::new();
     for worker in workers {
-        done += worker.await??;
+        latencies.extend(worker.await??);
     }
-    Ok(done as f64 / length.as_secs_f64())
+    anyhow::ensure!(!latencies.is_empty(), "no pin was acknowledged");
+    latencies.sort_unstable();
+    let pick = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
+    Ok(PinRun {
+        pins: latencies.len() as u64,
+        rate: latencies.len() as f64 / length.as_secs_f64(),
+        p50_us: pick(0.5),
+        p99_us: pick(0.99),
+    })
 }
 
 /// Pins exactly `count` CIDs starting at `first`, from `concurrency` workers.
@@ -109,12 +141,18 @@ async fn post(sender: &mut Sender, addr: SocketAddr, via: Via, n: u64) -> anyhow
     Ok(())
 }
 
-async fn worker(addr: SocketAddr, via: Via, until: Instant, next: Arc<AtomicU64>) -> anyhow::Result<u64> {
+async fn worker(
+    addr: SocketAddr,
+    via: Via,
+    until: Instant,
+    next: Arc<AtomicU64>,
+) -> anyhow::Result<Vec<Duration>> {
     let mut sender = connect(addr).await?;
-    let mut done = 0;
+    let mut latencies = Vec::new();
     while Instant::now() < until {
+        let started = Instant::now();
         post(&mut sender, addr, via, next.fetch_add(1, Ordering::Relaxed)).await?;
-        done += 1;
+        latencies.push(started.elapsed());
     }
-    Ok(done)
+    Ok(latencies)
 }

@@ -89,9 +89,11 @@ fn reset(dir: &Path, pins: Vec<crate::api::Pin>) -> anyhow::Result<usize> {
     let db = open(dir)?;
     let txn = db.begin_write()?;
     state::clear(&txn)?;
+    let mut writer = state::PinsWriter::open(&txn)?;
     for pin in &pins {
-        state::apply(&txn, &PinOp::Pin(Box::new(pin.clone())))?;
+        writer.apply(&PinOp::Pin(Box::new(pin.clone())))?;
     }
+    drop(writer);
     txn.commit()?;
     StateMachine::forget_raft(&db).map_err(|e| anyhow::anyhow!("{e}"))?;
     remove_if_present(&dir.join("raft-log.redb"))?;

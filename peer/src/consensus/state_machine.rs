@@ -162,6 +162,7 @@ impl StateMachine {
         txn.set_durability(redb::Durability::None).map_err(sm_err)?;
         let mut membership = None;
         let mut results = Vec::with_capacity(entries.len());
+        let mut pins = state::PinsWriter::open(&txn).map_err(sm_err)?;
         for entry in entries {
             results.push(match entry.payload {
                 EntryPayload::Blank => None,
@@ -169,7 +170,7 @@ impl StateMachine {
                     if following {
                         Change::collect(&op, &mut changes);
                     }
-                    Some(state::apply(&txn, &op).map_err(sm_err)?)
+                    Some(pins.apply(&op).map_err(sm_err)?)
                 }
                 EntryPayload::Membership(m) => {
                     membership = Some(StoredMembership::new(Some(entry.log_id), m));
@@ -177,6 +178,7 @@ impl StateMachine {
                 }
             });
         }
+        drop(pins);
         Self::write_meta(&txn, &Some(last), membership.as_ref())?;
         crate::failpoint!("apply.before_commit");
         txn.commit().map_err(sm_err)?;
@@ -238,14 +240,16 @@ impl StateMachine {
         let txn = self.db.begin_write().map_err(sm_err)?;
         state::clear(&txn).map_err(sm_err)?;
         let mut reader = BufReader::new(Hashing::new(source));
+        let mut pins = state::PinsWriter::open(&txn).map_err(sm_err)?;
         for line in (&mut reader).lines() {
             let line = line.map_err(snap_err)?;
             if line.trim().is_empty() {
                 continue;
             }
             let pin = serde_json::from_str(&line).map_err(snap_err)?;
-            state::apply(&txn, &state::PinOp::Pin(Box::new(pin))).map_err(sm_err)?;
+            pins.apply(&state::PinOp::Pin(Box::new(pin))).map_err(sm_err)?;
         }
+        drop(pins);
         StateMachine::write_meta(&txn, &meta.last_log_id, Some(&meta.last_membership))?;
         txn.commit().map_err(sm_err)?;
         Ok(reader.get_ref().digest())

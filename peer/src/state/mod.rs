@@ -167,24 +167,43 @@ fn decode_u64(bytes: &[u8]) -> u64 {
 
 /// Applies one operation inside `txn`.
 pub fn apply(txn: &WriteTransaction, op: &PinOp) -> Result<Applied, StateError> {
-    let mut pins = txn.open_table(PINS).map_err(db)?;
-    match op {
-        PinOp::Pin(pin) => {
-            let value = serde_json::to_vec(pin.as_ref()).map_err(|e| StateError::Decode(e.to_string()))?;
-            pins.insert(pin.cid.to_bytes().as_slice(), value.as_slice())
-                .map_err(db)?;
-            Ok(Applied::Pinned)
-        }
-        PinOp::Unpin(cid) => match pins.remove(cid.to_bytes().as_slice()).map_err(db)? {
-            Some(_) => Ok(Applied::Unpinned),
-            None => Ok(Applied::NotPinned),
-        },
-        PinOp::Batch(ops) => {
-            drop(pins);
-            ops.iter()
-                .map(|op| apply(txn, op))
+    PinsWriter::open(txn)?.apply(op)
+}
+
+/// The pin table of one write transaction, opened once for every operation applied to it
+/// (a batch of a thousand pins opens it once, not a thousand times).
+pub struct PinsWriter<'txn> {
+    pins: redb::Table<'txn, &'static [u8], &'static [u8]>,
+}
+
+impl<'txn> PinsWriter<'txn> {
+    /// Opens the pin table inside `txn`.
+    pub fn open(txn: &'txn WriteTransaction) -> Result<Self, StateError> {
+        Ok(Self {
+            pins: txn.open_table(PINS).map_err(db)?,
+        })
+    }
+
+    /// Applies `op` (a batch one operation after another).
+    pub fn apply(&mut self, op: &PinOp) -> Result<Applied, StateError> {
+        match op {
+            PinOp::Pin(pin) => {
+                let value =
+                    serde_json::to_vec(pin.as_ref()).map_err(|e| StateError::Decode(e.to_string()))?;
+                self.pins
+                    .insert(pin.cid.to_bytes().as_slice(), value.as_slice())
+                    .map_err(db)?;
+                Ok(Applied::Pinned)
+            }
+            PinOp::Unpin(cid) => match self.pins.remove(cid.to_bytes().as_slice()).map_err(db)? {
+                Some(_) => Ok(Applied::Unpinned),
+                None => Ok(Applied::NotPinned),
+            },
+            PinOp::Batch(ops) => ops
+                .iter()
+                .map(|op| self.apply(op))
                 .collect::<Result<_, _>>()
-                .map(Applied::Batch)
+                .map(Applied::Batch),
         }
     }
 }

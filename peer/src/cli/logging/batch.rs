@@ -199,7 +199,10 @@ mod tests {
         drop(guard);
         let (bytes, writes) = lock(&out.0).clone();
         assert_eq!(String::from_utf8(bytes).expect("utf-8"), lines.concat());
-        assert!(writes < lines.len(), "one write per line: the lines were not batched");
+        assert!(
+            writes < lines.len(),
+            "one write per line: the lines were not batched"
+        );
     }
 
     #[test]
