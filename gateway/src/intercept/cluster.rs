@@ -9,6 +9,24 @@ use cid::Cid;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
+/// One `cairn/status` answer line as the cluster encoded it: an ipfs-cluster `GlobalPinInfo`,
+/// a type the cluster owns (cairn-peer's `api`). The gateway writes it as it came and never
+/// reads it, so it needs neither the type nor a JSON tree of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusLine(bytes::Bytes);
+
+impl StatusLine {
+    /// `value` encoded as one JSON line.
+    pub fn encode<T: serde::Serialize>(value: &T) -> Result<Self, serde_json::Error> {
+        cairn_kubo::stream::json_line(value).map(Self)
+    }
+
+    /// The encoded line, newline included (a shared reference to it, not a copy).
+    pub fn bytes(&self) -> bytes::Bytes {
+        self.0.clone()
+    }
+}
+
 /// A pin as the gateway asks for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PinRequest {
@@ -112,5 +130,5 @@ pub trait Cluster: Send + Sync + 'static {
         cids: Vec<Cid>,
         depth: u32,
         timeout: Option<std::time::Duration>,
-    ) -> BoxStream<'static, Result<serde_json::Value, ClusterError>>;
+    ) -> BoxStream<'static, Result<StatusLine, ClusterError>>;
 }

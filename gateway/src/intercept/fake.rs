@@ -111,12 +111,17 @@ impl Cluster for FakeCluster {
         futures::future::ready(Ok(landing)).boxed()
     }
 
+    /// One line per CID asked for, `{"cid":…,"depth":…}`.
     fn status(
         &self,
-        _cids: Vec<Cid>,
-        _depth: u32,
+        cids: Vec<Cid>,
+        depth: u32,
         _timeout: Option<std::time::Duration>,
-    ) -> BoxStream<'static, Result<serde_json::Value, ClusterError>> {
-        futures::stream::empty().boxed()
+    ) -> BoxStream<'static, Result<super::StatusLine, ClusterError>> {
+        let lines = cids.into_iter().map(move |cid| {
+            let line = serde_json::json!({ "cid": cid.to_string(), "depth": depth });
+            super::StatusLine::encode(&line).map_err(|e| ClusterError::Failed(e.to_string()))
+        });
+        futures::stream::iter(lines.collect::<Vec<_>>()).boxed()
     }
 }

@@ -46,7 +46,7 @@ use http::{Request, Response};
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
-pub use cluster::{Cluster, ClusterError, GcLine, Landing, PinInfo, PinRequest, RepoStat};
+pub use cluster::{Cluster, ClusterError, GcLine, Landing, PinInfo, PinRequest, RepoStat, StatusLine};
 pub use error::InterceptError;
 pub use status::MAX_DEPTH;
 

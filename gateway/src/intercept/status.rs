@@ -39,7 +39,7 @@ pub(super) async fn serve(ctx: &Ctx, query: Query) -> Result<Response<Body>, Int
     tokio::spawn(async move {
         while let Some(info) = infos.next().await {
             match info {
-                Ok(info) if lines.line(&info).await => {}
+                Ok(info) if lines.raw(info.bytes()).await => {}
                 Ok(_) => return,
                 Err(e) => return lines.fail(&e.to_string()).await,
             }

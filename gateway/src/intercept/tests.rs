@@ -233,3 +233,29 @@ async fn repo_stat_sums_the_peers_that_answer_and_the_rest_is_forwarded() {
         "a put that pins nothing is the daemon's"
     );
 }
+
+#[tokio::test]
+async fn status_lines_are_written_as_the_cluster_encoded_them_and_depth_is_checked() {
+    let cluster = Arc::new(FakeCluster::default());
+    let answer = post(
+        &cluster,
+        &format!("/api/v0/cairn/status?arg={}&arg={}&depth=2", cid(1), cid(2)),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.text,
+        format!(
+            "{{\"cid\":\"{}\",\"depth\":2}}\n{{\"cid\":\"{}\",\"depth\":2}}\n",
+            cid(1),
+            cid(2)
+        )
+    );
+    let too_deep = post(&cluster, &format!("/api/v0/cairn/status?arg={}&depth=9", cid(1))).await;
+    assert_eq!(too_deep.status, StatusCode::BAD_REQUEST, "{}", too_deep.text);
+    assert!(
+        too_deep.text.contains("depth must be between 1 and 5"),
+        "{}",
+        too_deep.text
+    );
+}

@@ -178,13 +178,13 @@ impl gw::Cluster for Cluster {
         cids: Vec<Cid>,
         depth: u32,
         timeout: Option<std::time::Duration>,
-    ) -> BoxStream<'static, Result<serde_json::Value, gw::ClusterError>> {
+    ) -> BoxStream<'static, Result<gw::StatusLine, gw::ClusterError>> {
         let cids = (!cids.is_empty()).then_some(cids);
         let infos = self.statuses.global_infos(cids, depth, None, timeout);
-        // The gateway knows no peer types: it gets each line as JSON.
+        // The gateway knows no peer types: it gets each line encoded, to write as it is.
         Box::pin(infos.map(|info| {
             let info = info.map_err(|e| to_gateway(e.into()))?;
-            serde_json::to_value(info).map_err(|e| gw::ClusterError::Failed(e.to_string()))
+            gw::StatusLine::encode(&info).map_err(|e| gw::ClusterError::Failed(e.to_string()))
         }))
     }
 
