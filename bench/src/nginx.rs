@@ -84,15 +84,32 @@ impl Nginx {
             _dir: dir,
         };
         wait_listening(port)?;
+        nginx.wait_workers()?;
         Ok(nginx)
+    }
+
+    /// Waits for `worker_processes auto` (one per core) workers: the master listens before
+    /// it forks them, and a meter built earlier would not charge them.
+    fn wait_workers(&self) -> anyhow::Result<()> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let until = Instant::now() + Duration::from_secs(10);
+        while children_of(self.child.id()).len() < cores {
+            if Instant::now() > until {
+                bail!("nginx did not start its {cores} workers");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
     }
 }
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // The workers are found before the master goes: once it has, they are orphans.
+        let workers = children_of(self.child.id());
         let _ = self.child.kill();
         let _ = self.child.wait();
-        for pid in children_of(self.child.id()) {
+        for pid in workers {
             let _ = Command::new("kill").arg(pid.to_string()).status();
         }
     }

@@ -121,13 +121,18 @@ async fn until(what: &str, done: impl Fn() -> bool) {
     panic!("never happened: {what}");
 }
 
+/// Waits until the tracker reports `status` for pin `n`.
+async fn until_status(s: &Setup, n: u32, status: Status) {
+    until(&format!("pin {n} {status:?}"), || {
+        s.tracker.status(&cid_of(n)).status == status
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn what_is_allocated_here_is_pinned_and_the_rest_is_remote() {
     let s = start(TempPins::with([pin_of(1), elsewhere(2)]), FakeDaemon::default());
-    until("pin 1 pinned", || {
-        s.tracker.status(&cid_of(1)).status == Status::Pinned
-    })
-    .await;
+    until_status(&s, 1, Status::Pinned).await;
     assert!(s.daemon.holds(&cid_of(1)));
     assert!(!s.daemon.holds(&cid_of(2)));
     assert_eq!(s.tracker.status(&cid_of(2)).status, Status::Remote);
@@ -139,16 +144,10 @@ async fn applied_changes_pin_and_unpin_on_the_daemon() {
     let s = start(TempPins::new(), FakeDaemon::default());
     s.apply(PinOp::Pin(Box::new(pin_of(5))));
     until("pin 5 on the daemon", || s.daemon.holds(&cid_of(5))).await;
-    until("pin 5 pinned", || {
-        s.tracker.status(&cid_of(5)).status == Status::Pinned
-    })
-    .await;
+    until_status(&s, 5, Status::Pinned).await;
     s.apply(PinOp::Unpin(cid_of(5)));
     until("pin 5 off the daemon", || !s.daemon.holds(&cid_of(5))).await;
-    until("pin 5 forgotten", || {
-        s.tracker.status(&cid_of(5)).status == Status::Unpinned
-    })
-    .await;
+    until_status(&s, 5, Status::Unpinned).await;
 }
 
 #[tokio::test]
@@ -157,10 +156,7 @@ async fn a_pin_moved_elsewhere_is_removed_from_this_daemon() {
     until("pin 7 on the daemon", || s.daemon.holds(&cid_of(7))).await;
     s.apply(PinOp::Pin(Box::new(elsewhere(7))));
     until("pin 7 off the daemon", || !s.daemon.holds(&cid_of(7))).await;
-    until("pin 7 remote", || {
-        s.tracker.status(&cid_of(7)).status == Status::Remote
-    })
-    .await;
+    until_status(&s, 7, Status::Remote).await;
 }
 
 #[tokio::test]
@@ -172,10 +168,7 @@ async fn the_daemons_own_pins_are_left_alone() {
         .expect("pins")
         .insert(cid_of(99), PinKind::Recursive);
     let s = start(TempPins::with([pin_of(1)]), daemon);
-    until("pin 1 pinned", || {
-        s.tracker.status(&cid_of(1)).status == Status::Pinned
-    })
-    .await;
+    until_status(&s, 1, Status::Pinned).await;
     s.tracker.sync().await;
     assert!(
         s.daemon.holds(&cid_of(99)),
@@ -188,35 +181,23 @@ async fn a_daemon_that_cannot_be_asked_gives_pin_error_and_recover_retries() {
     let daemon = FakeDaemon::default();
     daemon.down.store(true, Ordering::SeqCst);
     let s = start(TempPins::with([pin_of(1)]), daemon);
-    until("pin 1 failed", || {
-        s.tracker.status(&cid_of(1)).status == Status::PinError
-    })
-    .await;
+    until_status(&s, 1, Status::PinError).await;
     assert!(s.tracker.status(&cid_of(1)).error.contains("connection refused"));
     s.daemon.down.store(false, Ordering::SeqCst);
     s.tracker.recover().await;
-    until("pin 1 pinned after recover", || {
-        s.tracker.status(&cid_of(1)).status == Status::Pinned
-    })
-    .await;
+    until_status(&s, 1, Status::Pinned).await;
     assert!(s.daemon.holds(&cid_of(1)));
 }
 
 #[tokio::test]
 async fn a_pin_that_vanished_is_unexpectedly_unpinned_until_recovered() {
     let s = start(TempPins::with([pin_of(1)]), FakeDaemon::default());
-    until("pin 1 pinned", || {
-        s.tracker.status(&cid_of(1)).status == Status::Pinned
-    })
-    .await;
+    until_status(&s, 1, Status::Pinned).await;
     s.daemon.pins.lock().expect("pins").remove(&cid_of(1));
     s.tracker.sync().await;
     assert_eq!(s.tracker.status(&cid_of(1)).status, Status::UnexpectedlyUnpinned);
     assert!(!s.daemon.holds(&cid_of(1)), "a sync reports, it does not repin");
     s.tracker.recover().await;
     until("pin 1 back", || s.daemon.holds(&cid_of(1))).await;
-    until("pin 1 pinned", || {
-        s.tracker.status(&cid_of(1)).status == Status::Pinned
-    })
-    .await;
+    until_status(&s, 1, Status::Pinned).await;
 }
