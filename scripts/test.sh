@@ -31,6 +31,14 @@ if ! compat-tests/py/.venv/bin/python -c 'import ipfshttpclient' >/dev/null 2>&1
   compat-tests/py/.venv/bin/pip install -q --disable-pip-version-check -r compat-tests/py/requirements.txt
 fi
 
+step "chromium (Debian's, for the browser CSRF test)"
+if [ ! -x /usr/bin/chromium ]; then
+  command -v apt-get >/dev/null 2>&1 \
+    || { echo "scripts/test.sh: /usr/bin/chromium is missing and apt-get is not available: install Debian's chromium" >&2; exit 1; }
+  apt-get install -y --no-install-recommends chromium \
+    || { echo "scripts/test.sh: 'apt-get install -y --no-install-recommends chromium' failed: install Debian's chromium (/usr/bin/chromium)" >&2; exit 1; }
+fi
+
 step "rustfmt and clippy"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
