@@ -10,6 +10,8 @@
 //!   both ways and are never collected (full duplex: an upstream may answer while the upload
 //!   is still arriving). Hop-by-hop headers are removed (`hop`), `X-Forwarded-For` is added,
 //!   `Host` is kept as the client sent it.
+//! - A client's `Authorization` reaches the upstream only with `forward_authorization`;
+//!   otherwise the upstream sees the configured `node_auth_secret`, or no credentials.
 //! - Trailers reach clients that accept them; for others a mid-stream error breaks the stream
 //!   (`trailers`).
 //! - The upstream response head is awaited at most `upstream_header_timeout`; on expiry the
@@ -30,6 +32,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::deadline::DeadlineExceeded;
+use crate::tls::TlsError;
 use crate::upstream::{Connector, Target};
 use crate::{Body, BoxError, ProxyConfig, boxed, hop, trailers::StreamErrorGuard};
 
@@ -66,22 +69,50 @@ pub struct Forward {
     /// Parsed once; only the pool key (the client's `Host` header is forwarded as sent).
     authority: Authority,
     header_timeout: Option<Duration>,
+    credentials: Credentials,
+}
+
+/// What the upstream is told of who is asking.
+#[derive(Clone, Debug)]
+struct Credentials {
+    /// Pass the client's `Authorization` on.
+    forward_client: bool,
+    /// Sent when the client's is not passed on (or there is none).
+    node_secret: Option<http::HeaderValue>,
+}
+
+impl Credentials {
+    fn apply(&self, headers: &mut http::HeaderMap) {
+        if !self.forward_client {
+            headers.remove(http::header::AUTHORIZATION);
+        }
+        if let Some(secret) = &self.node_secret
+            && !headers.contains_key(http::header::AUTHORIZATION)
+        {
+            headers.insert(http::header::AUTHORIZATION, secret.clone());
+        }
+    }
 }
 
 impl Forward {
-    /// A forwarder to `config.node` with the configured upstream timeouts.
-    pub fn new(config: &ProxyConfig) -> Self {
-        let connector = Connector::new(config.node.clone(), config.upstream_connect_timeout);
+    /// A forwarder to `config.node` with the configured upstream timeouts, TLS and secret.
+    pub fn new(config: &ProxyConfig) -> Result<Self, TlsError> {
+        let tls = config.upstream_tls().map(|tls| tls.config()).transpose()?;
+        let connector = Connector::new(config.node.clone(), config.upstream_connect_timeout).with_tls(tls);
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        Self {
+        Ok(Self {
             client,
             authority: parse_authority(&config.node),
             target: Arc::new(config.node.clone()),
             header_timeout: config.upstream_header_timeout,
-        }
+            credentials: Credentials {
+                forward_client: config.forward_authorization,
+                node_secret: config.node_auth_secret.as_ref().map(|s| s.header_value()),
+            },
+        })
     }
 
     fn rewrite(&self, mut req: Request<Body>) -> Result<(Request<Body>, bool), BoxError> {
@@ -96,6 +127,7 @@ impl Forward {
             (Some(Scheme::HTTP), Some(self.authority.clone()), Some(path));
         *req.uri_mut() = Uri::from_parts(parts)?;
         hop::strip(req.headers_mut());
+        self.credentials.apply(req.headers_mut());
         req.headers_mut()
             .insert(http::header::TE, http::HeaderValue::from_static("trailers"));
         if let Some(ClientAddr(Some(ip))) = req.extensions().get::<ClientAddr>().copied() {

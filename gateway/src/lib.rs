@@ -21,6 +21,7 @@
 //! Cluster state, consensus and the embedded node: this crate depends on no other workspace crate.
 
 pub mod access_log;
+pub mod authorize;
 pub mod config;
 pub mod connection;
 pub mod deadline;
@@ -33,6 +34,7 @@ pub mod rescue;
 pub mod server;
 pub mod stack;
 pub mod stall;
+pub mod tls;
 pub mod trailers;
 pub mod upstream;
 

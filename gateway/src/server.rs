@@ -6,7 +6,10 @@
 //! socket is served by `connection::serve` over the stack from `stack`.
 //!
 //! # Invariants
-//! - The configuration is validated before any socket is bound.
+//! - The configuration is validated, and TLS certificates loaded, before any socket is bound.
+//! - With `ssl_cert_file`/`ssl_key_file`, TCP listeners speak only TLS; a handshake that does
+//!   not finish within the head timeout (`read_header_timeout`, else [`HANDSHAKE_LIMIT`])
+//!   closes the connection and frees its slot.
 //! - At most `max_connections` connections are served at once; beyond that, accepting pauses
 //!   (the kernel backlog holds new clients) instead of spawning unbounded work.
 //! - On shutdown, listeners close first, open connections are asked to finish their current
@@ -28,6 +31,8 @@ use crate::stack::{self, Stack};
 
 /// How long open connections get to finish after shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Handshake limit when `read_header_timeout` is off.
+pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -37,6 +42,9 @@ pub enum ServerError {
     /// The configuration is invalid; nothing was bound.
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
+    /// The TLS certificate, key or upstream trust anchors could not be loaded.
+    #[error("TLS")]
+    Tls(#[from] crate::tls::TlsError),
     /// A listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -58,18 +66,34 @@ pub struct Server {
     listeners: Vec<Listener>,
     shared: Shared,
     max_connections: usize,
+    tls: Option<Tls>,
+}
+
+/// TLS on accepted TCP connections.
+#[derive(Clone)]
+struct Tls {
+    acceptor: tokio_rustls::TlsAcceptor,
+    limit: Duration,
 }
 
 impl Server {
     /// Validates `config`, builds the forwarding stack and binds every listen address.
     pub async fn bind(config: ProxyConfig) -> Result<Self, ServerError> {
-        let stack = stack::build(&config);
+        config.validate()?;
+        let stack = stack::build(&config)?;
         Self::bind_with(&config, stack).await
     }
 
     /// Validates `config`, then binds with a given stack; for callers that assemble their own.
     pub async fn bind_with(config: &ProxyConfig, stack: Stack) -> Result<Self, ServerError> {
         config.validate()?;
+        let tls = match config.server_tls() {
+            Some(files) => Some(Tls {
+                acceptor: tokio_rustls::TlsAcceptor::from(crate::tls::server_config(&files)?),
+                limit: config.read_header_timeout.unwrap_or(HANDSHAKE_LIMIT),
+            }),
+            None => None,
+        };
         let mut listeners = Vec::with_capacity(config.listen.len());
         for addr in &config.listen {
             listeners.push(bind_one(addr).await.map_err(|source| ServerError::Bind {
@@ -82,6 +106,7 @@ impl Server {
             listeners,
             shared,
             max_connections: config.max_connections,
+            tls,
         })
     }
 
@@ -98,9 +123,12 @@ impl Server {
         for listener in self.listeners {
             accepting.spawn(accept_loop(
                 listener,
-                self.shared.clone(),
+                Serving {
+                    shared: self.shared.clone(),
+                    stop: stop_rx.clone(),
+                    tls: self.tls.clone(),
+                },
                 slots.clone(),
-                stop_rx.clone(),
             ));
         }
         shutdown.await;
@@ -149,9 +177,17 @@ impl Listener {
     }
 }
 
-async fn accept_loop(listener: Listener, shared: Shared, slots: Arc<Semaphore>, stop: watch::Receiver<bool>) {
+/// What each accepted connection is served with.
+struct Serving {
+    shared: Shared,
+    stop: watch::Receiver<bool>,
+    tls: Option<Tls>,
+}
+
+async fn accept_loop(listener: Listener, serving: Serving, slots: Arc<Semaphore>) {
     if let Some(addr) = listener.local_addr() {
-        tracing::info!(addr = %listen_multiaddr(&addr), "gateway listening");
+        let scheme = if serving.tls.is_some() { "https" } else { "http" };
+        tracing::info!(addr = %listen_multiaddr(&addr), scheme, "listening");
     }
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -161,12 +197,15 @@ async fn accept_loop(listener: Listener, shared: Shared, slots: Arc<Semaphore>, 
             Listener::Tcp(l) => l.accept().await.map(|(s, peer)| {
                 // Replies are written whole; Nagle would only hold a small last segment.
                 let _ = s.set_nodelay(true);
-                spawn(s, Some(peer.ip()), &shared, &stop, slot)
+                match &serving.tls {
+                    Some(tls) => spawn_tls(s, peer.ip(), &serving, tls.clone(), slot),
+                    None => spawn(s, Some(peer.ip()), &serving.shared, &serving.stop, slot),
+                }
             }),
             Listener::Unix(l, _) => l
                 .accept()
                 .await
-                .map(|(s, _)| spawn(s, None, &shared, &stop, slot)),
+                .map(|(s, _)| spawn(s, None, &serving.shared, &serving.stop, slot)),
         };
         if let Err(err) = accepted {
             tracing::warn!(error = %err, "accept failed");
@@ -185,6 +224,24 @@ fn spawn<I>(
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     tokio::spawn(connection::serve(io, client, shared.clone(), stop.clone(), slot));
+}
+
+/// Finishes the TLS handshake (bounded), then serves the connection.
+fn spawn_tls(
+    tcp: tokio::net::TcpStream,
+    client: std::net::IpAddr,
+    serving: &Serving,
+    tls: Tls,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) {
+    let (shared, stop) = (serving.shared.clone(), serving.stop.clone());
+    tokio::spawn(async move {
+        match tokio::time::timeout(tls.limit, tls.acceptor.accept(tcp)).await {
+            Ok(Ok(stream)) => connection::serve(stream, Some(client), shared, stop, slot).await,
+            Ok(Err(err)) => tracing::debug!(%client, error = %err, "TLS handshake failed"),
+            Err(_) => tracing::debug!(%client, "TLS handshake timed out"),
+        }
+    });
 }
 
 impl Drop for Listener {

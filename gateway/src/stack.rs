@@ -12,26 +12,33 @@ use tower::util::BoxCloneSyncService;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::access_log::AccessLogLayer;
+use crate::authorize::AuthorizeLayer;
 use crate::deadline::DeadlineLayer;
 use crate::forward::Forward;
 use crate::intercept::{Cluster, InterceptLayer};
 use crate::rescue::{self, RescueLayer};
+use crate::tls::TlsError;
 use crate::{Body, BoxError, ProxyConfig, boxed};
 
 /// The assembled stack: never fails, every error is already an HTTP answer.
 pub type Stack = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
 
 /// Builds the stack for `config` (which `Server::bind` has validated): a plain proxy.
-pub fn build(config: &ProxyConfig) -> Stack {
+pub fn build(config: &ProxyConfig) -> Result<Stack, TlsError> {
     build_with(config, None)
 }
 
 /// Builds the stack for `config`, serving intercepted routes from `cluster` when given.
-pub fn build_with(config: &ProxyConfig, cluster: Option<Arc<dyn Cluster>>) -> Stack {
+/// Fails only when the upstream's TLS settings cannot be loaded.
+pub fn build_with(config: &ProxyConfig, cluster: Option<Arc<dyn Cluster>>) -> Result<Stack, TlsError> {
     let intercept = cluster.map(|c| InterceptLayer::new(c, config));
+    let forward = Forward::new(config)?;
     let service = ServiceBuilder::new()
         // Outermost, so the logged status is the one the client got, rescued errors included.
         .layer(AccessLogLayer)
+        // kubo's `API.Authorizations`, before anything acts: a denied request reaches neither
+        // the cluster nor the upstream. Below the access log so denials are logged.
+        .layer(AuthorizeLayer::new(config.authorizations.clone()))
         // tower-http boxes bodies in its own type; bring them back to the stack's `Body`.
         .map_response(|rsp: Response<tower_http::body::UnsyncBoxBody<bytes::Bytes, BoxError>>| rsp.map(boxed))
         // A panic below becomes a kubo-style 500 instead of a dropped connection.
@@ -44,6 +51,6 @@ pub fn build_with(config: &ProxyConfig, cluster: Option<Arc<dyn Cluster>>) -> St
         // its errors become kubo answers and its bodies are bounded like any other.
         .option_layer(intercept)
         // Innermost: whatever no layer above answered goes to the upstream daemon.
-        .service(Forward::new(config));
-    BoxCloneSyncService::new(service)
+        .service(forward);
+    Ok(BoxCloneSyncService::new(service))
 }

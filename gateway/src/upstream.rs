@@ -9,9 +9,8 @@
 //! the URI and always dials the configured [`Target`], with a connect timeout, so one pool
 //! serves every request.
 //!
-//! # Not here
-//! TLS towards the upstream (`node_https`): the daemon's RPC API listens on loopback or a unix
-//! socket; the config refuses `node_https = true` with a clear message.
+//! With `node_https` (or a multiaddr ending in `/https` or `/tls/http`), TCP connections are
+//! wrapped in TLS (`tls`), the certificate checked against the target's host name.
 
 use std::fmt;
 use std::future::Future;
@@ -106,18 +105,34 @@ fn tcp_target(addr: &Multiaddr) -> Result<Target, String> {
         _ => return Err("the host must be followed by /tcp/<port>".to_owned()),
     };
     match parts.next() {
-        None | Some(Protocol::Http) => {}
-        Some(Protocol::Https | Protocol::Tls) => return Err("https upstreams are not supported".to_owned()),
+        None | Some(Protocol::Http | Protocol::Https) => {}
+        Some(Protocol::Tls) if matches!(parts.next(), None | Some(Protocol::Http)) => {}
         Some(other) => return Err(format!("unexpected component {other} after the port")),
     }
     Ok(Target::Tcp { host, port })
 }
 
+/// Whether a multiaddr asks for TLS (`/https`, `/tls` or `/tls/http` after the port).
+pub fn multiaddr_wants_tls(input: &str) -> bool {
+    input.ends_with("/https") || input.ends_with("/tls") || input.ends_with("/tls/http")
+}
+
 /// Dials the configured [`Target`] for hyper-util's pooled client, whatever the URI says.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Connector {
     target: Arc<Target>,
     connect_timeout: Option<Duration>,
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connector")
+            .field("target", &self.target)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 impl Connector {
@@ -126,7 +141,14 @@ impl Connector {
         Self {
             target: Arc::new(target),
             connect_timeout,
+            tls: None,
         }
+    }
+
+    /// The same connector, speaking TLS over TCP with `config` (`None` = plain).
+    pub fn with_tls(mut self, config: Option<Arc<tokio_rustls::rustls::ClientConfig>>) -> Self {
+        self.tls = config.map(tokio_rustls::TlsConnector::from);
+        self
     }
 }
 
@@ -140,35 +162,40 @@ impl tower::Service<http::Uri> for Connector {
     }
 
     fn call(&mut self, _uri: http::Uri) -> Self::Future {
-        let (target, limit) = (self.target.clone(), self.connect_timeout);
+        let (target, limit, tls) = (self.target.clone(), self.connect_timeout, self.tls.clone());
         Box::pin(async move {
             let stream = match limit {
-                Some(limit) => tokio::time::timeout(limit, dial(&target))
+                Some(limit) => tokio::time::timeout(limit, dial(&target, tls.as_ref()))
                     .await
                     .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??,
-                None => dial(&target).await?,
+                None => dial(&target, tls.as_ref()).await?,
             };
             Ok(TokioIo::new(stream))
         })
     }
 }
 
-async fn dial(target: &Target) -> io::Result<Stream> {
+async fn dial(target: &Target, tls: Option<&tokio_rustls::TlsConnector>) -> io::Result<Stream> {
     match target {
         Target::Tcp { host, port } => {
             let stream = TcpStream::connect((host.as_str(), *port)).await?;
             stream.set_nodelay(true)?;
-            Ok(Stream::Tcp(stream))
+            let Some(tls) = tls else { return Ok(Stream::Tcp(stream)) };
+            let name = crate::tls::server_name(host)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+            Ok(Stream::Tls(Box::new(tls.connect(name, stream).await?)))
         }
         Target::Unix(path) => Ok(Stream::Unix(UnixStream::connect(path).await?)),
     }
 }
 
-/// A connection to the upstream: TCP or unix socket.
+/// A connection to the upstream: TCP, TLS over TCP, or unix socket.
 #[derive(Debug)]
 pub enum Stream {
     /// A TCP connection.
     Tcp(TcpStream),
+    /// A TLS connection over TCP.
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
     /// A unix domain socket connection.
     Unix(UnixStream),
 }
@@ -183,6 +210,7 @@ impl AsyncRead for Stream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
@@ -192,6 +220,7 @@ impl AsyncWrite for Stream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
@@ -199,6 +228,7 @@ impl AsyncWrite for Stream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Stream::Unix(s) => Pin::new(s).poll_flush(cx),
         }
     }
@@ -206,6 +236,7 @@ impl AsyncWrite for Stream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
@@ -254,10 +285,20 @@ mod tests {
             "/ip4/127.0.0.1",
             "/ip4/127.0.0.1/udp/5001",
             "/unix/",
-            "/ip4/1.2.3.4/tcp/1/tls",
+            "/ip4/1.2.3.4/tcp/1/ws",
+            "/ip4/1.2.3.4/tcp/1/tls/ws",
         ] {
             assert!(Target::from_multiaddr(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn tls_suffixes_are_read() {
+        for input in ["/ip4/127.0.0.1/tcp/5001/https", "/dns4/x/tcp/443/tls/http", "/ip4/1.2.3.4/tcp/1/tls"] {
+            assert!(Target::from_multiaddr(input).is_ok(), "{input}");
+            assert!(multiaddr_wants_tls(input), "{input}");
+        }
+        assert!(!multiaddr_wants_tls("/ip4/127.0.0.1/tcp/5001/http"));
     }
 
     #[test]

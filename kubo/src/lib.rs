@@ -5,6 +5,7 @@
 //! - [`error`]: the `{"Message","Code","Type"}` error body and the plain-text refusals;
 //! - [`stream`]: the headers of kubo's answers, ndjson lines and the `X-Stream-Error` trailer;
 //! - [`csrf`]: kubo's Origin / Referer / User-Agent rules;
+//! - [`auth`]: kubo's `API.Authorizations` (named secrets and their allowed paths);
 //! - [`pin_type`]: the `type` option of `pin/ls`;
 //! - [`repo`]: the figures of `repo/stat`;
 //! - `fuzz` (feature `fuzz`): the long-run driver of the property tests of those readers.
@@ -13,6 +14,7 @@
 //! [`args::ArgError`] into theirs. It depends on no other Cairn crate.
 
 pub mod args;
+pub mod auth;
 pub mod csrf;
 pub mod error;
 #[cfg(feature = "fuzz")]

@@ -34,7 +34,9 @@ use tokio::sync::watch;
 
 use crate::allocator::placement::{Placement, PlacementInputs};
 use crate::cluster::{Cluster, ClusterError, Parts};
-use crate::config::ServiceConfig;
+use cairn_gateway::config::ListenAddr;
+
+use crate::config::{DaemonAccess, ServiceConfig};
 use crate::consensus::log_store::LogStore;
 use crate::consensus::recorded::Recorded;
 use crate::consensus::state_machine::StateMachine;
@@ -132,7 +134,13 @@ impl Peer {
             Some(target) => (target, None),
             None => start_embedded(dir, config, identity, &exchange, stop).await?,
         };
-        let daemon = IpfsClient::new(ipfs.clone()).with_timeouts(Timeouts::from_config(&config.ipfshttp));
+        let access = match embedded {
+            Some(_) => DaemonAccess::default(),
+            None => config.ipfshttp.access().map_err(StartError::Config)?,
+        };
+        let daemon = IpfsClient::with_access(ipfs.clone(), &access)
+            .map_err(|e| StartError::Config(format!("ipfs_connector.ipfshttp TLS: {}", chain(&e))))?
+            .with_timeouts(Timeouts::from_config(&config.ipfshttp));
         let tracker = start_tracker(config, &core, &daemon, embedded.is_none().then_some(exchange));
         let blocks = match &embedded {
             Some(node) => LocalBlocks::Embedded(node.blocks.clone()),
@@ -171,7 +179,7 @@ impl Peer {
             settings: crate::monitor::informers::Settings::from_config(config),
         };
         crate::monitor::run::start(loops).await;
-        let (rest, gateway) = bind_apis(config, &rest_config, &cluster, &ipfs).await?;
+        let (rest, gateway) = bind_apis(config, &rest_config, &cluster, &ipfs, &access).await?;
         Ok(Self {
             cluster,
             rest,
@@ -301,26 +309,62 @@ async fn bind_apis(
     rest_config: &ProxyConfig,
     cluster: &Cluster,
     ipfs: &Target,
+    access: &DaemonAccess,
 ) -> Result<(Server, Server), StartError> {
-    let rest = Server::bind_with(rest_config, crate::rest::stack(cluster.clone()))
+    let security = Arc::new(crate::rest::security::Security::new(&config.restapi));
+    warn_if_open("REST API", &rest_config.listen, security.authenticates(), "api.restapi.basic_auth_credentials");
+    let rest = Server::bind_with(rest_config, crate::rest::stack(cluster.clone(), security))
         .await
         .map_err(StartError::Rest)?;
     let mut gateway_config = config.ipfsproxy.clone();
     gateway_config.node = ipfs.clone();
+    access.onto(&mut gateway_config);
     let intercepting: Arc<dyn cairn_gateway::intercept::Cluster> = Arc::new(cluster.clone());
-    let stack = cairn_gateway::stack::build_with(&gateway_config, Some(intercepting));
+    let stack = cairn_gateway::stack::build_with(&gateway_config, Some(intercepting))
+        .map_err(|e| StartError::Gateway(ServerError::Tls(e)))?;
+    let open = gateway_config.authorizations.is_empty();
+    warn_if_open("gateway", &gateway_config.listen, !open, "api.ipfsproxy.authorizations");
     let gateway = Server::bind_with(&gateway_config, stack)
         .await
         .map_err(StartError::Gateway)?;
     Ok((rest, gateway))
 }
 
-/// The REST API's server settings (`restapi.http_listen_multiaddress`).
+/// Says so when an API that changes the pinset is reachable off this host with no auth.
+fn warn_if_open(api: &str, listen: &[ListenAddr], authenticates: bool, key: &str) {
+    for addr in listen {
+        if let ListenAddr::Tcp(sock) = addr
+            && !sock.ip().is_loopback()
+            && !authenticates
+        {
+            tracing::warn!(
+                "the {api} listens on {sock} with no authentication: anyone who can reach it can change the pinset; set {key}"
+            );
+        }
+    }
+}
+
+/// The REST API's server settings (`restapi.http_listen_multiaddress`, TLS files).
 pub fn rest_server_config(config: &ServiceConfig) -> Result<ProxyConfig, StartError> {
     let listen = cairn_gateway::config::listen_addr(&config.restapi.http_listen_multiaddress)
         .map_err(StartError::Config)?;
+    let file = |path: &str| Some(path).filter(|p| !p.is_empty()).map(std::path::PathBuf::from);
     Ok(ProxyConfig {
         listen: vec![listen],
+        ssl_cert_file: file(&config.restapi.ssl_cert_file),
+        ssl_key_file: file(&config.restapi.ssl_key_file),
         ..ProxyConfig::default()
     })
+}
+
+/// An error and its sources, one line.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

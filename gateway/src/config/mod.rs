@@ -14,9 +14,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use cairn_kubo::auth::{AuthSecret, Authorizations};
 use serde_json::{Map, Value, json};
 
 use crate::duration;
+use crate::tls::{ClientTls, ServerFiles};
 use crate::upstream::Target;
 
 /// ipfs-cluster's `read_header_timeout` default.
@@ -88,6 +90,22 @@ pub struct ProxyConfig {
     /// Cairn: origins accepted on intercepted routes besides the gateway's own loopback
     /// origins (`allowed_origins`; `*` accepts any).
     pub allowed_origins: Vec<String>,
+    /// Speak TLS to the upstream (`node_https`).
+    pub node_https: bool,
+    /// Cairn: the secret presented to the upstream, kubo's `AuthSecret` form
+    /// (`node_auth_secret`); `None` sends none.
+    pub node_auth_secret: Option<AuthSecret>,
+    /// Cairn: trust anchors (PEM) for an https upstream besides the OS's (`node_ca_file`).
+    pub node_ca_file: Option<PathBuf>,
+    /// kubo's `API.Authorizations` on every route (`authorizations`); empty = open.
+    pub authorizations: Authorizations,
+    /// Cairn: whether a client's `Authorization` header is passed to the upstream
+    /// (`forward_authorization`); off, the upstream sees `node_auth_secret` or nothing.
+    pub forward_authorization: bool,
+    /// Cairn: PEM certificate chain for TLS on the listener (`ssl_cert_file`).
+    pub ssl_cert_file: Option<PathBuf>,
+    /// Cairn: PEM private key for TLS on the listener (`ssl_key_file`).
+    pub ssl_key_file: Option<PathBuf>,
 }
 
 /// A configuration value that cannot be used; the message names the key.
@@ -132,6 +150,13 @@ impl Default for ProxyConfig {
             upstream_header_timeout: Some(DEFAULT_UPSTREAM_HEADER_TIMEOUT),
             write_stall_timeout: Some(DEFAULT_WRITE_STALL_TIMEOUT),
             allowed_origins: Vec::new(),
+            node_https: false,
+            node_auth_secret: None,
+            node_ca_file: None,
+            authorizations: Authorizations::default(),
+            forward_authorization: false,
+            ssl_cert_file: None,
+            ssl_key_file: None,
         }
     }
 }
@@ -157,12 +182,15 @@ pub const KEYS: &[(&str, Setter)] = &[
         Ok(())
     }),
     ("node_multiaddress", |c, v| {
-        c.node = Target::from_multiaddr(&string(v)?).map_err(|e| e.reason)?;
+        let text = string(v)?;
+        c.node = Target::from_multiaddr(&text).map_err(|e| e.reason)?;
+        c.node_https |= crate::upstream::multiaddr_wants_tls(&text);
         Ok(())
     }),
-    ("node_https", |_, v| match boolean(v)? {
-        true => Err("https upstreams are not supported".into()),
-        false => Ok(()),
+    // A multiaddr ending in `/https` turns TLS on whatever this says.
+    ("node_https", |c, v| {
+        c.node_https |= boolean(v)?;
+        Ok(())
     }),
     ("log_file", |c, v| {
         c.log_file = Some(string(v)?).filter(|s| !s.is_empty()).map(PathBuf::from);
@@ -198,6 +226,28 @@ pub const KEYS: &[(&str, Setter)] = &[
         set(&mut c.write_stall_timeout, limit(v))
     }),
     ("allowed_origins", |c, v| set(&mut c.allowed_origins, strings(v))),
+    ("node_auth_secret", |c, v| {
+        let text = string(v)?;
+        c.node_auth_secret = match text.is_empty() {
+            true => None,
+            false => Some(AuthSecret::parse(&text).map_err(|e| e.to_string())?),
+        };
+        Ok(())
+    }),
+    ("node_ca_file", |c, v| set(&mut c.node_ca_file, path(v))),
+    ("authorizations", |c, v| {
+        let value = match v {
+            Raw::Json(value) => value.clone(),
+            Raw::Env(text) => serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?,
+        };
+        c.authorizations = Authorizations::from_json(&value).map_err(|e| e.to_string())?;
+        Ok(())
+    }),
+    ("forward_authorization", |c, v| {
+        set(&mut c.forward_authorization, boolean(v))
+    }),
+    ("ssl_cert_file", |c, v| set(&mut c.ssl_cert_file, path(v))),
+    ("ssl_key_file", |c, v| set(&mut c.ssl_key_file, path(v))),
 ];
 
 /// Stores a successfully read value.
@@ -267,7 +317,32 @@ impl ProxyConfig {
         if self.max_headers == 0 {
             return Err(invalid("max_headers", "must be at least 1"));
         }
+        if self.ssl_cert_file.is_some() != self.ssl_key_file.is_some() {
+            return Err(invalid("ssl_cert_file", "ssl_cert_file and ssl_key_file go together"));
+        }
+        if self.node_https && matches!(self.node, Target::Unix(_)) {
+            return Err(invalid("node_https", "a unix socket upstream cannot use https"));
+        }
         Ok(())
+    }
+
+    /// The listener's certificate and key, when TLS is on.
+    pub fn server_tls(&self) -> Option<ServerFiles> {
+        match (&self.ssl_cert_file, &self.ssl_key_file) {
+            (Some(cert), Some(key)) => Some(ServerFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// How to check an https upstream, when `node_https` is on.
+    pub fn upstream_tls(&self) -> Option<ClientTls> {
+        self.node_https.then(|| ClientTls {
+            ca_file: self.node_ca_file.clone(),
+            insecure: false,
+        })
     }
 
     /// The section as `service.json` writes it, durations in Go form.
@@ -291,8 +366,24 @@ impl ProxyConfig {
             "upstream_header_timeout": opt(self.upstream_header_timeout),
             "write_stall_timeout": opt(self.write_stall_timeout),
             "allowed_origins": self.allowed_origins,
+            "node_https": self.node_https,
+            "node_auth_secret": self.node_auth_secret.as_ref().map(AuthSecret::as_written).unwrap_or_default(),
+            "node_ca_file": shown_path(&self.node_ca_file),
+            "authorizations": self.authorizations.to_json(),
+            "forward_authorization": self.forward_authorization,
+            "ssl_cert_file": shown_path(&self.ssl_cert_file),
+            "ssl_key_file": shown_path(&self.ssl_key_file),
         })
     }
+}
+
+fn shown_path(path: &Option<PathBuf>) -> String {
+    path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+}
+
+/// A file path; empty = none.
+fn path(raw: Raw<'_>) -> Result<Option<PathBuf>, String> {
+    Ok(Some(string(raw)?).filter(|s| !s.is_empty()).map(PathBuf::from))
 }
 
 fn setter(key: &str) -> Option<Setter> {

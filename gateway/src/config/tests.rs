@@ -61,7 +61,8 @@ fn every_error_names_its_key() {
             "api.ipfsproxy.listen_multiaddress",
         ),
         (json!({"idle_timeout": 5}), "api.ipfsproxy.idle_timeout"),
-        (json!({"node_https": true}), "api.ipfsproxy.node_https"),
+        (json!({"authorizations": {"a": {"AuthSecret": "basic:x"}}}), "api.ipfsproxy.authorizations"),
+        (json!({"node_auth_secret": "bearer:"}), "api.ipfsproxy.node_auth_secret"),
         (json!({"no_such_key": 1}), "api.ipfsproxy.no_such_key"),
     ];
     for (section, key) in cases {
@@ -155,7 +156,6 @@ fn docs_config_md_lists_every_key_with_its_real_default_and_variable() {
             "{key}: wrong variable in {row}"
         );
         let default = match key {
-            &"node_https" => json!(false),
             other => defaults[other].clone(),
         };
         assert!(

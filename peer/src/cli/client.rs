@@ -38,6 +38,15 @@ pub struct Global {
     /// Output encoding.
     #[arg(long, global = true, value_enum, default_value_t)]
     pub(super) enc: Encoding,
+    /// Basic auth for the REST API, `user:password` (ipfs-cluster-ctl's flag).
+    #[arg(long, global = true, env = "CLUSTER_CREDENTIALS", value_name = "USER:PASSWORD", hide_env_values = true)]
+    pub(super) basic_auth: Option<String>,
+    /// Talk to the REST API over HTTPS.
+    #[arg(long, global = true)]
+    pub(super) https: bool,
+    /// With --https: do not check the API's certificate (self-signed setups).
+    #[arg(long, global = true)]
+    pub(super) no_check_certificate: bool,
 }
 
 /// `cairn pin …`.
@@ -87,29 +96,55 @@ pub enum PeersCommand {
 pub(super) struct Rest {
     client: Client<Connector, Empty<Bytes>>,
     authority: String,
+    host: String,
+    https: bool,
+    credentials: Option<http::HeaderValue>,
 }
 
 impl Rest {
-    pub(super) fn new(host: &str) -> anyhow::Result<Self> {
+    pub(super) fn new(global: &Global) -> anyhow::Result<Self> {
+        let host = global.host.as_str();
         let target = Target::from_multiaddr(host).context("--host")?;
         let authority = target.authority();
-        let client = Client::builder(TokioExecutor::new())
-            .build(Connector::new(target, Some(std::time::Duration::from_secs(5))));
-        Ok(Self { client, authority })
+        let https = global.https || cairn_gateway::upstream::multiaddr_wants_tls(host);
+        let tls = https
+            .then(|| {
+                cairn_gateway::tls::ClientTls {
+                    ca_file: None,
+                    insecure: global.no_check_certificate,
+                }
+                .config()
+            })
+            .transpose()?;
+        let connector = Connector::new(target, Some(std::time::Duration::from_secs(5))).with_tls(tls);
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let credentials = global.basic_auth.as_deref().map(basic_header).transpose()?;
+        Ok(Self {
+            client,
+            authority,
+            host: host.to_owned(),
+            https,
+            credentials,
+        })
     }
 
     pub(super) async fn call(&self, method: http::Method, path: &str) -> anyhow::Result<Vec<Value>> {
         let uri = format!("http://{}{path}", self.authority);
-        let req = http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(Empty::new())?;
-        let rsp = self
-            .client
-            .request(req)
-            .await
-            .context("cannot reach the peer's REST API")?;
+        let mut req = http::Request::builder().method(method).uri(uri);
+        if let Some(credentials) = &self.credentials {
+            req = req.header(http::header::AUTHORIZATION, credentials.clone());
+        }
+        let rsp = self.client.request(req.body(Empty::new())?).await.map_err(|e| {
+            let hint = match self.https {
+                true => "is it up, and is its certificate trusted (--no-check-certificate for a self-signed one)?",
+                false => "is it up, and does it speak plain HTTP (--https if it serves TLS)?",
+            };
+            anyhow::anyhow!("cannot reach the peer's REST API at {} (--host): {hint}", self.host).context(e)
+        })?;
         let status = rsp.status();
+        if status == http::StatusCode::UNAUTHORIZED {
+            bail!("{}", self.unauthorized());
+        }
         let body = rsp.into_body().collect().await?.to_bytes();
         let values = serde_json::Deserializer::from_slice(&body)
             .into_iter::<Value>()
@@ -124,6 +159,33 @@ impl Rest {
         }
         Ok(values)
     }
+}
+
+impl Rest {
+    fn unauthorized(&self) -> String {
+        match self.credentials {
+            None => format!(
+                "the REST API at {} requires authentication: pass --basic-auth user:password (or set CLUSTER_CREDENTIALS) (401)",
+                self.host
+            ),
+            Some(_) => format!(
+                "the REST API at {} refused the credentials of --basic-auth / CLUSTER_CREDENTIALS (401)",
+                self.host
+            ),
+        }
+    }
+}
+
+/// `user:password` as a basic `Authorization` header.
+fn basic_header(pair: &str) -> anyhow::Result<http::HeaderValue> {
+    use base64::Engine;
+    if !pair.contains(':') {
+        bail!("--basic-auth must read user:password");
+    }
+    let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+    let mut value = http::HeaderValue::from_str(&format!("Basic {encoded}"))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 pub(super) fn print(values: &[Value], enc: Encoding, text: impl Fn(&Value) -> String) {
@@ -203,7 +265,7 @@ pub(super) fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(
 /// `cairn id`.
 pub(super) fn id(global: &Global) -> Result<(), CliError> {
     block_on(async {
-        let values = Rest::new(&global.host)?.call(http::Method::GET, "/id").await?;
+        let values = Rest::new(global)?.call(http::Method::GET, "/id").await?;
         print(&values, global.enc, |v| {
             peer_text(v, |peer| {
                 let others = peer
@@ -226,7 +288,7 @@ pub(super) fn id(global: &Global) -> Result<(), CliError> {
 pub(super) fn peers(global: &Global, command: &PeersCommand) -> Result<(), CliError> {
     if let PeersCommand::Rm { peer } = command {
         return block_on(async {
-            Rest::new(&global.host)?
+            Rest::new(global)?
                 .call(http::Method::DELETE, &format!("/peers/{peer}"))
                 .await?;
             println!("removed {peer}");
@@ -234,7 +296,7 @@ pub(super) fn peers(global: &Global, command: &PeersCommand) -> Result<(), CliEr
         });
     }
     block_on(async {
-        let values = Rest::new(&global.host)?.call(http::Method::GET, "/peers").await?;
+        let values = Rest::new(global)?.call(http::Method::GET, "/peers").await?;
         print(&values, global.enc, |v| {
             peer_text(v, |peer| {
                 format!("{} | {}", peer.id, peer.peername.as_deref().unwrap_or(""))
@@ -247,7 +309,7 @@ pub(super) fn peers(global: &Global, command: &PeersCommand) -> Result<(), CliEr
 /// `cairn pin add|rm|ls`.
 pub(super) fn pin(global: &Global, command: &PinCommand) -> Result<(), CliError> {
     block_on(async {
-        let rest = Rest::new(&global.host)?;
+        let rest = Rest::new(global)?;
         let (method, path) = match command {
             PinCommand::Add {
                 cid,

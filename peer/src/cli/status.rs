@@ -93,7 +93,7 @@ fn peer_lines(info: &GlobalPinInfo, level: usize, out: &mut String) {
 }
 
 async fn show(global: &Global, method: http::Method, path: &str) -> anyhow::Result<()> {
-    let values = Rest::new(&global.host)?.call(method, path).await?;
+    let values = Rest::new(global)?.call(method, path).await?;
     print(&values, global.enc, status_text);
     Ok(())
 }
@@ -150,7 +150,7 @@ fn alert_text(alert: &Value) -> String {
 /// `cairn health [alerts|metrics]`.
 pub(super) fn health(global: &Global, command: &Option<HealthCommand>) -> Result<(), CliError> {
     block_on(async {
-        let rest = Rest::new(&global.host)?;
+        let rest = Rest::new(global)?;
         let Some(command) = command else {
             rest.call(http::Method::GET, "/health")
                 .await

@@ -52,6 +52,10 @@ pub struct ClusterConfig {
     pub pin_recover_interval: GoDuration,
     /// The tracker compares the pinset with the IPFS daemon's pins at least this often.
     pub state_sync_interval: GoDuration,
+    /// Peer ids admitted to member-class peer RPCs (Raft, writes, statuses, blocks; see
+    /// `rpc::access`) without being Raft members; `"*"` admits every peer holding the secret
+    /// (what every peer could do before). Empty (the default): members only.
+    pub trusted_peers: Vec<String>,
 }
 
 impl Default for ClusterConfig {
@@ -68,6 +72,7 @@ impl Default for ClusterConfig {
             disable_repinning: false,
             pin_recover_interval: GoDuration::secs(720),
             state_sync_interval: GoDuration::secs(60),
+            trusted_peers: Vec::new(),
         }
     }
 }
@@ -115,19 +120,114 @@ impl Default for RaftConfig {
     }
 }
 
-/// The `api.restapi` section.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The `api.restapi` section: ipfs-cluster's keys (auth, TLS, CORS) plus Cairn's limits.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RestConfig {
     /// Where the REST API listens.
     pub http_listen_multiaddress: String,
+    /// PEM certificate chain: the API serves HTTPS (with `ssl_key_file`).
+    pub ssl_cert_file: String,
+    /// PEM private key of `ssl_cert_file`.
+    pub ssl_key_file: String,
+    /// User → password; `null` = no authentication (ipfs-cluster's default).
+    pub basic_auth_credentials: Option<std::collections::BTreeMap<String, String>>,
+    /// Cairn: how long a token from `POST /token` is valid.
+    pub token_lifetime: GoDuration,
+    /// Origins a browser may call from (`*` = any); Cairn's default is none, safer than
+    /// ipfs-cluster's `*`.
+    pub cors_allowed_origins: Vec<String>,
+    /// Methods an allowed origin may use.
+    pub cors_allowed_methods: Vec<String>,
+    /// Request headers an allowed origin may send.
+    pub cors_allowed_headers: Vec<String>,
+    /// Response headers an allowed origin may read.
+    pub cors_exposed_headers: Vec<String>,
+    /// Whether an allowed origin may send credentials.
+    pub cors_allow_credentials: bool,
+    /// How long a browser may cache a preflight answer (`0s` = not cached).
+    pub cors_max_age: GoDuration,
+    /// Cairn: the largest request body accepted (bytes); more answers 413.
+    pub max_body_bytes: u64,
 }
 
 impl Default for RestConfig {
     fn default() -> Self {
         Self {
             http_listen_multiaddress: "/ip4/127.0.0.1/tcp/9094".into(),
+            ssl_cert_file: String::new(),
+            ssl_key_file: String::new(),
+            basic_auth_credentials: None,
+            token_lifetime: GoDuration::secs(24 * 3600),
+            cors_allowed_origins: Vec::new(),
+            cors_allowed_methods: vec!["GET".into()],
+            cors_allowed_headers: Vec::new(),
+            cors_exposed_headers: ["Content-Type", "X-Stream-Output", "X-Chunked-Output", "X-Content-Length"]
+                .map(String::from)
+                .to_vec(),
+            cors_allow_credentials: true,
+            cors_max_age: GoDuration::secs(0),
+            max_body_bytes: 1 << 20,
         }
+    }
+}
+
+/// Passwords never reach a log or an error through `Debug`.
+impl std::fmt::Debug for RestConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let users: Option<Vec<&String>> = self.basic_auth_credentials.as_ref().map(|c| c.keys().collect());
+        f.debug_struct("RestConfig")
+            .field("http_listen_multiaddress", &self.http_listen_multiaddress)
+            .field("ssl_cert_file", &self.ssl_cert_file)
+            .field("ssl_key_file", &self.ssl_key_file)
+            .field("basic_auth_users", &users)
+            .field("token_lifetime", &self.token_lifetime)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("cors_allowed_methods", &self.cors_allowed_methods)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RestConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.ssl_cert_file.is_empty() != self.ssl_key_file.is_empty() {
+            return Err("api.restapi.ssl_cert_file: ssl_cert_file and ssl_key_file go together".into());
+        }
+        if let Some(users) = &self.basic_auth_credentials {
+            if users.is_empty() {
+                return Err("api.restapi.basic_auth_credentials: give at least one user, or null".into());
+            }
+            if let Some(user) = users.iter().find(|(u, p)| u.is_empty() || u.contains(':') || p.is_empty()) {
+                return Err(format!(
+                    "api.restapi.basic_auth_credentials: user {:?}: names are not empty and hold no ':', passwords are not empty",
+                    user.0
+                ));
+            }
+        }
+        if self.token_lifetime.get().is_zero() {
+            return Err("api.restapi.token_lifetime: must be above 0s".into());
+        }
+        for method in &self.cors_allowed_methods {
+            if http::Method::from_bytes(method.as_bytes()).is_err() {
+                return Err(format!("api.restapi.cors_allowed_methods: {method:?} is not an HTTP method"));
+            }
+        }
+        for header in self.cors_allowed_headers.iter().chain(&self.cors_exposed_headers) {
+            if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                return Err(format!("api.restapi.cors_*_headers: {header:?} is not a header name"));
+            }
+        }
+        if let Some(origin) = self
+            .cors_allowed_origins
+            .iter()
+            .find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            return Err(format!(
+                "api.restapi.cors_allowed_origins: {origin:?} is not an origin (scheme://host[:port]) or *"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -147,6 +247,13 @@ pub struct IpfsHttpConfig {
     pub unpin_timeout: GoDuration,
     /// Limit of any other call to the daemon.
     pub ipfs_request_timeout: GoDuration,
+    /// Cairn: speak TLS to the daemon (also when `node_multiaddress` ends in `/https`).
+    pub node_https: bool,
+    /// Cairn: the secret presented to the daemon, kubo's `AuthSecret` form
+    /// (`basic:<user>:<pass>`, `bearer:<token>`); empty = none. Also the gateway's.
+    pub node_auth_secret: String,
+    /// Cairn: PEM trust anchors for an https daemon, besides the OS's store.
+    pub node_ca_file: String,
 }
 
 impl Default for IpfsHttpConfig {
@@ -156,6 +263,9 @@ impl Default for IpfsHttpConfig {
             pin_timeout: GoDuration::secs(120),
             unpin_timeout: GoDuration::secs(10800),
             ipfs_request_timeout: GoDuration::secs(300),
+            node_https: false,
+            node_auth_secret: String::new(),
+            node_ca_file: String::new(),
         }
     }
 }
@@ -170,6 +280,45 @@ impl IpfsHttpConfig {
         cairn_gateway::upstream::Target::from_multiaddr(text)
             .map(Some)
             .map_err(|e| format!("ipfs_connector.ipfshttp.node_multiaddress: {e}"))
+    }
+
+    /// The daemon's connection settings: TLS, secret, trust anchors.
+    pub fn access(&self) -> Result<DaemonAccess, String> {
+        let secret = match self.node_auth_secret.is_empty() {
+            true => None,
+            false => Some(
+                cairn_kubo::auth::AuthSecret::parse(&self.node_auth_secret)
+                    .map_err(|e| format!("ipfs_connector.ipfshttp.node_auth_secret: {e}"))?,
+            ),
+        };
+        let https = self.node_https || cairn_gateway::upstream::multiaddr_wants_tls(self.node_multiaddress.trim());
+        Ok(DaemonAccess {
+            tls: https.then(|| cairn_gateway::tls::ClientTls {
+                ca_file: Some(self.node_ca_file.clone())
+                    .filter(|f| !f.is_empty())
+                    .map(Into::into),
+                insecure: false,
+            }),
+            secret,
+        })
+    }
+}
+
+/// How this peer reaches its IPFS daemon beyond its address.
+#[derive(Clone, Debug, Default)]
+pub struct DaemonAccess {
+    /// TLS settings, when the daemon speaks https.
+    pub tls: Option<cairn_gateway::tls::ClientTls>,
+    /// The secret sent as `Authorization`.
+    pub secret: Option<cairn_kubo::auth::AuthSecret>,
+}
+
+impl DaemonAccess {
+    /// Applies the same settings to the gateway that fronts that daemon.
+    pub fn onto(&self, gateway: &mut ProxyConfig) {
+        gateway.node_https = self.tls.is_some();
+        gateway.node_ca_file = self.tls.as_ref().and_then(|t| t.ca_file.clone());
+        gateway.node_auth_secret = self.secret.clone();
     }
 }
 
@@ -245,6 +394,12 @@ impl ServiceConfig {
         ) {
             return fail("cluster.replication_factor_min/max", e.to_string());
         }
+        if let Some(bad) = self.cluster.trusted_peers.iter().find(|p| !is_trusted_entry(p)) {
+            return fail(
+                "cluster.trusted_peers",
+                format!("{bad:?} is neither a peer id nor \"*\""),
+            );
+        }
         for (key, value) in [
             (
                 "cluster.monitor_ping_interval",
@@ -268,7 +423,9 @@ impl ServiceConfig {
         if let Err(e) = cairn_gateway::config::listen_addr(&self.restapi.http_listen_multiaddress) {
             return fail("api.restapi.http_listen_multiaddress", e);
         }
+        self.restapi.validate().map_err(ConfigError)?;
         self.ipfshttp.upstream().map_err(ConfigError)?;
+        self.ipfshttp.access().map_err(ConfigError)?;
         self.ipfsproxy.validate().map_err(|e| ConfigError(e.to_string()))
     }
 
@@ -303,6 +460,12 @@ fn random_secret() -> std::io::Result<String> {
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A `cluster.trusted_peers` entry: a libp2p peer id, or `"*"` (any peer).
+fn is_trusted_entry(entry: &str) -> bool {
+    let entry = entry.trim();
+    entry == "*" || entry.parse::<libp2p::PeerId>().is_ok()
 }
 
 /// 64 hex characters as 32 bytes.
@@ -377,6 +540,13 @@ fn typed_like(default: &Value, text: &str) -> Value {
         Value::Array(_) => Value::Array(
             text.split(',')
                 .map(|s| Value::String(s.trim().to_owned()))
+                .collect(),
+        ),
+        // `user:pass,user2:pass2` for a map that defaults to null (basic_auth_credentials).
+        Value::Null => Value::Object(
+            text.split(',')
+                .filter_map(|pair| pair.split_once(':'))
+                .map(|(k, v)| (k.trim().to_owned(), Value::String(v.to_owned())))
                 .collect(),
         ),
         Value::Number(_) | Value::Bool(_) => {

@@ -104,6 +104,8 @@ pub struct IpfsClient {
     timeouts: Timeouts,
     backoff: std::sync::Arc<Backoff>,
     child: std::sync::Arc<child::ChildKind>,
+    /// Sent as `Authorization` on every call (`node_auth_secret`).
+    secret: Option<http::HeaderValue>,
 }
 
 impl IpfsClient {
@@ -117,7 +119,19 @@ impl IpfsClient {
             timeouts: Timeouts::default(),
             backoff: std::sync::Arc::default(),
             child: std::sync::Arc::default(),
+            secret: None,
         }
+    }
+
+    /// A client of the daemon at `target`, over TLS and with a secret as `access` says.
+    pub fn with_access(target: Target, access: &crate::config::DaemonAccess) -> Result<Self, cairn_gateway::tls::TlsError> {
+        let tls = access.tls.as_ref().map(|t| t.config()).transpose()?;
+        let connector = Connector::new(target.clone(), Some(Duration::from_secs(10))).with_tls(tls);
+        Ok(Self {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            secret: access.secret.as_ref().map(|s| s.header_value()),
+            ..Self::new(target)
+        })
     }
 
     /// The same client with other per-call limits.
@@ -156,6 +170,9 @@ impl IpfsClient {
         let mut req = http::Request::post(uri).header(http::header::TE, "trailers");
         if let Some(kind) = content_type {
             req = req.header(http::header::CONTENT_TYPE, kind);
+        }
+        if let Some(secret) = &self.secret {
+            req = req.header(http::header::AUTHORIZATION, secret.clone());
         }
         let req = req
             .body(Full::new(body))

@@ -6,6 +6,8 @@
 //! `POST /pins/{cid}` (PinOptions in the query), `DELETE /pins/{cid}`, `GET /allocations`
 //! (ndjson, streamed from the store; 204 when empty), `GET /allocations/{cid}`.
 //! Errors are `{"code":<status>,"message":"…"}` plus a newline; values end with a newline.
+//! Every request passes `security` first (body limit, CORS, CSRF, basic auth and tokens,
+//! `POST /token`).
 //! Reads under `/pins` and `/allocations` take `?consistency=linearizable` (Cairn-only; see
 //! `cluster::reads`); by default they are served from this peer's applied state.
 //!
@@ -17,6 +19,7 @@
 //! Choosing allocations (allocator, `Cluster::pin`).
 
 mod health;
+pub mod security;
 mod status;
 
 use std::convert::Infallible;
@@ -39,11 +42,19 @@ use crate::status::Upkeep;
 /// Cairn's version, as `/version` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Builds the REST service for `cluster` as a gateway-server stack.
-pub fn stack(cluster: Cluster) -> cairn_gateway::stack::Stack {
+/// Builds the REST service for `cluster`, guarded by `security`, as a gateway-server stack.
+pub fn stack(cluster: Cluster, security: Arc<security::Security>) -> cairn_gateway::stack::Stack {
     let service = tower::service_fn(move |req: Request<Body>| {
-        let cluster = cluster.clone();
-        async move { Ok::<_, Infallible>(route(&cluster, req).await) }
+        let (cluster, security) = (cluster.clone(), security.clone());
+        async move {
+            let origin = req.headers().get(header::ORIGIN).cloned();
+            let mut rsp = match security.admit(&req) {
+                security::Admission::Serve => route(&cluster, req).await,
+                security::Admission::Answer(rsp) => rsp,
+            };
+            security.decorate(origin.as_ref(), &mut rsp);
+            Ok::<_, Infallible>(rsp)
+        }
     });
     tower::util::BoxCloneSyncService::new(service)
 }
