@@ -136,6 +136,28 @@ pub async fn send(addr: SocketAddr, call: Call) -> anyhow::Result<Exchange> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .with_context(|| format!("connect {addr}"))?;
+    send_on(stream, addr, call).await
+}
+
+/// [`send`] over TLS, trusting the PEM certificate `ca` (a test's self-signed one).
+pub async fn send_tls(addr: SocketAddr, ca: &std::path::Path, call: Call) -> anyhow::Result<Exchange> {
+    let tls = cairn_gateway::tls::ClientTls {
+        ca_file: Some(ca.to_owned()),
+        insecure: false,
+    };
+    let connector = tokio_rustls::TlsConnector::from(tls.config()?);
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connect {addr}"))?;
+    let name = cairn_gateway::tls::server_name(&addr.ip().to_string())?;
+    let stream = connector.connect(name, tcp).await.context("TLS handshake")?;
+    send_on(stream, addr, call).await
+}
+
+async fn send_on<I>(stream: I, addr: SocketAddr, call: Call) -> anyhow::Result<Exchange>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     let driver = tokio::spawn(conn);
     let rsp = sender.send_request(build(addr, call)?).await?;
@@ -149,4 +171,13 @@ pub async fn send(addr: SocketAddr, call: Call) -> anyhow::Result<Exchange> {
         body: collected.to_bytes(),
         trailers,
     })
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost written into `dir`: (cert, key).
+pub fn self_signed(dir: &std::path::Path) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let pair = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])?;
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, pair.cert.pem())?;
+    std::fs::write(&key, pair.key_pair.serialize_pem())?;
+    Ok((cert, key))
 }
