@@ -241,3 +241,76 @@ async fn a_child_without_enough_peers_fails_the_parent_pin_until_it_grows() -> a
     );
     Ok(())
 }
+
+/// Issue 17: auth and TLS at every level. The child's gateway serves HTTPS and wants a kubo
+/// bearer token; the parent's connector and gateway present it over TLS (trusting the
+/// child's self-signed certificate); both REST APIs want basic auth; the parent's gateway
+/// wants its own token. A file added through the parent lands on both clusters, and a call
+/// without the child's token is refused by the child.
+#[tokio::test(flavor = "multi_thread")]
+async fn composite_clusters_work_with_auth_and_tls_at_every_level() -> anyhow::Result<()> {
+    use cairn_compat_tests::http::{self_signed, send_tls};
+    let certs = cairn_compat_tests::scratch_dir("certs")?;
+    let (cert, key) = self_signed(certs.path())?;
+    let (cert, key_text, cert_text) = (cert.clone(), key.display().to_string(), cert.display().to_string());
+    let child_auth = r#"{"parent": {"AuthSecret": "bearer:child-token", "AllowedPaths": ["/api/v0"]}}"#;
+    let mut child_env: Vec<(&str, &str)> = FAST_MONITOR.to_vec();
+    child_env.extend([
+        ("CLUSTER_IPFSPROXY_AUTHORIZATIONS", child_auth),
+        ("CLUSTER_IPFSPROXY_SSLCERTFILE", cert_text.as_str()),
+        ("CLUSTER_IPFSPROXY_SSLKEYFILE", key_text.as_str()),
+        ("CLUSTER_RESTAPI_BASICAUTHCREDENTIALS", "admin:child-pw"),
+    ]);
+    let child_dirs = Dirs::init(2)?;
+    let child = child_dirs.start_all_with(&child_env)?;
+    let upstream = format!("{}/https", child[0].gateway_multiaddr());
+    let parent_auth = r#"{"app": {"AuthSecret": "bearer:parent-token", "AllowedPaths": ["/api/v0"]}}"#;
+    let parent_env = [
+        ("CLUSTER_IPFSHTTP_NODEMULTIADDRESS", upstream.as_str()),
+        ("CLUSTER_IPFSHTTP_NODEAUTHSECRET", "bearer:child-token"),
+        ("CLUSTER_IPFSHTTP_NODECAFILE", cert_text.as_str()),
+        ("CLUSTER_IPFSPROXY_AUTHORIZATIONS", parent_auth),
+        ("CLUSTER_RESTAPI_BASICAUTHCREDENTIALS", "admin:parent-pw"),
+    ];
+    let parent = Dirs::init(1)?.start(0, None, &parent_env)?;
+
+    let part = || vec![Part::File("secure.bin".into(), Bytes::from(vec![9u8; 300_000]))];
+    let refused = send(parent.gateway, form("/api/v0/add", part())).await?;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    let added = send(
+        parent.gateway,
+        form("/api/v0/add", part()).header("authorization", "Bearer parent-token"),
+    )
+    .await?;
+    assert_eq!(added.status, 200, "{}", added.text());
+    let c = last_hash(&added.body)?;
+
+    let basic = |pair: &str| {
+        use base64::Engine;
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+    };
+    let pinned_on = |peer: &Peer, credentials: String| {
+        let target = format!("/pins/{c}");
+        let addr = peer.rest;
+        async move {
+            let mut call = Call::post(&target).header("authorization", &credentials);
+            call.method = "GET".into();
+            let answer = send(addr, call).await?;
+            anyhow::ensure!(answer.status == 200, "{} {}", answer.status, answer.text());
+            let map = answer.json()?["peer_map"].clone();
+            Ok(map
+                .as_object()
+                .is_some_and(|m| !m.is_empty() && m.values().all(|e| e["status"] == "pinned")))
+        }
+    };
+    eventually("pinned at the parent", WAIT, || pinned_on(&parent, basic("admin:parent-pw"))).await?;
+    for peer in &child {
+        assert!(pinned_on(peer, basic("admin:child-pw")).await?, "pinned on child {}", peer.peer_id);
+        assert!(daemon_pins(peer, &c).await?, "{} node holds it", peer.peer_id);
+    }
+    let unauthenticated = send(parent.rest, Call::post(&format!("/pins/{c}"))).await?;
+    assert_eq!(unauthenticated.status, 401);
+    let direct = send_tls(child[0].gateway, &cert, Call::post("/api/v0/pin/ls")).await?;
+    assert_eq!(direct.status, 403, "the child's gateway wants its token: {}", direct.text());
+    Ok(())
+}
