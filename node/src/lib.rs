@@ -94,9 +94,15 @@ pub struct Node {
 }
 
 impl Node {
-    /// Opens (or creates) the store in `repo`; `source` supplies blocks it lacks.
+    /// Opens (or creates) the store in `repo`; `source` supplies blocks it lacks. The
+    /// directories it creates are its owner's only (mode 0700); an existing one keeps its mode.
     pub fn open(repo: &Path, source: Option<Arc<dyn BlockSource>>) -> Result<Self, NodeError> {
-        std::fs::create_dir_all(repo).map_err(error::store)?;
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(repo)
+            .map_err(error::store)?;
         let store = Blockstore::open(&repo.join(STORE_FILE))?;
         Ok(Self {
             blocks: Blocks::new(store, source),

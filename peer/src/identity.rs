@@ -1,12 +1,20 @@
 //! The peer's identity: an ed25519 key pair in `identity.json`, as ipfs-cluster keeps it
 //! (`{"id": "<peer id>", "private_key": "<base64 protobuf>"}`).
+//!
+//! # Invariants
+//! - The file is created with mode 0600 and written whole ([`files::write_private`]).
+//! - [`Identity::load`] refuses a file that its group or others may read or write
+//!   ([`files::Exposed`]), before reading the key.
 
+use std::io::Read;
 use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use libp2p_identity::{Keypair, PeerId};
 use serde::{Deserialize, Serialize};
+
+use crate::files;
 
 /// Why `identity.json` could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +35,12 @@ pub enum IdentityError {
         /// What is wrong.
         reason: String,
     },
+    /// Its group or others may read or write it; the key was not read.
+    #[error(transparent)]
+    Exposed(#[from] files::Exposed),
+    /// It could not be written.
+    #[error(transparent)]
+    Write(files::FileError),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -54,12 +68,8 @@ impl Identity {
         }
     }
 
-    /// Writes `identity.json` (readable by its owner only).
+    /// Writes `identity.json`, readable by its owner only from its first byte.
     pub fn save(&self, path: &Path) -> Result<(), IdentityError> {
-        let io = |source| IdentityError::Io {
-            path: path.display().to_string(),
-            source,
-        };
         let bytes = self
             .keypair
             .to_protobuf_encoding()
@@ -72,22 +82,25 @@ impl Identity {
             private_key: STANDARD.encode(bytes),
         };
         let text = serde_json::to_string_pretty(&file).unwrap_or_default() + "\n";
-        std::fs::write(path, text).map_err(io)?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)
+        files::write_private(path, text.as_bytes()).map_err(IdentityError::Write)
     }
 
-    /// Reads `identity.json` and checks that its id matches its key.
+    /// Reads `identity.json`, refusing it when others may read or write it, and checks that
+    /// its id matches its key.
     pub fn load(path: &Path) -> Result<Self, IdentityError> {
         let name = path.display().to_string();
         let invalid = |reason: String| IdentityError::Invalid {
             path: name.clone(),
             reason,
         };
-        let text = std::fs::read_to_string(path).map_err(|source| IdentityError::Io {
+        let io = |source| IdentityError::Io {
             path: name.clone(),
             source,
-        })?;
+        };
+        let mut opened = std::fs::File::open(path).map_err(io)?;
+        files::check_mode(path, &opened.metadata().map_err(io)?)?;
+        let mut text = String::new();
+        opened.read_to_string(&mut text).map_err(io)?;
         let file: File = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         let bytes = STANDARD
             .decode(file.private_key.trim())
@@ -127,6 +140,26 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("does not match")
+        );
+    }
+
+    #[test]
+    fn an_identity_is_saved_0600_and_refused_once_others_may_read_it() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("identity.json");
+        Identity::generate().save(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o7777, 0o600);
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = Identity::load(&path).unwrap_err();
+        assert!(matches!(err, IdentityError::Exposed(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{0} is readable by others (mode 0644): run chmod 600 {0}",
+                path.display()
+            )
         );
     }
 }

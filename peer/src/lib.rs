@@ -7,6 +7,8 @@
 //!   between peers, and the gateway's `Cluster` trait.
 //! - [`ipfs`]: the client of this peer's own IPFS daemon.
 //! - [`rest`]: ipfs-cluster's REST API; [`config`], [`identity`]; [`cli`]: the `cairn` binary.
+//! - [`files`]: the secret files (0600, refused when others may use them), the directories
+//!   cairn creates (0700).
 //!
 //! - [`tracker`]: makes this peer's IPFS daemon hold what the pinset allocates to it.
 //!
@@ -20,6 +22,7 @@ pub mod config;
 pub mod consensus;
 pub mod exchange;
 pub mod failpoint;
+pub mod files;
 pub mod identity;
 pub mod integrity;
 pub mod ipfs;

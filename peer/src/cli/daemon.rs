@@ -1,5 +1,9 @@
 //! `cairn daemon`: loads and checks the configuration, starts the peer (`peer::Peer::start`,
 //! the composition root), prints the ready line, and stops it on Ctrl-C or SIGTERM.
+//!
+//! It refuses to start (exit 64) when its group or others may read or write `service.json`
+//! (the cluster secret) or `identity.json` (the private key); the message names the file, its
+//! mode and the `chmod` to run (`files::check_private`, `Identity::load`).
 
 use std::path::Path;
 
@@ -8,6 +12,7 @@ use cairn_gateway::config::{ListenAddr, listen_multiaddr};
 
 use super::{CliError, logging, shutdown_signal};
 use crate::config::ServiceConfig;
+use crate::files;
 use crate::identity::Identity;
 use crate::peer::{Peer, StartError};
 
@@ -21,6 +26,8 @@ pub struct Args {
 
 /// Loads and validates everything, starts the peer, serves until Ctrl-C or SIGTERM.
 pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
+    files::check_private(&dir.join("service.json"))
+        .map_err(|e| CliError::Config(format!("{:#}", anyhow::Error::from(e))))?;
     let config = ServiceConfig::load(dir, |name| std::env::var(name).ok())
         .map_err(|e| CliError::Config(e.to_string()))?;
     let bootstrap = bootstrap_addrs(&args.bootstrap, &config.cluster.peer_addresses)?;

@@ -1,4 +1,7 @@
 //! `cairn init`: writes `service.json` and `identity.json` into the config directory.
+//!
+//! Both are created with mode 0600 and written whole (`files::write_private`); the directory,
+//! when cairn creates it, has mode 0700.
 
 use std::path::Path;
 
@@ -6,6 +9,7 @@ use anyhow::Context;
 
 use super::CliError;
 use crate::config::ServiceConfig;
+use crate::files;
 use crate::identity::Identity;
 
 /// Arguments of `cairn init`.
@@ -30,10 +34,10 @@ pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
             )));
         }
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    files::create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let json = ServiceConfig::generated(args.peername).map_err(|e| CliError::Run(e.into()))?;
     let text = serde_json::to_string_pretty(&json).context("serialising service.json")? + "\n";
-    std::fs::write(&service, text).with_context(|| format!("cannot write {}", service.display()))?;
+    files::write_private(&service, text.as_bytes()).context("writing service.json")?;
     let me = Identity::generate();
     me.save(&identity).context("writing identity.json")?;
     println!("cairn initialised in {}: peer {}", dir.display(), me.peer_id);

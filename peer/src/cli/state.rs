@@ -115,7 +115,7 @@ fn remove_if_present(path: &Path) -> anyhow::Result<()> {
 /// keeping the newest [`KEEP_BACKUPS`].
 pub fn backup(dir: &Path, store: &PinStore) -> anyhow::Result<PathBuf> {
     let folder = dir.join("backups");
-    std::fs::create_dir_all(&folder)?;
+    crate::files::create_private_dir(&folder)?;
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

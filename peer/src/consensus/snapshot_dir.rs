@@ -58,7 +58,7 @@ pub(super) struct SnapshotDir {
 impl SnapshotDir {
     /// Creates `path` if needed and removes what a crash left there.
     pub(super) fn open(path: &Path) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(path).map_err(snap_err)?;
+        crate::files::create_private_dir(path).map_err(snap_err)?;
         let dir = Self {
             path: path.to_path_buf(),
             counter: Arc::new(AtomicU64::new(0)),
