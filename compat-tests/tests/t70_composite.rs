@@ -252,7 +252,11 @@ async fn composite_clusters_work_with_auth_and_tls_at_every_level() -> anyhow::R
     use cairn_compat_tests::http::{self_signed, send_tls};
     let certs = cairn_compat_tests::scratch_dir("certs")?;
     let (cert, key) = self_signed(certs.path())?;
-    let (cert, key_text, cert_text) = (cert.clone(), key.display().to_string(), cert.display().to_string());
+    let (cert, key_text, cert_text) = (
+        cert.clone(),
+        key.display().to_string(),
+        cert.display().to_string(),
+    );
     let child_auth = r#"{"parent": {"AuthSecret": "bearer:child-token", "AllowedPaths": ["/api/v0"]}}"#;
     let mut child_env: Vec<(&str, &str)> = FAST_MONITOR.to_vec();
     child_env.extend([
@@ -303,14 +307,26 @@ async fn composite_clusters_work_with_auth_and_tls_at_every_level() -> anyhow::R
                 .is_some_and(|m| !m.is_empty() && m.values().all(|e| e["status"] == "pinned")))
         }
     };
-    eventually("pinned at the parent", WAIT, || pinned_on(&parent, basic("admin:parent-pw"))).await?;
+    eventually("pinned at the parent", WAIT, || {
+        pinned_on(&parent, basic("admin:parent-pw"))
+    })
+    .await?;
     for peer in &child {
-        assert!(pinned_on(peer, basic("admin:child-pw")).await?, "pinned on child {}", peer.peer_id);
+        assert!(
+            pinned_on(peer, basic("admin:child-pw")).await?,
+            "pinned on child {}",
+            peer.peer_id
+        );
         assert!(daemon_pins(peer, &c).await?, "{} node holds it", peer.peer_id);
     }
     let unauthenticated = send(parent.rest, Call::post(&format!("/pins/{c}"))).await?;
     assert_eq!(unauthenticated.status, 401);
     let direct = send_tls(child[0].gateway, &cert, Call::post("/api/v0/pin/ls")).await?;
-    assert_eq!(direct.status, 403, "the child's gateway wants its token: {}", direct.text());
+    assert_eq!(
+        direct.status,
+        403,
+        "the child's gateway wants its token: {}",
+        direct.text()
+    );
     Ok(())
 }

@@ -29,7 +29,12 @@ fn call(method: &str, target: &str, auth: Option<&str>) -> Call {
 
 /// Runs the `cairn` client command `command` with `flags` against `host`: (exit code,
 /// stdout, stderr).
-fn cli(host: &str, command: &[&str], flags: &[&str], env: &[(&str, &str)]) -> anyhow::Result<(i32, String, String)> {
+fn cli(
+    host: &str,
+    command: &[&str],
+    flags: &[&str],
+    env: &[(&str, &str)],
+) -> anyhow::Result<(i32, String, String)> {
     let mut all = command.to_vec();
     all.extend_from_slice(&["--host", host]);
     all.extend_from_slice(flags);
@@ -60,16 +65,36 @@ async fn rest_over_tls_needs_credentials_and_tokens_expire() -> anyhow::Result<(
         Some("Basic realm=\"Restricted IPFS Cluster API\"")
     );
     assert_eq!(none.json()?["code"], 401);
-    let wrong = rest(call("POST", &format!("/pins/{}", cid(1)), Some(&basic("alice:nope")))).await?;
+    let wrong = rest(call(
+        "POST",
+        &format!("/pins/{}", cid(1)),
+        Some(&basic("alice:nope")),
+    ))
+    .await?;
     assert_eq!(wrong.status, 401);
-    let right = rest(call("POST", &format!("/pins/{}", cid(2)), Some(&basic("alice:s3cret-pw")))).await?;
+    let right = rest(call(
+        "POST",
+        &format!("/pins/{}", cid(2)),
+        Some(&basic("alice:s3cret-pw")),
+    ))
+    .await?;
     assert_eq!(right.status, 200, "{}", right.text());
-    assert!(send(peer.rest, call("GET", "/id", None)).await.is_err(), "plain HTTP on the TLS port");
+    assert!(
+        send(peer.rest, call("GET", "/id", None)).await.is_err(),
+        "plain HTTP on the TLS port"
+    );
 
     let token = |scope: &str| {
         let target = format!("/token{scope}");
         let c = call("POST", &target, Some(&basic("alice:s3cret-pw")));
-        async move { anyhow::Ok(rest(c).await?.json()?["token"].as_str().unwrap_or_default().to_owned()) }
+        async move {
+            anyhow::Ok(
+                rest(c).await?.json()?["token"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        }
     };
     let full = format!("Bearer {}", token("").await?);
     let read = format!("Bearer {}", token("?scope=read").await?);
@@ -88,7 +113,10 @@ async fn rest_over_tls_needs_credentials_and_tokens_expire() -> anyhow::Result<(
 
     let log = std::fs::read_to_string(dir.path().join("daemon.log"))?;
     assert!(!log.contains("s3cret-pw"), "the password was logged");
-    assert!(!log.contains(full.trim_start_matches("Bearer ")), "a token was logged");
+    assert!(
+        !log.contains(full.trim_start_matches("Bearer ")),
+        "a token was logged"
+    );
     cli_flags_say_what_is_missing(&peer.rest_multiaddr())?;
     peer.stop()?;
     Ok(())
@@ -104,9 +132,19 @@ fn cli_flags_say_what_is_missing(host: &str) -> anyhow::Result<()> {
     let (code, _, err) = cli(host, &["id"], &tls, &[])?;
     assert_ne!(code, 0);
     assert!(err.contains("--basic-auth") && err.contains("401"), "{err}");
-    let (code, _, err) = cli(host, &["id"], &[&tls[..], &["--basic-auth", "alice:bad"]].concat(), &[])?;
+    let (code, _, err) = cli(
+        host,
+        &["id"],
+        &[&tls[..], &["--basic-auth", "alice:bad"]].concat(),
+        &[],
+    )?;
     assert!(code != 0 && err.contains("refused the credentials"), "{err}");
-    let (code, out, err) = cli(host, &["id"], &[&tls[..], &["--basic-auth", "alice:s3cret-pw"]].concat(), &[])?;
+    let (code, out, err) = cli(
+        host,
+        &["id"],
+        &[&tls[..], &["--basic-auth", "alice:s3cret-pw"]].concat(),
+        &[],
+    )?;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("p0"), "{out}");
     let env = [("CLUSTER_CREDENTIALS", "alice:s3cret-pw")];
@@ -114,17 +152,24 @@ fn cli_flags_say_what_is_missing(host: &str) -> anyhow::Result<()> {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&cid(2)), "{out}");
     let (code, _, err) = cli(host, &["id"], &["--https"], &env)?;
-    assert!(code != 0 && err.contains("--no-check-certificate"), "untrusted certificate: {err}");
+    assert!(
+        code != 0 && err.contains("--no-check-certificate"),
+        "untrusted certificate: {err}"
+    );
     Ok(())
 }
 
-const AUTHORIZATIONS: &str = r#"{"app": {"AuthSecret": "bearer:t0k", "AllowedPaths": ["/api/v0/pin", "/api/v0/add", "/api/v0/cat"]}}"#;
+const AUTHORIZATIONS: &str =
+    r#"{"app": {"AuthSecret": "bearer:t0k", "AllowedPaths": ["/api/v0/pin", "/api/v0/add", "/api/v0/cat"]}}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_enforces_kubos_authorizations_on_every_route() -> anyhow::Result<()> {
     let dir = scratch_dir("security")?;
     init_peer(dir.path(), "p0")?;
-    let peer = Peer::start(dir.path(), &[("CLUSTER_IPFSPROXY_AUTHORIZATIONS", AUTHORIZATIONS)])?;
+    let peer = Peer::start(
+        dir.path(),
+        &[("CLUSTER_IPFSPROXY_AUTHORIZATIONS", AUTHORIZATIONS)],
+    )?;
     let gateway = |c: Call| send(peer.gateway, c);
     let target = format!("/api/v0/pin/add?arg={}", cid(7));
 
@@ -141,9 +186,16 @@ async fn the_gateway_enforces_kubos_authorizations_on_every_route() -> anyhow::R
     assert_eq!(pinned.status, 200, "{}", pinned.text());
     assert_eq!(allocations(cid(7)).await?.status, 200);
     let forwarded = gateway(call("POST", "/api/v0/id", Some("Bearer t0k"))).await?;
-    assert_eq!((forwarded.status, forwarded.text()), (403, DENIED.to_owned()), "outside AllowedPaths");
+    assert_eq!(
+        (forwarded.status, forwarded.text()),
+        (403, DENIED.to_owned()),
+        "outside AllowedPaths"
+    );
     let version = gateway(call("POST", "/api/v0/version", Some("Bearer t0k"))).await?;
-    assert_eq!(version.status, 200, "kubo always allows version to a valid secret");
+    assert_eq!(
+        version.status, 200,
+        "kubo always allows version to a valid secret"
+    );
     let version = gateway(call("POST", "/api/v0/version", None)).await?;
     assert_eq!(version.status, 403);
     peer.stop()?;
@@ -158,23 +210,44 @@ async fn the_upstream_sees_its_own_secret_not_the_clients() -> anyhow::Result<()
         ("CLUSTER_IPFSPROXY_NODEAUTHSECRET", "basic:cairn:upstream-pw"),
     ];
     let gateway = Gateway::start(&stub.multiaddr(), &env)?;
-    let sent = send(gateway.addr, call("POST", "/api/v0/cat?arg=x", Some("Bearer t0k"))).await?;
+    let sent = send(
+        gateway.addr,
+        call("POST", "/api/v0/cat?arg=x", Some("Bearer t0k")),
+    )
+    .await?;
     assert_eq!(sent.status, 200, "{}", sent.text());
     let seen = stub.seen();
     let last = seen.last().expect("the stub saw the request");
-    assert_eq!(last.header("authorization"), Some(basic("cairn:upstream-pw").as_str()));
+    assert_eq!(
+        last.header("authorization"),
+        Some(basic("cairn:upstream-pw").as_str())
+    );
 
-    let plain = Gateway::start(&stub.multiaddr(), &[("CLUSTER_IPFSPROXY_AUTHORIZATIONS", AUTHORIZATIONS)])?;
+    let plain = Gateway::start(
+        &stub.multiaddr(),
+        &[("CLUSTER_IPFSPROXY_AUTHORIZATIONS", AUTHORIZATIONS)],
+    )?;
     send(plain.addr, call("POST", "/api/v0/cat?arg=y", Some("Bearer t0k"))).await?;
     let seen = stub.seen();
-    assert_eq!(seen.last().and_then(|s| s.header("authorization")), None, "the client's secret went upstream");
+    assert_eq!(
+        seen.last().and_then(|s| s.header("authorization")),
+        None,
+        "the client's secret went upstream"
+    );
 
     let passing = [
         ("CLUSTER_IPFSPROXY_AUTHORIZATIONS", AUTHORIZATIONS),
         ("CLUSTER_IPFSPROXY_FORWARDAUTHORIZATION", "true"),
     ];
     let passing = Gateway::start(&stub.multiaddr(), &passing)?;
-    send(passing.addr, call("POST", "/api/v0/cat?arg=z", Some("Bearer t0k"))).await?;
-    assert_eq!(stub.seen().last().and_then(|s| s.header("authorization")), Some("Bearer t0k"));
+    send(
+        passing.addr,
+        call("POST", "/api/v0/cat?arg=z", Some("Bearer t0k")),
+    )
+    .await?;
+    assert_eq!(
+        stub.seen().last().and_then(|s| s.header("authorization")),
+        Some("Bearer t0k")
+    );
     Ok(())
 }

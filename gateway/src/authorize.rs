@@ -28,7 +28,9 @@ pub struct AuthorizeLayer {
 impl AuthorizeLayer {
     /// A layer enforcing `rules` (none = open).
     pub fn new(rules: Authorizations) -> Self {
-        Self { rules: Arc::new(rules) }
+        Self {
+            rules: Arc::new(rules),
+        }
     }
 }
 
@@ -67,7 +69,10 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let sent = req.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+        let sent = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
         match self.rules.check(sent, req.uri().path()) {
             Access::Open | Access::Allowed(_) => Box::pin(self.inner.call(req)),
             Access::Denied => Box::pin(std::future::ready(Ok(denied()))),
@@ -84,7 +89,10 @@ pub fn denied() -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static(cairn_kubo::error::PLAIN_TEXT),
     );
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     rsp
 }
 
@@ -115,10 +123,18 @@ mod tests {
             req = req.header(header::AUTHORIZATION, auth);
         }
         let req = req.body(boxed(Full::new(Bytes::new()))).unwrap();
-        let rsp = AuthorizeLayer::new(rules).layer(inner).oneshot(req).await.unwrap();
+        let rsp = AuthorizeLayer::new(rules)
+            .layer(inner)
+            .oneshot(req)
+            .await
+            .unwrap();
         let status = rsp.status();
         let body = rsp.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned(), reached.load(Ordering::SeqCst))
+        (
+            status,
+            String::from_utf8_lossy(&body).into_owned(),
+            reached.load(Ordering::SeqCst),
+        )
     }
 
     #[tokio::test]

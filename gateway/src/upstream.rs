@@ -180,7 +180,9 @@ async fn dial(target: &Target, tls: Option<&tokio_rustls::TlsConnector>) -> io::
         Target::Tcp { host, port } => {
             let stream = TcpStream::connect((host.as_str(), *port)).await?;
             stream.set_nodelay(true)?;
-            let Some(tls) = tls else { return Ok(Stream::Tcp(stream)) };
+            let Some(tls) = tls else {
+                return Ok(Stream::Tcp(stream));
+            };
             let name = crate::tls::server_name(host)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
             Ok(Stream::Tls(Box::new(tls.connect(name, stream).await?)))
@@ -294,7 +296,11 @@ mod tests {
 
     #[test]
     fn tls_suffixes_are_read() {
-        for input in ["/ip4/127.0.0.1/tcp/5001/https", "/dns4/x/tcp/443/tls/http", "/ip4/1.2.3.4/tcp/1/tls"] {
+        for input in [
+            "/ip4/127.0.0.1/tcp/5001/https",
+            "/dns4/x/tcp/443/tls/http",
+            "/ip4/1.2.3.4/tcp/1/tls",
+        ] {
             assert!(Target::from_multiaddr(input).is_ok(), "{input}");
             assert!(multiaddr_wants_tls(input), "{input}");
         }

@@ -57,10 +57,7 @@ impl AuthSecret {
             if !pair.contains(':') {
                 return Err(AuthError::BasicWithoutPassword);
             }
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(pair)
-            )
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
         } else {
             let token = text.strip_prefix("bearer:").unwrap_or(text);
             if token.is_empty() {
@@ -84,8 +81,8 @@ impl AuthSecret {
 
     /// The `Authorization` header value to send.
     pub fn header_value(&self) -> http::HeaderValue {
-        let mut value = http::HeaderValue::from_str(&self.header)
-            .unwrap_or_else(|_| http::HeaderValue::from_static(""));
+        let mut value =
+            http::HeaderValue::from_str(&self.header).unwrap_or_else(|_| http::HeaderValue::from_static(""));
         value.set_sensitive(true);
         value
     }
@@ -239,7 +236,10 @@ mod tests {
                 base64::engine::general_purpose::STANDARD.encode("alice:pw")
             )
         );
-        assert_eq!(AuthSecret::parse("basic:alice"), Err(AuthError::BasicWithoutPassword));
+        assert_eq!(
+            AuthSecret::parse("basic:alice"),
+            Err(AuthError::BasicWithoutPassword)
+        );
         assert_eq!(AuthSecret::parse("bearer:"), Err(AuthError::Empty));
         assert_eq!(AuthSecret::parse("bad\nline"), Err(AuthError::NotAHeader));
         assert!(!format!("{:?}", AuthSecret::parse("bearer:abc").unwrap()).contains("abc"));
@@ -248,9 +248,15 @@ mod tests {
     #[test]
     fn kubos_rules_decide() {
         let all = config();
-        assert_eq!(Authorizations::default().check(None, "/api/v0/pin/add"), Access::Open);
+        assert_eq!(
+            Authorizations::default().check(None, "/api/v0/pin/add"),
+            Access::Open
+        );
         assert_eq!(all.check(None, "/api/v0/version"), Access::Denied);
-        assert_eq!(all.check(Some(b"Bearer wrong"), "/api/v0/pin/add"), Access::Denied);
+        assert_eq!(
+            all.check(Some(b"Bearer wrong"), "/api/v0/pin/add"),
+            Access::Denied
+        );
         assert_eq!(
             all.check(Some(b"Bearer s3cret"), "/api/v0/pin/add"),
             Access::Allowed("app".into())
@@ -278,6 +284,9 @@ mod tests {
         let again = Authorizations::from_json(&config().to_json()).unwrap();
         assert_eq!(again, config());
         let err = Authorizations::from_json(&json!({"a": {"AuthSecret": "basic:nopass"}})).unwrap_err();
-        assert_eq!(err.to_string(), "a.AuthSecret: a basic secret must read basic:<user>:<password>");
+        assert_eq!(
+            err.to_string(),
+            "a.AuthSecret: a basic secret must read basic:<user>:<password>"
+        );
     }
 }

@@ -91,7 +91,7 @@ pub enum LocalBlocks {
     /// The embedded node's store (local blocks only).
     Embedded(Blocks),
     /// An external daemon's `block/get`.
-    Daemon(IpfsClient),
+    Daemon(Box<IpfsClient>),
 }
 
 impl LocalBlocks {

@@ -144,7 +144,7 @@ impl Peer {
         let tracker = start_tracker(config, &core, &daemon, embedded.is_none().then_some(exchange));
         let blocks = match &embedded {
             Some(node) => LocalBlocks::Embedded(node.blocks.clone()),
-            None => LocalBlocks::Daemon(daemon.clone()),
+            None => LocalBlocks::Daemon(Box::new(daemon.clone())),
         };
         let monitor = Monitor::new();
         let listings = Listings::new(core.machine_pins.clone());
@@ -312,7 +312,12 @@ async fn bind_apis(
     access: &DaemonAccess,
 ) -> Result<(Server, Server), StartError> {
     let security = Arc::new(crate::rest::security::Security::new(&config.restapi));
-    warn_if_open("REST API", &rest_config.listen, security.authenticates(), "api.restapi.basic_auth_credentials");
+    warn_if_open(
+        "REST API",
+        &rest_config.listen,
+        security.authenticates(),
+        "api.restapi.basic_auth_credentials",
+    );
     let rest = Server::bind_with(rest_config, crate::rest::stack(cluster.clone(), security))
         .await
         .map_err(StartError::Rest)?;
@@ -323,7 +328,12 @@ async fn bind_apis(
     let stack = cairn_gateway::stack::build_with(&gateway_config, Some(intercepting))
         .map_err(|e| StartError::Gateway(ServerError::Tls(e)))?;
     let open = gateway_config.authorizations.is_empty();
-    warn_if_open("gateway", &gateway_config.listen, !open, "api.ipfsproxy.authorizations");
+    warn_if_open(
+        "gateway",
+        &gateway_config.listen,
+        !open,
+        "api.ipfsproxy.authorizations",
+    );
     let gateway = Server::bind_with(&gateway_config, stack)
         .await
         .map_err(StartError::Gateway)?;

@@ -39,6 +39,8 @@ pub const DEFAULT_MAX_HEADERS: usize = 100;
 pub const DEFAULT_UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Cairn: how long the upstream may take to send response headers before 504.
 pub const DEFAULT_UPSTREAM_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
+/// Cairn: positional arguments an intercepted command accepts (each `pin/add` arg is a pin).
+pub const DEFAULT_MAX_ARGS: usize = 1000;
 /// Cairn's default `write_stall_timeout`: a client that takes no byte for this long is gone.
 pub const DEFAULT_WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -106,6 +108,8 @@ pub struct ProxyConfig {
     pub ssl_cert_file: Option<PathBuf>,
     /// Cairn: PEM private key for TLS on the listener (`ssl_key_file`).
     pub ssl_key_file: Option<PathBuf>,
+    /// Cairn: positional arguments an intercepted command accepts (`max_args`); more is 400.
+    pub max_args: usize,
 }
 
 /// A configuration value that cannot be used; the message names the key.
@@ -157,6 +161,7 @@ impl Default for ProxyConfig {
             forward_authorization: false,
             ssl_cert_file: None,
             ssl_key_file: None,
+            max_args: DEFAULT_MAX_ARGS,
         }
     }
 }
@@ -248,6 +253,7 @@ pub const KEYS: &[(&str, Setter)] = &[
     }),
     ("ssl_cert_file", |c, v| set(&mut c.ssl_cert_file, path(v))),
     ("ssl_key_file", |c, v| set(&mut c.ssl_key_file, path(v))),
+    ("max_args", |c, v| set(&mut c.max_args, count(v))),
 ];
 
 /// Stores a successfully read value.
@@ -317,8 +323,14 @@ impl ProxyConfig {
         if self.max_headers == 0 {
             return Err(invalid("max_headers", "must be at least 1"));
         }
+        if self.max_args == 0 {
+            return Err(invalid("max_args", "must be at least 1"));
+        }
         if self.ssl_cert_file.is_some() != self.ssl_key_file.is_some() {
-            return Err(invalid("ssl_cert_file", "ssl_cert_file and ssl_key_file go together"));
+            return Err(invalid(
+                "ssl_cert_file",
+                "ssl_cert_file and ssl_key_file go together",
+            ));
         }
         if self.node_https && matches!(self.node, Target::Unix(_)) {
             return Err(invalid("node_https", "a unix socket upstream cannot use https"));
@@ -373,6 +385,7 @@ impl ProxyConfig {
             "forward_authorization": self.forward_authorization,
             "ssl_cert_file": shown_path(&self.ssl_cert_file),
             "ssl_key_file": shown_path(&self.ssl_key_file),
+            "max_args": self.max_args,
         })
     }
 }

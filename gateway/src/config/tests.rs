@@ -61,8 +61,14 @@ fn every_error_names_its_key() {
             "api.ipfsproxy.listen_multiaddress",
         ),
         (json!({"idle_timeout": 5}), "api.ipfsproxy.idle_timeout"),
-        (json!({"authorizations": {"a": {"AuthSecret": "basic:x"}}}), "api.ipfsproxy.authorizations"),
-        (json!({"node_auth_secret": "bearer:"}), "api.ipfsproxy.node_auth_secret"),
+        (
+            json!({"authorizations": {"a": {"AuthSecret": "basic:x"}}}),
+            "api.ipfsproxy.authorizations",
+        ),
+        (
+            json!({"node_auth_secret": "bearer:"}),
+            "api.ipfsproxy.node_auth_secret",
+        ),
         (json!({"no_such_key": 1}), "api.ipfsproxy.no_such_key"),
     ];
     for (section, key) in cases {
@@ -155,9 +161,7 @@ fn docs_config_md_lists_every_key_with_its_real_default_and_variable() {
             row.contains(&format!("`{}`", env_name(key))),
             "{key}: wrong variable in {row}"
         );
-        let default = match key {
-            other => defaults[other].clone(),
-        };
+        let default = defaults[*key].clone();
         assert!(
             row.contains(&format!("`{default}`")),
             "{key}: docs say {row:?}, default is {default}"

@@ -26,6 +26,14 @@ pub enum InterceptError {
     /// The CSRF rules refused it.
     #[error("{}", cairn_kubo::error::FORBIDDEN)]
     Forbidden,
+    /// More positional arguments than `max_args` (400, `Code` 1).
+    #[error("too many arguments: {count}, at most {limit} (api.ipfsproxy.max_args)")]
+    TooManyArgs {
+        /// How many the request gave.
+        count: usize,
+        /// The configured limit.
+        limit: usize,
+    },
     /// The cluster refused or failed.
     #[error("{0}")]
     Cluster(#[from] ClusterError),
@@ -35,7 +43,7 @@ impl InterceptError {
     /// The status kubo (or, for an unavailable cluster, Cairn) answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadOption(_) | Self::Ambiguous => StatusCode::BAD_REQUEST,
+            Self::BadOption(_) | Self::Ambiguous | Self::TooManyArgs { .. } => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Cluster(ClusterError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,

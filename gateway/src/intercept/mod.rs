@@ -72,6 +72,7 @@ pub struct Ctx {
     upstream: Upstream,
     allowed_origins: Vec<String>,
     mirror: Arc<headers::Mirror>,
+    max_args: usize,
 }
 
 /// Layer for [`Intercept`].
@@ -80,6 +81,7 @@ pub struct InterceptLayer {
     cluster: Arc<dyn Cluster>,
     allowed_origins: Vec<String>,
     mirror: Arc<headers::Mirror>,
+    max_args: usize,
 }
 
 impl InterceptLayer {
@@ -95,6 +97,7 @@ impl InterceptLayer {
             cluster,
             allowed_origins: config.allowed_origins.clone(),
             mirror: Arc::new(mirror),
+            max_args: config.max_args,
         }
     }
 }
@@ -117,6 +120,7 @@ where
                 upstream: BoxCloneSyncService::new(inner),
                 allowed_origins: self.allowed_origins.clone(),
                 mirror: self.mirror.clone(),
+                max_args: self.max_args,
             }),
         }
     }
@@ -150,6 +154,14 @@ async fn handle(ctx: Arc<Ctx>, req: Request<Body>) -> Result<Response<Body>, Box
         Route::Serve(command, args) => (command, args),
     };
     let query = Query::new(req.uri(), path_args);
+    let count = query.args().len();
+    if count > ctx.max_args {
+        return Err(InterceptError::TooManyArgs {
+            count,
+            limit: ctx.max_args,
+        }
+        .into());
+    }
     let puts = matches!(command, Command::BlockPut | Command::DagPut);
     if puts && !query.bool(&["pin"], false)? {
         return forward(&ctx.upstream, req).await;

@@ -259,3 +259,22 @@ async fn status_lines_are_written_as_the_cluster_encoded_them_and_depth_is_check
         too_deep.text
     );
 }
+
+#[tokio::test]
+async fn more_arguments_than_max_args_are_refused_and_pin_nothing() {
+    let cluster = Arc::new(FakeCluster::default());
+    let limit = crate::config::DEFAULT_MAX_ARGS;
+    let args: String = (0..=limit)
+        .map(|i| format!("arg={}&", cid((i % 250) as u8)))
+        .collect();
+    let answer = post(&cluster, &format!("/api/v0/pin/add?{args}")).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text);
+    let error: serde_json::Value = serde_json::from_str(&answer.text).expect("kubo error object");
+    assert_eq!(error["Code"], 1);
+    assert!(
+        error["Message"].as_str().unwrap_or_default().contains("max_args"),
+        "{}",
+        answer.text
+    );
+    assert!(cluster.pins.lock().expect("pins").is_empty());
+}

@@ -39,7 +39,13 @@ pub struct Global {
     #[arg(long, global = true, value_enum, default_value_t)]
     pub(super) enc: Encoding,
     /// Basic auth for the REST API, `user:password` (ipfs-cluster-ctl's flag).
-    #[arg(long, global = true, env = "CLUSTER_CREDENTIALS", value_name = "USER:PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CLUSTER_CREDENTIALS",
+        value_name = "USER:PASSWORD",
+        hide_env_values = true
+    )]
     pub(super) basic_auth: Option<String>,
     /// Talk to the REST API over HTTPS.
     #[arg(long, global = true)]
@@ -136,10 +142,16 @@ impl Rest {
         }
         let rsp = self.client.request(req.body(Empty::new())?).await.map_err(|e| {
             let hint = match self.https {
-                true => "is it up, and is its certificate trusted (--no-check-certificate for a self-signed one)?",
+                true => {
+                    "is it up, and is its certificate trusted (--no-check-certificate for a self-signed one)?"
+                }
                 false => "is it up, and does it speak plain HTTP (--https if it serves TLS)?",
             };
-            anyhow::anyhow!("cannot reach the peer's REST API at {} (--host): {hint}", self.host).context(e)
+            anyhow::anyhow!(
+                "cannot reach the peer's REST API at {} (--host): {hint}",
+                self.host
+            )
+            .context(e)
         })?;
         let status = rsp.status();
         if status == http::StatusCode::UNAUTHORIZED {

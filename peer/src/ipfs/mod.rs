@@ -124,7 +124,10 @@ impl IpfsClient {
     }
 
     /// A client of the daemon at `target`, over TLS and with a secret as `access` says.
-    pub fn with_access(target: Target, access: &crate::config::DaemonAccess) -> Result<Self, cairn_gateway::tls::TlsError> {
+    pub fn with_access(
+        target: Target,
+        access: &crate::config::DaemonAccess,
+    ) -> Result<Self, cairn_gateway::tls::TlsError> {
         let tls = access.tls.as_ref().map(|t| t.config()).transpose()?;
         let connector = Connector::new(target.clone(), Some(Duration::from_secs(10))).with_tls(tls);
         Ok(Self {

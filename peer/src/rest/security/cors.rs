@@ -63,7 +63,9 @@ impl Cors {
         if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
             return Ok(());
         }
-        let Some(foreign) = foreign_origin(headers, tls) else { return Ok(()) };
+        let Some(foreign) = foreign_origin(headers, tls) else {
+            return Ok(());
+        };
         if self.allows_origin(&foreign) && self.methods.contains(method) {
             return Ok(());
         }
@@ -84,10 +86,22 @@ impl Cors {
         }
         let mut out = HeaderMap::new();
         self.allow_origin(origin, &mut out);
-        insert(&mut out, header::ACCESS_CONTROL_ALLOW_METHODS, &self.allow_methods);
-        insert(&mut out, header::ACCESS_CONTROL_ALLOW_HEADERS, &self.allow_headers);
+        insert(
+            &mut out,
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            &self.allow_methods,
+        );
+        insert(
+            &mut out,
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            &self.allow_headers,
+        );
         if self.max_age > 0 {
-            insert(&mut out, header::ACCESS_CONTROL_MAX_AGE, &self.max_age.to_string());
+            insert(
+                &mut out,
+                header::ACCESS_CONTROL_MAX_AGE,
+                &self.max_age.to_string(),
+            );
         }
         Some(Some(out))
     }
@@ -95,7 +109,9 @@ impl Cors {
     /// Adds the CORS headers an allowed origin's answer carries.
     pub fn decorate(&self, origin: Option<&HeaderValue>, out: &mut HeaderMap) {
         out.append(header::VARY, HeaderValue::from_static("Origin"));
-        let Some(origin) = origin.and_then(|o| o.to_str().ok()) else { return };
+        let Some(origin) = origin.and_then(|o| o.to_str().ok()) else {
+            return;
+        };
         if self.allows_origin(origin) {
             self.allow_origin(origin, out);
             insert(out, header::ACCESS_CONTROL_EXPOSE_HEADERS, &self.expose_headers);
@@ -103,7 +119,11 @@ impl Cors {
     }
 
     fn allow_origin(&self, origin: &str, out: &mut HeaderMap) {
-        let echoed = if self.any && !self.credentials { "*" } else { origin };
+        let echoed = if self.any && !self.credentials {
+            "*"
+        } else {
+            origin
+        };
         insert(out, header::ACCESS_CONTROL_ALLOW_ORIGIN, echoed);
         if self.credentials {
             out.insert(
@@ -163,7 +183,12 @@ mod tests {
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         pairs
             .iter()
-            .map(|(k, v)| (header::HeaderName::from_static(k), HeaderValue::from_str(v).unwrap()))
+            .map(|(k, v)| {
+                (
+                    header::HeaderName::from_static(k),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
             .collect()
     }
 
@@ -181,16 +206,37 @@ mod tests {
         let post = Method::POST;
         let host = ("host", "127.0.0.1:9094");
         assert!(strict.check(&post, &headers(&[host]), false).is_ok(), "curl");
-        assert!(strict.check(&post, &headers(&[host, ("origin", "http://127.0.0.1:9094")]), false).is_ok());
+        assert!(
+            strict
+                .check(
+                    &post,
+                    &headers(&[host, ("origin", "http://127.0.0.1:9094")]),
+                    false
+                )
+                .is_ok()
+        );
         let evil = headers(&[host, ("origin", "https://evil.example")]);
-        assert_eq!(strict.check(&post, &evil, false), Err(CrossOrigin("https://evil.example".into())));
+        assert_eq!(
+            strict.check(&post, &evil, false),
+            Err(CrossOrigin("https://evil.example".into()))
+        );
         assert!(strict.check(&Method::DELETE, &evil, false).is_err());
-        assert!(strict.check(&Method::GET, &evil, false).is_ok(), "reads are the browser's to block");
+        assert!(
+            strict.check(&Method::GET, &evil, false).is_ok(),
+            "reads are the browser's to block"
+        );
         let referer = headers(&[host, ("referer", "http://evil.example/page?x")]);
-        assert_eq!(strict.check(&post, &referer, false), Err(CrossOrigin("http://evil.example".into())));
+        assert_eq!(
+            strict.check(&post, &referer, false),
+            Err(CrossOrigin("http://evil.example".into()))
+        );
         let fetch_site = headers(&[host, ("sec-fetch-site", "cross-site")]);
         assert!(strict.check(&post, &fetch_site, false).is_err());
-        assert!(strict.check(&post, &headers(&[host, ("origin", "null")]), false).is_err());
+        assert!(
+            strict
+                .check(&post, &headers(&[host, ("origin", "null")]), false)
+                .is_err()
+        );
         // The own origin is https when TLS is on.
         let own_https = headers(&[host, ("origin", "https://127.0.0.1:9094")]);
         assert!(strict.check(&post, &own_https, true).is_ok());
@@ -202,7 +248,10 @@ mod tests {
         let app = cors(&["https://app.example"], &["GET", "POST"]);
         let from_app = headers(&[("host", "127.0.0.1:9094"), ("origin", "https://app.example")]);
         assert!(app.check(&Method::POST, &from_app, false).is_ok());
-        assert!(app.check(&Method::DELETE, &from_app, false).is_err(), "DELETE is not allowed");
+        assert!(
+            app.check(&Method::DELETE, &from_app, false).is_err(),
+            "DELETE is not allowed"
+        );
         let any = cors(&["*"], &["POST"]);
         let evil = headers(&[("host", "127.0.0.1:9094"), ("origin", "https://evil.example")]);
         assert!(any.check(&Method::POST, &evil, false).is_ok());
@@ -218,7 +267,10 @@ mod tests {
             )
         };
         let allowed = ask("https://app.example", "POST").unwrap().unwrap();
-        assert_eq!(allowed[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example");
+        assert_eq!(
+            allowed[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://app.example"
+        );
         assert_eq!(allowed[header::ACCESS_CONTROL_ALLOW_METHODS], "GET, POST");
         assert_eq!(ask("https://evil.example", "POST"), Some(None));
         assert_eq!(ask("https://app.example", "DELETE"), Some(None));

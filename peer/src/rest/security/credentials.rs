@@ -45,8 +45,12 @@ impl fmt::Debug for Presented {
 
 /// Reads an `Authorization` header (schemes are case-insensitive, RFC 9110).
 pub fn presented(header: Option<&HeaderValue>) -> Presented {
-    let Some(header) = header else { return Presented::Nothing };
-    let Ok(text) = header.to_str() else { return Presented::Malformed };
+    let Some(header) = header else {
+        return Presented::Nothing;
+    };
+    let Ok(text) = header.to_str() else {
+        return Presented::Malformed;
+    };
     let Some((scheme, rest)) = text.trim().split_once(' ') else {
         return Presented::Malformed;
     };
@@ -130,7 +134,10 @@ mod tests {
                 password: "pa:ss".into()
             }
         );
-        assert_eq!(presented(Some(&header("bearer abc.def"))), Presented::Bearer("abc.def".into()));
+        assert_eq!(
+            presented(Some(&header("bearer abc.def"))),
+            Presented::Bearer("abc.def".into())
+        );
         for bad in ["Basic", "Basic !!!", "Digest x", "Bearer ", "Basic YWxpY2U="] {
             assert_eq!(presented(Some(&header(bad))), Presented::Malformed, "{bad}");
         }

@@ -74,20 +74,26 @@ impl Security {
     pub fn admit<B>(&self, req: &Request<B>) -> Admission {
         match self.decide(req) {
             Ok(()) => Admission::Serve,
-            Err(rsp) => Admission::Answer(rsp),
+            Err(rsp) => Admission::Answer(*rsp),
         }
     }
 
-    fn decide<B>(&self, req: &Request<B>) -> Result<(), Response<Body>> {
+    fn decide<B>(&self, req: &Request<B>) -> Result<(), Refusal> {
         let (method, headers) = (req.method(), req.headers());
         if content_length(headers).is_some_and(|n| n > self.max_body_bytes) {
-            let message = format!("request body over {} bytes (api.restapi.max_body_bytes)", self.max_body_bytes);
-            return Err(super::error(StatusCode::PAYLOAD_TOO_LARGE, &message));
+            let message = format!(
+                "request body over {} bytes (api.restapi.max_body_bytes)",
+                self.max_body_bytes
+            );
+            return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, &message));
         }
         if let Some(answer) = self.cors.preflight(method, headers) {
             return Err(match answer {
-                Some(allowed) => with_headers(super::empty(StatusCode::NO_CONTENT), allowed),
-                None => super::error(StatusCode::FORBIDDEN, "CORS preflight refused: origin or method not allowed"),
+                Some(allowed) => Box::new(with_headers(super::empty(StatusCode::NO_CONTENT), allowed)),
+                None => refuse(
+                    StatusCode::FORBIDDEN,
+                    "CORS preflight refused: origin or method not allowed",
+                ),
             });
         }
         if let Err(cross) = self.cors.check(method, headers, self.tls) {
@@ -95,11 +101,11 @@ impl Security {
                 "cross-origin request from {} refused: allow it in api.restapi.cors_allowed_origins and cors_allowed_methods",
                 cross.0
             );
-            return Err(super::error(StatusCode::FORBIDDEN, &message));
+            return Err(refuse(StatusCode::FORBIDDEN, &message));
         }
         let Some(users) = &self.users else {
             return match is_token_request(req) {
-                true => Err(super::error(
+                true => Err(refuse(
                     StatusCode::NOT_FOUND,
                     "basic auth is not enabled: set api.restapi.basic_auth_credentials",
                 )),
@@ -109,12 +115,12 @@ impl Security {
         self.authenticate(req, users)
     }
 
-    fn authenticate<B>(&self, req: &Request<B>, users: &Users) -> Result<(), Response<Body>> {
+    fn authenticate<B>(&self, req: &Request<B>, users: &Users) -> Result<(), Refusal> {
         let sent = presented(req.headers().get(header::AUTHORIZATION));
         let scope = match &sent {
             Presented::Basic { user, password } if users.check(user, password) => {
                 if is_token_request(req) {
-                    return Err(self.issue(req, user, password));
+                    return Err(Box::new(self.issue(req, user, password)));
                 }
                 Scope::All
             }
@@ -124,10 +130,12 @@ impl Security {
             },
             Presented::Bearer(_) => return Err(unauthorized("POST /token needs basic auth, not a token")),
             Presented::Nothing => return Err(unauthorized("credentials required")),
-            Presented::Basic { .. } | Presented::Malformed => return Err(unauthorized("invalid credentials")),
+            Presented::Basic { .. } | Presented::Malformed => {
+                return Err(unauthorized("invalid credentials"));
+            }
         };
         if scope == Scope::Read && !matches!(*req.method(), Method::GET | Method::HEAD) {
-            return Err(super::error(
+            return Err(refuse(
                 StatusCode::FORBIDDEN,
                 "this token's scope is read: it may only GET; ask POST /token for a full token",
             ));
@@ -174,14 +182,23 @@ fn with_headers(mut rsp: Response<Body>, headers: http::HeaderMap) -> Response<B
     rsp
 }
 
+/// An answer given instead of routing (boxed: responses are large).
+type Refusal = Box<Response<Body>>;
+
+fn refuse(status: StatusCode, message: &str) -> Refusal {
+    Box::new(super::error(status, message))
+}
+
 /// 401 with ipfs-cluster's challenge and a hint of what to send.
-fn unauthorized(why: &str) -> Response<Body> {
+fn unauthorized(why: &str) -> Refusal {
     let message = format!(
         "Unauthorized: {why} (basic auth, e.g. `cairn --basic-auth user:pass`, or a bearer token from POST /token)"
     );
-    let mut rsp = super::error(StatusCode::UNAUTHORIZED, &message);
-    rsp.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE));
+    let mut rsp = refuse(StatusCode::UNAUTHORIZED, &message);
+    rsp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(WWW_AUTHENTICATE),
+    );
     rsp
 }
 

@@ -111,16 +111,13 @@ pub fn verify(token: &str, users: &Users) -> Result<Holder, TokenError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
     validation.set_required_spec_claims(&["exp", "iss"]);
-    let data = jsonwebtoken::decode::<Claims>(
-        token,
-        &DecodingKey::from_secret(password.as_bytes()),
-        &validation,
-    )
-    .map_err(|e| match e.kind() {
-        jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-        jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
-        _ => TokenError::Malformed,
-    })?;
+    let data =
+        jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(password.as_bytes()), &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
+                _ => TokenError::Malformed,
+            })?;
     Ok(Holder {
         user: data.claims.iss,
         scope: data.claims.scope,
@@ -157,7 +154,14 @@ mod tests {
                 scope: Scope::Read
             })
         );
-        let old = mint("alice", "pw", Scope::All, Duration::from_secs(60), now - Duration::from_secs(120)).unwrap();
+        let old = mint(
+            "alice",
+            "pw",
+            Scope::All,
+            Duration::from_secs(60),
+            now - Duration::from_secs(120),
+        )
+        .unwrap();
         assert_eq!(verify(&old, &users()), Err(TokenError::Expired));
     }
 
@@ -171,7 +175,8 @@ mod tests {
         assert_eq!(verify(&stranger, &users()), Err(TokenError::UnknownUser));
         assert_eq!(verify("not.a.jwt", &users()), Err(TokenError::Malformed));
         // alg "none" with alice as issuer.
-        let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJpc3MiOiJhbGljZSIsImlhdCI6MCwiZXhwIjo5OTk5OTk5OTk5fQ.";
+        let none =
+            "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJpc3MiOiJhbGljZSIsImlhdCI6MCwiZXhwIjo5OTk5OTk5OTk5fQ.";
         assert_eq!(verify(none, &users()), Err(TokenError::Malformed));
         // A changed password revokes the tokens it signed.
         let token = mint("alice", "pw", Scope::All, day, now).unwrap();
