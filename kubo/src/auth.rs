@@ -274,6 +274,20 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { failure_persistence: None, ..Default::default() })]
+
+        /// Any secret text parses or is refused; a parsed one matches only its own header.
+        #[test]
+        fn fuzz_auth_secret(text in "(basic:|bearer:)?[ -~]{0,24}", sent in "[ -~]{0,40}") {
+            if let Ok(secret) = AuthSecret::parse(&text) {
+                let header = secret.header_value();
+                proptest::prop_assert!(secret.matches(header.as_bytes()));
+                proptest::prop_assert_eq!(secret.matches(sent.as_bytes()), sent.as_bytes() == header.as_bytes());
+            }
+        }
+    }
+
     #[test]
     fn shapes_other_than_kubos_are_refused() {
         assert!(Authorizations::from_json(&json!(null)).unwrap().is_empty());

@@ -190,7 +190,8 @@ impl std::fmt::Debug for RestConfig {
 }
 
 impl RestConfig {
-    fn validate(&self) -> Result<(), String> {
+    /// Checks what single keys cannot (run by [`ServiceConfig::load`]).
+    pub fn validate(&self) -> Result<(), String> {
         if self.ssl_cert_file.is_empty() != self.ssl_key_file.is_empty() {
             return Err("api.restapi.ssl_cert_file: ssl_cert_file and ssl_key_file go together".into());
         }

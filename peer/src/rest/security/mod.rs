@@ -203,4 +203,6 @@ fn unauthorized(why: &str) -> Refusal {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
