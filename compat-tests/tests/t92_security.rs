@@ -251,3 +251,37 @@ async fn the_upstream_sees_its_own_secret_not_the_clients() -> anyhow::Result<()
     );
     Ok(())
 }
+
+/// Off loopback with no authentication, each API says so at start; with it, it does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_api_off_loopback_is_named_in_a_warning() -> anyhow::Result<()> {
+    let dir = scratch_dir("security")?;
+    init_peer(dir.path(), "p0")?;
+    let wide = [
+        ("CLUSTER_RESTAPI_HTTPLISTENMULTIADDRESS", "/ip4/0.0.0.0/tcp/0"),
+        ("CLUSTER_IPFSPROXY_LISTENMULTIADDRESS", "/ip4/0.0.0.0/tcp/0"),
+    ];
+    let peer = Peer::start(dir.path(), &wide)?;
+    peer.stop()?;
+    let log = std::fs::read_to_string(dir.path().join("daemon.log"))?;
+    for (api, key) in [
+        ("REST API", "api.restapi.basic_auth_credentials"),
+        ("gateway", "api.ipfsproxy.authorizations"),
+    ] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(&format!("the {api} listens on 0.0.0.0")));
+        let line = line.unwrap_or_else(|| panic!("no warning for the {api}:\n{log}"));
+        assert!(line.contains("WARN") && line.contains(key), "{line}");
+    }
+
+    let quiet = scratch_dir("security")?;
+    init_peer(quiet.path(), "p1")?;
+    let mut guarded = wide.to_vec();
+    guarded.push(("CLUSTER_RESTAPI_BASICAUTHCREDENTIALS", "alice:pw"));
+    guarded.push(("CLUSTER_IPFSPROXY_AUTHORIZATIONS", AUTHORIZATIONS));
+    Peer::start(quiet.path(), &guarded)?.stop()?;
+    let log = std::fs::read_to_string(quiet.path().join("daemon.log"))?;
+    assert!(!log.contains("with no authentication"), "{log}");
+    Ok(())
+}
