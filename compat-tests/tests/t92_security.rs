@@ -285,3 +285,57 @@ async fn an_open_api_off_loopback_is_named_in_a_warning() -> anyhow::Result<()> 
     assert!(!log.contains("with no authentication"), "{log}");
     Ok(())
 }
+
+/// kubo-rpc-client, configured as kubo's `API.Authorizations` users configure it, runs its
+/// whole script through a gateway that wants a token; without the token every call fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubo_rpc_client_with_a_token_runs_through_an_authorizing_gateway() -> anyhow::Result<()> {
+    let dir = scratch_dir("security")?;
+    init_peer(dir.path(), "p0")?;
+    let everything = r#"{"app": {"AuthSecret": "bearer:t0k", "AllowedPaths": ["/api/v0"]}}"#;
+    let peer = Peer::start(dir.path(), &[("CLUSTER_IPFSPROXY_AUTHORIZATIONS", everything)])?;
+    let script = cairn_compat_tests::repo_root().join("compat-tests/js/clients/drive.mjs");
+    anyhow::ensure!(
+        script
+            .with_file_name("node_modules")
+            .join("kubo-rpc-client")
+            .exists(),
+        "kubo-rpc-client is missing: run scripts/test.sh"
+    );
+    let run = |auth: Option<&str>| {
+        let mut command = std::process::Command::new("node");
+        command.arg(&script).arg(format!("http://{}", peer.gateway));
+        if let Some(auth) = auth {
+            command.env("KUBO_AUTHORIZATION", auth);
+        }
+        command.output()
+    };
+    let with = run(Some("Bearer t0k"))?;
+    let text = String::from_utf8_lossy(&with.stdout).into_owned();
+    anyhow::ensure!(
+        with.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
+    let failed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("ERROR") && !l.contains("not pinned"))
+        .collect();
+    assert!(failed.is_empty(), "calls failed with the token:\n{text}");
+    assert!(text.lines().any(|l| l.starts_with("pin.add")), "{text}");
+
+    let without = run(None)?;
+    let text = String::from_utf8_lossy(&without.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "{text}");
+    assert!(
+        text.contains("Kubo RPC Access Denied"),
+        "the client shows kubo's refusal:\n{text}"
+    );
+    assert!(
+        lines.iter().all(|l| l.contains("ERROR")),
+        "a call passed without the token:\n{text}"
+    );
+    peer.stop()?;
+    Ok(())
+}

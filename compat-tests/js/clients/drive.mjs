@@ -1,10 +1,12 @@
 // Drives kubo-rpc-client 7.1.0 through one add / cat / pin / block / repo-stat script and
 // prints one line per call, so the output straight from a daemon and through Cairn can be
 // compared. Adapted from shared/realpeers/test-kubo-rpc-client.mjs.
-// usage: node drive.mjs http://127.0.0.1:PORT
+// usage: [KUBO_AUTHORIZATION='Bearer …'] node drive.mjs http://127.0.0.1:PORT
+// (KUBO_AUTHORIZATION is sent as the Authorization header, as kubo's API.Authorizations want)
 import { create } from 'kubo-rpc-client'
 import { CID } from 'multiformats/cid'
-const ipfs = create({ url: process.argv[2] })
+const auth = process.env.KUBO_AUTHORIZATION
+const ipfs = create({ url: process.argv[2], headers: auth ? { authorization: auth } : {} })
 const log = (k, v) => console.log(k.padEnd(14), typeof v === 'string' ? v : JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() + 'n' : x?.asCID ? x.toString() : x)))
 const step = async (name, fn) => { try { log(name, await fn()) } catch (e) { log(name, 'ERROR ' + (e.message || e)) } }
 await step('version', () => ipfs.version())
