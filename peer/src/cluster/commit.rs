@@ -19,6 +19,8 @@
 //!   later acknowledged write of the same caller. A write that finally fails is indeterminate
 //!   (docs/consistency.md).
 //! - A peer whose Raft core or store failed fatally refuses writes ([`ClusterError::Unhealthy`]).
+//! - A write the leader refuses as unauthorized (this peer was removed from the membership,
+//!   `rpc::access`) fails at once with that refusal; it was not applied.
 
 use std::time::{Duration, Instant};
 
@@ -87,7 +89,9 @@ impl Cluster {
         match self.rpc.write(&leader, op.clone()).await {
             Ok(AtLeader::Done(Written { applied, index })) => Ok(Attempt::Done(applied, index)),
             Ok(AtLeader::NotLeader(_)) => Ok(Attempt::Retry(format!("{leader} is no longer the leader"))),
-            Err(e @ RpcError::Mismatched { .. }) => Err(e.into()),
+            // The leader will not take writes from this peer (it is no longer a member):
+            // asking again changes nothing, so the write fails now, with the reason.
+            Err(e @ (RpcError::Mismatched { .. } | RpcError::Unauthorized { .. })) => Err(e.into()),
             Err(e) => Ok(Attempt::Retry(e.to_string())),
         }
     }

@@ -4,6 +4,12 @@
 //! [`CONCURRENCY`] cluster requests are served at once; Raft's arrive
 //! on their own queue and have their own [`RAFT_CONCURRENCY`] slots, so slow cluster
 //! requests never hold back a heartbeat.
+//!
+//! # Invariants
+//! - Every request that decodes passes the cluster's [`rpc::Gate`] with the connection's
+//!   authenticated peer id before anything of it is served: a call the sender may not make
+//!   (`rpc::access`: a removed peer's write or vote, a join for another peer) is answered
+//!   [`Response::Unauthorized`] and reaches no component.
 
 use std::sync::Arc;
 
@@ -37,15 +43,15 @@ impl Server {
     /// Runs until the network stops, serving at most `concurrency` requests at once.
     pub(super) async fn serve(self, mut inbound: mpsc::Receiver<Inbound>, concurrency: usize) {
         let slots = Arc::new(Semaphore::new(concurrency));
-        while let Some(Inbound { request, reply, .. }) = inbound.recv().await {
+        while let Some(Inbound { peer, request, reply }) = inbound.recv().await {
             let Ok(slot) = slots.clone().acquire_owned().await else {
                 return;
             };
             let server = self.clone();
             tokio::spawn(async move {
-                let response = match rpc::decode_request(&request) {
+                let response = match server.cluster.gate.screen(&peer, &request) {
                     Ok(request) => server.answer(request).await,
-                    Err(e) => Response::Refused(e.to_string()),
+                    Err(rejected) => rejected.into_response(),
                 };
                 match rpc::encode(&response) {
                     Ok(bytes) => {

@@ -17,6 +17,8 @@
 //!   which never forwards them again.
 //! - A fresh peer with nothing to bootstrap from initialises a one-member cluster; a fresh peer
 //!   with bootstrap addresses joins through them (learner, then voter) and never initialises.
+//! - Another peer's request is served only if `rpc::access` admits it: member-class calls from
+//!   current members (or `cluster.trusted_peers`), joins only for the joining peer itself.
 
 mod batcher;
 mod commit;
@@ -135,6 +137,8 @@ pub struct Cluster {
     statuses: Statuses,
     /// The learners this peer, as leader, is waiting to promote (see `membership`).
     promoting: Arc<std::sync::Mutex<std::collections::HashSet<NodeId>>>,
+    /// Who may make which peer RPC to this peer (`rpc::access`); `inbound` asks it first.
+    gate: Arc<crate::rpc::Gate>,
 }
 
 /// What a [`Cluster`] is built over, in the composition root's order: the network, Raft over
@@ -206,6 +210,10 @@ impl Cluster {
             listings: parts.listings,
             statuses: parts.statuses,
             promoting: Arc::default(),
+            gate: Arc::new(crate::rpc::Gate::new(
+                crate::consensus::Members::of(&parts.raft),
+                crate::rpc::Trusted::new(&config.cluster.trusted_peers),
+            )),
             raft: parts.raft,
         }
     }

@@ -100,3 +100,22 @@ fn environment_overrides_the_file() {
     assert_eq!(config.restapi.http_listen_multiaddress, "/ip4/127.0.0.1/tcp/0");
     assert_eq!(config.ipfshttp.node_multiaddress, "/ip4/127.0.0.1/tcp/5999");
 }
+
+#[test]
+fn trusted_peers_default_to_none_take_peer_ids_or_a_star_and_name_a_bad_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = ServiceConfig::generated(Some("a".into())).unwrap();
+    write(dir.path(), &generated);
+    let config = ServiceConfig::load(dir.path(), env(&[])).unwrap();
+    assert!(config.cluster.trusted_peers.is_empty());
+    let peer = libp2p::PeerId::random().to_base58();
+    let listed = format!("{peer},*");
+    let vars = [("CLUSTER_TRUSTEDPEERS", listed.as_str())];
+    let config = ServiceConfig::load(dir.path(), env(&vars)).unwrap();
+    assert_eq!(config.cluster.trusted_peers, [peer.as_str(), "*"]);
+    let mut bad = generated;
+    bad["cluster"]["trusted_peers"] = json!([peer, "peer-b"]);
+    write(dir.path(), &bad);
+    let err = ServiceConfig::load(dir.path(), env(&[])).unwrap_err().to_string();
+    assert!(err.starts_with("cluster.trusted_peers: \"peer-b\""), "{err}");
+}

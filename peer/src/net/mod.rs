@@ -35,10 +35,11 @@ const COMMAND_QUEUE: usize = 256;
 /// Inbound requests waiting for the peer to handle them.
 pub const INBOUND_QUEUE: usize = 256;
 /// The request-response protocol of cluster RPCs; its version changes with any message's
-/// shape (0.4: `NestedStatus` carries a typed `GlobalPinInfo`, not JSON text).
-pub const PROTOCOL: &str = "/cairn/rpc/0.4.0";
-/// The request-response protocol of Raft's RPCs.
-pub const RAFT_PROTOCOL: &str = "/cairn/raft/0.3.0";
+/// shape (0.4: `NestedStatus` carries a typed `GlobalPinInfo`, not JSON text; 0.5: a call the
+/// sender may not make is answered `Response::Unauthorized`).
+pub const PROTOCOL: &str = "/cairn/rpc/0.5.0";
+/// The request-response protocol of Raft's RPCs (0.4: `Response::Unauthorized`, as above).
+pub const RAFT_PROTOCOL: &str = "/cairn/raft/0.4.0";
 /// Raft requests waiting for the peer's Raft.
 pub const RAFT_QUEUE: usize = 256;
 /// Streams of one protocol open at once on one connection.

@@ -7,8 +7,8 @@
 //! - Every method sends exactly one request and awaits exactly one answer; retries belong to
 //!   the caller, which knows whether the call is idempotent.
 //! - A refusal, by the receiving network or by the receiving peer, is
-//!   [`RpcError::Refused`]; an error the serving peer returned is [`RpcError::Failed`] with
-//!   its message.
+//!   [`RpcError::Refused`], or [`RpcError::Unauthorized`] when the peer may not make the call
+//!   at all; an error the serving peer returned is [`RpcError::Failed`] with its message.
 
 use bytes::Bytes;
 use libp2p::{Multiaddr, PeerId};
@@ -51,6 +51,15 @@ pub enum RpcError {
         peer: PeerId,
         /// Its reason.
         reason: String,
+    },
+    /// The receiving peer may not be asked this by this peer (`rpc::access`): it served
+    /// nothing of it. Asking again changes nothing until the membership does.
+    #[error("peer {peer} refused the request: {refusal}")]
+    Unauthorized {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        refusal: super::Refusal,
     },
     /// The serving peer handled the request and failed; its message.
     #[error("{message}")]
@@ -353,6 +362,7 @@ impl Client {
         };
         match decode_response(&answer) {
             Ok(Response::Refused(reason)) => Err(RpcError::Refused { peer, reason }),
+            Ok(Response::Unauthorized(refusal)) => Err(RpcError::Unauthorized { peer, refusal }),
             Ok(response) => Ok(response),
             Err(e) => Err(RpcError::Refused {
                 peer,

@@ -12,12 +12,16 @@
 //! # Invariants
 //! - A request that does not decode is answered with [`Response::Refused`], never a panic
 //!   (the property tests in `props` feed it arbitrary and damaged bytes).
+//! - Who may make which call is decided in one place, [`access`]: every request passes its
+//!   [`Gate`] before it is served, and a refused one is answered [`Response::Unauthorized`]
+//!   (the caller's [`RpcError::Unauthorized`]).
 //! - A refusal by the receiving network (queue full, request dropped) reaches the caller as
 //!   [`RpcError::Refused`], as a refusal by the receiving peer does.
 //! - A request only the leader serves ([`LeaderRequest`]) is forwarded at most once: the
 //!   member that receives it serves it as the leader or answers `NotLeader`, never forwards
 //!   it again; the caller decides whether to retry.
 
+pub mod access;
 mod append;
 mod client;
 #[cfg(test)]
@@ -29,6 +33,7 @@ mod tests;
 
 use bytes::Bytes;
 
+pub use access::{Access, Call, Gate, Refusal, Rejected, Trusted};
 pub use client::{AtLeader, Client, RpcError, Written};
 pub use protocol::{
     ClusterReply, ClusterRequest, LeaderRequest, NestedStatus, RaftRequest, Request, Response,

@@ -7,6 +7,7 @@ use openraft::raft::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::access::Refusal;
 use crate::api::{GlobalPinInfo, RepoStat};
 use crate::consensus::{NodeId, PeerNode, TypeConfig};
 use crate::state::{Applied, PinOp};
@@ -138,4 +139,7 @@ pub enum Response {
     /// The request could not be handled at all (queue full, peer shutting down, a request
     /// that does not decode).
     Refused(String),
+    /// The request decoded but the sender may not make it (`rpc::access`); nothing of it was
+    /// served.
+    Unauthorized(Refusal),
 }

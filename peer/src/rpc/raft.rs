@@ -1,7 +1,8 @@
 //! Raft's network: openraft's `RaftNetwork` over the peer RPC ([`super::Client`]).
 //!
 //! A member is reached at the peer id and addresses in its [`PeerNode`]. Failures map as
-//! openraft expects: a peer that cannot be dialled is `Unreachable` (openraft backs off), a
+//! openraft expects: a peer that cannot be dialled, or refuses this peer's Raft calls
+//! (`rpc::access`), is `Unreachable` (openraft backs off), a
 //! timeout or refused request is a `Network` error, and an error the remote Raft returned is a
 //! `RemoteError`.
 //!
@@ -85,6 +86,9 @@ impl Connection {
             Err(RpcError::Net(e @ NetError::Unreachable { .. })) => {
                 Err(RPCError::Unreachable(Unreachable::new(&e)))
             }
+            // It will not take this peer's Raft calls (it no longer counts this peer as a
+            // member): openraft backs off as from a peer it cannot reach.
+            Err(e @ RpcError::Unauthorized { .. }) => Err(RPCError::Unreachable(Unreachable::new(&e))),
             Err(e) => Err(RPCError::Network(NetworkError::new(&e))),
         }
     }
