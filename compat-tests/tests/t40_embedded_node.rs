@@ -31,6 +31,9 @@ async fn post(addr: std::net::SocketAddr, target: &str) -> anyhow::Result<Exchan
 
 async fn objects(node: &Node) -> anyhow::Result<u64> {
     let stat = post(node.api, "/api/v0/repo/stat").await?.json()?;
+    // kubo's alias answers the same.
+    let alias = post(node.api, "/api/v0/stats/repo").await?.json()?;
+    anyhow::ensure!(alias == stat, "stats/repo {alias} differs from repo/stat {stat}");
     stat["NumObjects"].as_u64().context("NumObjects")
 }
 
@@ -276,6 +279,56 @@ async fn a_pin_fetches_missing_blocks_from_the_other_peer() -> anyhow::Result<()
         local.lines().count(),
         14,
         "the root and 13 leaves are on peer 1 now:\n{local}"
+    );
+    Ok(())
+}
+
+/// kubo 0.26–0.38's pin names on the embedded node: hidden unless `names=true`, a `name`
+/// substring filter that implies it, none with `arg`s, and at most 255 bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn pin_names_are_listed_and_bounded_as_kubo() -> anyhow::Result<()> {
+    let node = Node::start("t40-names")?;
+    let part = vec![cairn_compat_tests::content::Part::File(
+        "n.txt".into(),
+        Bytes::from_static(b"named pin"),
+    )];
+    let added = send(
+        node.api,
+        cairn_compat_tests::content::form("/api/v0/add?pin-name=holiday-photos", part),
+    )
+    .await?;
+    let c = cairn_compat_tests::content::last_hash(&added.body)?;
+    let keys = |text: &str| -> anyhow::Result<serde_json::Value> {
+        Ok(serde_json::from_str::<serde_json::Value>(text)?["Keys"].clone())
+    };
+    let plain = post(node.api, "/api/v0/pin/ls?type=recursive").await?;
+    assert_eq!(keys(&plain.text())?[&c]["Name"], "", "{}", plain.text());
+    let named = post(node.api, "/api/v0/pin/ls?type=recursive&names=true").await?;
+    assert_eq!(
+        keys(&named.text())?[&c]["Name"],
+        "holiday-photos",
+        "{}",
+        named.text()
+    );
+    let filtered = post(node.api, "/api/v0/pin/ls?name=photo&stream=true").await?;
+    assert_eq!(
+        filtered.text(),
+        format!("{{\"Cid\":\"{c}\",\"Name\":\"holiday-photos\",\"Type\":\"recursive\"}}\n")
+    );
+    assert_eq!(post(node.api, "/api/v0/pin/ls?name=Photo").await?.text(), "{}\n");
+    let by_arg = post(node.api, &format!("/api/v0/pin/ls?arg={c}&names=true")).await?;
+    assert_eq!(
+        keys(&by_arg.text())?[&c]["Name"],
+        "",
+        "kubo shows no names for args"
+    );
+    let long = "n".repeat(256);
+    let refused = post(node.api, &format!("/api/v0/pin/add?arg={c}&name={long}")).await?;
+    assert_eq!(refused.status, 500);
+    assert!(
+        refused.text().contains("pin name is 256 bytes (max 255 bytes)"),
+        "{}",
+        refused.text()
     );
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! - [`csrf`]: kubo's Origin / Referer / User-Agent rules;
 //! - [`auth`]: kubo's `API.Authorizations` (named secrets and their allowed paths);
 //! - [`pin_type`]: the `type` option of `pin/ls`;
+//! - [`pin_name`]: pin names (kubo's 255-byte bound) and how `pin/ls` shows and filters them;
 //! - [`repo`]: the figures of `repo/stat`;
 //! - `fuzz` (feature `fuzz`): the long-run driver of the property tests of those readers.
 //!
@@ -19,6 +20,7 @@ pub mod csrf;
 pub mod error;
 #[cfg(feature = "fuzz")]
 pub mod fuzz;
+pub mod pin_name;
 pub mod pin_type;
 pub mod repo;
 pub mod stream;

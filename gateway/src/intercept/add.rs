@@ -35,6 +35,8 @@ struct Plan {
 pub(super) async fn serve(ctx: &Ctx, query: Query, req: Request<Body>) -> Result<Response<Body>, BoxError> {
     let pin = query.bool(&["pin"], true)?;
     let only_hash = query.bool(&["only-hash", "n"], false)?;
+    // kubo checks the name before reading any of the upload.
+    super::query::pin_name(&query, &["pin-name"])?;
     let plan = Plan {
         wrap: query.bool(&["wrap-with-directory", "w"], false)?,
         buffered: !query.bool(&["stream-channels"], true)?,

@@ -2,10 +2,14 @@
 //! `{"Keys":{cid:{"Type","Name"}}}` (`{}` when empty) or, with `stream=true`, ndjson
 //! `{"Cid","Name"?,"Type"}` with `X-Chunked-Output: 1`. The cluster knows no DAGs, so it has
 //! no indirect pins: `type=indirect` lists nothing and `all` is recursive plus direct.
+//! Names show with `names=true` (else `"Name":""` in the object and no `Name` in lines, as
+//! kubo), and `name=<substring>` keeps only pins whose name contains it (implying `names`);
+//! with `arg`s, as kubo, neither applies.
 //! Cairn's `consistency=linearizable` argument makes the read see every write acknowledged
 //! anywhere before it (docs/consistency.md); by default it is this peer's applied pinset.
 
 use bytes::Bytes;
+use cairn_kubo::pin_name::NameListing;
 use cairn_kubo::pin_type::{PinType, kind_word};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -24,6 +28,8 @@ pub(super) async fn serve(ctx: &Ctx, query: Query) -> Result<Response<Body>, Int
     let filter = PinType::parse(query.string(&["type", "t"]).unwrap_or("all"))
         .map_err(|e| InterceptError::Command(e.to_string()))?;
     let stream = query.bool(&["stream", "s"], false)?;
+    let mut names = NameListing::new(query.bool(&["names"], false)?, query.string(&["name"]))
+        .map_err(|e| InterceptError::Command(e.to_string()))?;
     match query.string(&["consistency"]).unwrap_or("local") {
         "local" => {}
         "linearizable" => ctx.cluster.linearize().await?,
@@ -34,16 +40,32 @@ pub(super) async fn serve(ctx: &Ctx, query: Query) -> Result<Response<Body>, Int
         }
     }
     let args = query.args();
+    if !args.is_empty() {
+        // kubo's listing of named arguments shows no names and applies no name filter.
+        names = NameListing::default();
+    }
     let pins: BoxStream<'static, Result<PinInfo, ClusterError>> = if args.is_empty() {
-        let listed = ctx.cluster.list();
-        Box::pin(listed.filter(move |p| {
-            futures::future::ready(p.as_ref().map_or(true, |p| filter.shows_pin(p.recursive)))
-        }))
+        Box::pin(ctx.cluster.list())
     } else {
         Box::pin(futures::stream::iter(
             named(ctx, &args, filter).await?.into_iter().map(Ok),
         ))
     };
+    let shown = names.clone();
+    let pins = pins
+        .filter(move |p| {
+            let kept = p
+                .as_ref()
+                .map_or(true, |p| filter.shows_pin(p.recursive) && names.keeps(&p.name));
+            futures::future::ready(kept)
+        })
+        .map(move |p| {
+            p.map(|mut p| {
+                p.name = shown.shown(&p.name).to_owned();
+                p
+            })
+        });
+    let pins: BoxStream<'static, Result<PinInfo, ClusterError>> = Box::pin(pins);
     Ok(if stream {
         ndjson(pins)
     } else {

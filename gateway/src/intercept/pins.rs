@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::Ctx;
 use super::cluster::{Cluster, ClusterError, Landing, PinRequest};
 use super::error::InterceptError;
-use super::query::{Query, cid_arg, required};
+use super::query::{Query, cid_arg, pin_name, required};
 use super::reply;
 use super::reply::Lines;
 use crate::Body;
@@ -37,6 +37,7 @@ pub(super) async fn add(ctx: &Ctx, query: Query) -> Result<Response<Body>, Inter
     }
     let recursive = query.bool(&["recursive", "r"], true)?;
     let progress = query.bool(&["progress"], false)?;
+    pin_name(&query, &["name"])?;
     let cids = args.iter().map(|a| cid_arg(a)).collect::<Result<Vec<_>, _>>()?;
     for cid in &cids {
         let pin = PinRequest {

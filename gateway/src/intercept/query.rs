@@ -28,6 +28,12 @@ pub fn cid_arg(arg: &str) -> Result<Cid, InterceptError> {
     Cid::try_from(bare).map_err(|e| InterceptError::Command(format!("invalid path {arg:?}: {e}")))
 }
 
+/// kubo's check of a pin name option (`name`, `pin-name`): at most 255 bytes.
+pub fn pin_name(query: &Query, names: &[&str]) -> Result<(), InterceptError> {
+    cairn_kubo::pin_name::check(query.string(names).unwrap_or(""))
+        .map_err(|e| InterceptError::Command(e.to_string()))
+}
+
 /// kubo's error for a missing positional argument.
 pub fn required(name: &'static str) -> InterceptError {
     ArgError::Required(name).into()

@@ -33,12 +33,14 @@ pub enum Command {
     Status,
 }
 
-const COMMANDS: [(&str, Command); 10] = [
+/// Every intercepted spelling, kubo's aliases included (`stats/repo` is `repo/stat`).
+const COMMANDS: &[(&str, Command)] = &[
     ("pin/add", Command::PinAdd),
     ("pin/rm", Command::PinRm),
     ("pin/ls", Command::PinLs),
     ("pin/update", Command::PinUpdate),
     ("repo/stat", Command::RepoStat),
+    ("stats/repo", Command::RepoStat),
     ("repo/gc", Command::RepoGc),
     ("block/put", Command::BlockPut),
     ("dag/put", Command::DagPut),
@@ -150,6 +152,8 @@ mod tests {
             classify("/api/v0/cairn/status"),
             Route::Serve(Command::Status, vec![])
         );
+        assert_eq!(classify("/api/v0/stats/repo"), Route::Serve(Command::RepoStat, vec![]));
+        assert_eq!(classify("/api/v0/stats%2frepo"), Route::Ambiguous);
     }
 
     #[test]

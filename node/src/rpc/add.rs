@@ -89,10 +89,12 @@ fn parse(query: &Query) -> Result<Request_, NodeError> {
             )));
         }
     }
+    let pin_name = query.string(&["pin-name"]).unwrap_or("").to_owned();
+    cairn_kubo::pin_name::check(&pin_name).map_err(|e| NodeError::BadOption(e.to_string()))?;
     Ok(Request_ {
         opts,
         pin: query.bool(&["pin"], true)?,
-        pin_name: query.string(&["pin-name"]).unwrap_or("").to_owned(),
+        pin_name,
     })
 }
 

@@ -51,6 +51,7 @@ const COMMANDS: &[&str] = &[
     "repo/gc",
     "repo/stat",
     "resolve",
+    "stats/repo",
     "swarm/addrs/local",
     "swarm/connect",
     "swarm/peers",
@@ -161,7 +162,8 @@ async fn dispatch(ctx: Arc<Ctx>, command: &str, query: Query, req: Request<Incom
         "pin/rm" => pins::rm(ctx, query).await,
         "pin/ls" => pins::ls(ctx, query).await,
         "pin/update" => pins::update(ctx, query).await,
-        "repo/stat" => repo::stat(ctx, query).await,
+        // kubo's alias.
+        "repo/stat" | "stats/repo" => repo::stat(ctx, query).await,
         "repo/gc" => repo::gc(ctx, query).await,
         "refs" => repo::refs(ctx, query).await,
         "refs/local" => repo::refs_local(ctx).await,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use cairn_kubo::pin_name::NameListing;
 use cid::Cid;
 use http::Response;
 use serde::Serialize;
@@ -66,6 +67,7 @@ fn add_parse(query: &Query) -> Result<(Vec<String>, PinMode, String, bool), Node
         PinMode::Direct
     };
     let name = query.string(&["name"]).unwrap_or("").to_owned();
+    cairn_kubo::pin_name::check(&name).map_err(|e| NodeError::BadOption(e.to_string()))?;
     Ok((args, mode, name, query.bool(&["progress"], false)?))
 }
 
@@ -189,16 +191,27 @@ pub(super) async fn ls(ctx: Arc<Ctx>, query: Query) -> Response<Body> {
 async fn ls_apply(ctx: &Ctx, query: &Query) -> Result<Vec<Listed>, NodeError> {
     let filter = PinFilter::parse(query.string(&["type", "t"]).unwrap_or("all"))
         .map_err(|e| NodeError::BadOption(e.to_string()))?;
+    let mut names = NameListing::new(query.bool(&["names"], false)?, query.string(&["name"]))
+        .map_err(|e| NodeError::BadOption(e.to_string()))?;
     let args = query.args();
-    if args.is_empty() {
-        return pins::list(&ctx.blocks, filter).await;
+    if !args.is_empty() {
+        // kubo's listing of named arguments shows no names and applies no name filter.
+        names = NameListing::default();
     }
     let mut rows = Vec::new();
+    if args.is_empty() {
+        rows = pins::list(&ctx.blocks, filter).await?;
+    }
     for arg in args {
         let cid = resolve_arg(ctx, &arg)
             .await
             .map_err(|_| NodeError::PathNotPinned(arg.clone()))?;
         rows.push(pins::list_one(&ctx.blocks, cid, &arg, filter).await?);
+    }
+    // kubo: names show with `names` (or a `name` filter), and the filter keeps substrings.
+    rows.retain(|r| names.keeps(&r.name));
+    for row in &mut rows {
+        row.name = names.shown(&row.name).to_owned();
     }
     Ok(rows)
 }
