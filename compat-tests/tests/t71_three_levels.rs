@@ -89,6 +89,44 @@ fn assert_full_tree(tree: &ThreeLevels, root: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Issue 18: a pin named (with metadata) at the top carries its name and metadata into every
+/// level's pinset, each connector passing them down with its `pin/add`, and `cairn status`
+/// shows the name.
+async fn named_at_the_top_is_named_on_every_leaf(
+    tree: &ThreeLevels,
+    levels: &[&[Peer]],
+) -> anyhow::Result<()> {
+    let top = &tree.top.1;
+    let c = cairn_compat_tests::cluster::add_unpinned(&top[0], b"named at the top of three levels").await?;
+    let pinned = rest(
+        &top[0],
+        "POST",
+        &format!("/pins/{c}?name=named-at-top&meta-owner=ops"),
+    )
+    .await?;
+    assert_eq!(pinned.status, 200, "{}", pinned.text());
+    eventually("the named pin everywhere", WAIT, || async {
+        for peers in levels {
+            if !pinned_everywhere(peers, &c).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })
+    .await?;
+    for peers in levels {
+        for peer in *peers {
+            let pin = rest(peer, "GET", &format!("/allocations/{c}")).await?.json()?;
+            assert_eq!(pin["name"], "named-at-top", "{}: {pin}", peer.peer_id);
+            assert_eq!(pin["metadata"]["owner"], "ops", "{}: {pin}", peer.peer_id);
+        }
+    }
+    let text = cairn_cli(&top[1], &["status", &c, "--depth", "3"])?;
+    assert!(text.contains(&format!("{c} | named-at-top:")), "{text}");
+    assert_eq!(rest(&top[0], "DELETE", &format!("/pins/{c}")).await?.status, 200);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn content_added_at_the_top_is_pinned_on_every_leaf_and_unpinned_from_all() -> anyhow::Result<()> {
     let tree = ThreeLevels::start()?;
@@ -129,6 +167,8 @@ async fn content_added_at_the_top_is_pinned_on_every_leaf_and_unpinned_from_all(
         }
         assert_full_tree(&tree, root)?;
     }
+
+    named_at_the_top_is_named_on_every_leaf(&tree, &levels).await?;
 
     for root in &roots {
         assert_eq!(

@@ -28,7 +28,7 @@ pub mod embedded;
 mod pins;
 mod swarm;
 
-pub use pins::{PinKind, listed_cids};
+pub use pins::{PinKind, PinLabel, listed_cids};
 
 mod backoff;
 

@@ -11,6 +11,15 @@ use serde_json::Value;
 
 use super::{IpfsClient, IpfsError};
 
+/// What a pin is called and carries, passed down to the daemon with it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PinLabel {
+    /// The pin's name (empty: none).
+    pub name: String,
+    /// Its metadata (sent only to a Cairn gateway).
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
 /// How the daemon has a CID pinned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PinKind {
@@ -22,10 +31,17 @@ pub enum PinKind {
 
 impl IpfsClient {
     /// `pin/add?progress=true`: fails when the daemon sends nothing for `pin_timeout` (every
-    /// progress line restarts it) or answers without the pin.
-    pub async fn pin_add(&self, cid: &Cid, kind: PinKind, pin_timeout: Duration) -> Result<(), IpfsError> {
-        let recursive = kind == PinKind::Recursive;
-        let call = format!("pin/add?arg={cid}&recursive={recursive}&progress=true");
+    /// progress line restarts it) or answers without the pin. The pin's name goes along
+    /// (kubo 0.26's `name`; daemons that do not know it ignore it), and its metadata too when
+    /// the daemon is a Cairn gateway (`meta-<key>`), so a child cluster's pin carries both.
+    pub async fn pin_add(
+        &self,
+        cid: &Cid,
+        kind: PinKind,
+        label: &PinLabel,
+        pin_timeout: Duration,
+    ) -> Result<(), IpfsError> {
+        let call = format!("pin/add?{}", self.pin_add_query(cid, kind, label));
         let body = self.exchange(&call, None, Bytes::new(), pin_timeout).await?;
         let lines = body.split(|b| *b == b'\n').filter(|l| !l.is_empty());
         let pinned = lines
@@ -36,6 +52,27 @@ impl IpfsClient {
         } else {
             Err(self.refused(200, format!("pin/add of {cid} answered without the pin")))
         }
+    }
+
+    fn pin_add_query(&self, cid: &Cid, kind: PinKind, label: &PinLabel) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("arg", &cid.to_string());
+        let recursive = if kind == PinKind::Recursive {
+            "true"
+        } else {
+            "false"
+        };
+        query.append_pair("recursive", recursive);
+        query.append_pair("progress", "true");
+        if !label.name.is_empty() {
+            query.append_pair("name", &label.name);
+        }
+        if self.is_cairn() {
+            for (key, value) in &label.metadata {
+                query.append_pair(&format!("meta-{key}"), value);
+            }
+        }
+        query.finish()
     }
 
     /// `pin/rm`; a CID the daemon does not have pinned counts as unpinned.

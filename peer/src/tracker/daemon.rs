@@ -8,15 +8,17 @@ use cid::Cid;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use crate::ipfs::{IpfsClient, IpfsError, PinKind};
+use crate::ipfs::{IpfsClient, IpfsError, PinKind, PinLabel};
 
 /// What the tracker asks of this peer's IPFS daemon.
 pub trait Daemon: Send + Sync {
-    /// Pins `cid` (`pin/add?progress=true`), failing after `timeout` without progress.
+    /// Pins `cid` (`pin/add?progress=true`) with its name and metadata, failing after
+    /// `timeout` without progress.
     fn pin_add<'a>(
         &'a self,
         cid: &'a Cid,
         kind: PinKind,
+        label: &'a PinLabel,
         timeout: Duration,
     ) -> BoxFuture<'a, Result<(), IpfsError>>;
     /// Unpins `cid`; a CID that is not pinned counts as unpinned.
@@ -30,9 +32,10 @@ impl Daemon for IpfsClient {
         &'a self,
         cid: &'a Cid,
         kind: PinKind,
+        label: &'a PinLabel,
         timeout: Duration,
     ) -> BoxFuture<'a, Result<(), IpfsError>> {
-        IpfsClient::pin_add(self, cid, kind, timeout).boxed()
+        IpfsClient::pin_add(self, cid, kind, label, timeout).boxed()
     }
 
     fn pin_rm<'a>(&'a self, cid: &'a Cid) -> BoxFuture<'a, Result<(), IpfsError>> {

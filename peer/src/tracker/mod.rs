@@ -43,7 +43,7 @@ pub use status::{LocalStatus, Status};
 use futures::future::BoxFuture;
 
 use crate::api::{Pin, PinMode};
-use crate::ipfs::PinKind;
+use crate::ipfs::{PinKind, PinLabel};
 use crate::state::{Feed, PinStore};
 use queue::{Op, Queue, Work};
 use reconcile::reconcile;
@@ -128,6 +128,19 @@ struct Inner {
     config: TrackerConfig,
     states: Mutex<BTreeMap<Cid, LocalStatus>>,
     queue: Queue,
+}
+
+impl Inner {
+    /// The name and metadata the pinset gives `cid` (none when it is gone meanwhile).
+    fn label(&self, cid: &Cid) -> PinLabel {
+        match self.pins.get(cid) {
+            Ok(Some(pin)) => PinLabel {
+                name: pin.options.name,
+                metadata: pin.options.metadata,
+            },
+            _ => PinLabel::default(),
+        }
+    }
 }
 
 impl Tracker {
@@ -350,7 +363,12 @@ async fn run_op(inner: Arc<Inner>, op: Op) {
             if let Some(content) = &inner.content {
                 content.copy_into(cid).await;
             }
-            match inner.ipfs.pin_add(&cid, kind, inner.config.pin_timeout).await {
+            let label = inner.label(&cid);
+            match inner
+                .ipfs
+                .pin_add(&cid, kind, &label, inner.config.pin_timeout)
+                .await
+            {
                 Ok(()) => inner.set(cid, Status::Pinned, String::new()),
                 Err(e) => inner.set(cid, Status::PinError, e.reason()),
             }

@@ -46,6 +46,7 @@ impl Daemon for FakeDaemon {
         &'a self,
         cid: &'a Cid,
         kind: PinKind,
+        _: &'a crate::ipfs::PinLabel,
         _: Duration,
     ) -> BoxFuture<'a, Result<(), IpfsError>> {
         futures::future::ready(self.answer(|pins| {
