@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::Context;
-use cairn_compat_tests::cluster::Dirs;
+use cairn_compat_tests::cluster::{Dirs, rest};
 use cairn_compat_tests::content::upload;
 use cairn_compat_tests::http::send;
 use cairn_compat_tests::process::Peer;
@@ -83,5 +83,33 @@ pub async fn list(count: u64) -> anyhow::Result<()> {
         before as f64 / 1024.0,
         rss(&peer)? as f64 / 1024.0
     );
+    Ok(())
+}
+
+/// `pin/ls?name=` over `count` pins through the gateway (issue 18): the filter scans the
+/// pinset as the plain listing does; this prints both, first byte and total, so the cost of a
+/// scan without an index is a measured figure.
+pub async fn names(count: u64) -> anyhow::Result<()> {
+    let dirs = Dirs::init(1)?;
+    let peer = dirs.start(0, None, &[])?;
+    pins::pin_count(peer.rest, 64, 90_000_000, count).await?;
+    for i in 0..10u64 {
+        let c = cairn_compat_tests::cluster::cid(80_000_000 + i);
+        let answer = rest(&peer, "POST", &format!("/pins/{c}?name=needle-{i}")).await?;
+        anyhow::ensure!(answer.status == 200, "{}", answer.text());
+    }
+    for target in [
+        "/api/v0/pin/ls?stream=true",
+        "/api/v0/pin/ls?stream=true&names=true",
+        "/api/v0/pin/ls?stream=true&name=needle",
+        "/api/v0/pin/ls?name=needle",
+    ] {
+        let (bytes, secs, first) = load::post_read_ttfb(peer.gateway, target).await?;
+        println!(
+            "  {target} over {} pins: first byte {:.1} ms, {bytes} bytes in {secs:.3} s",
+            count + 10,
+            first * 1e3
+        );
+    }
     Ok(())
 }

@@ -54,6 +54,10 @@ async fn main() -> anyhow::Result<()> {
         println!("P5 pin/ls of 1000000 pins through the gateway");
         cairn_bench::intercept::list(1_000_000).await?;
     }
+    if wants("p5n") {
+        println!("P5n pin/ls name filter over 100000 pins through the gateway");
+        cairn_bench::intercept::names(100_000).await?;
+    }
     if wants("p7") {
         p7(100_000).await?;
     }
