@@ -1,4 +1,4 @@
-//! Peer RPCs authorized per member (docs/security-rpc.md), with real `cairn daemon`s: a peer
+//! Peer RPCs authorized per member (docs/security.md), with real `cairn daemon`s: a peer
 //! removed with `DELETE /peers/{id}` can neither pin, unpin nor vote; nothing it sends is
 //! committed, and the members log each refused call once. `cluster.trusted_peers` lets a
 //! non-member write. (A join forged for another peer id needs a libp2p client that is not a

@@ -96,7 +96,7 @@ pub enum Call {
 }
 
 impl Call {
-    /// Every call, in the order docs/security-rpc.md lists them.
+    /// Every call, in the order docs/security.md lists them.
     pub const ALL: [Call; 16] = [
         Call::Join,
         Call::RaftAppend,

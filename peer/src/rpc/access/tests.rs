@@ -132,12 +132,12 @@ fn every_request_variant_is_its_own_call_and_all_lists_each_once() {
 
 #[test]
 fn docs_security_rpc_md_lists_every_call_with_its_class() {
-    let doc = include_str!("../../../../docs/security-rpc.md");
+    let doc = include_str!("../../../../docs/security.md");
     for call in Call::ALL {
         let row = doc
             .lines()
             .find(|l| l.starts_with(&format!("| `{call}` |")))
-            .unwrap_or_else(|| panic!("docs/security-rpc.md has no row for {call}"));
+            .unwrap_or_else(|| panic!("docs/security.md has no row for {call}"));
         let class = match call.access() {
             Access::Open => "| open |",
             Access::Member => "| member |",
