@@ -16,6 +16,7 @@ pub mod ipfs;
 mod logging;
 pub mod state;
 pub mod status;
+mod wait;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
