@@ -152,7 +152,10 @@ mod tests {
             classify("/api/v0/cairn/status"),
             Route::Serve(Command::Status, vec![])
         );
-        assert_eq!(classify("/api/v0/stats/repo"), Route::Serve(Command::RepoStat, vec![]));
+        assert_eq!(
+            classify("/api/v0/stats/repo"),
+            Route::Serve(Command::RepoStat, vec![])
+        );
         assert_eq!(classify("/api/v0/stats%2frepo"), Route::Ambiguous);
     }
 

@@ -221,7 +221,11 @@ async fn repo_stat_sums_the_peers_that_answer_and_the_rest_is_forwarded() {
         "{\"RepoSize\":15,\"StorageMax\":2000,\"NumObjects\":6,\"RepoPath\":\"/repo\",\"Version\":\"fs-repo@16\"}\n"
     );
     let alias = post(&cluster, "/api/v0/stats/repo").await;
-    assert_eq!((alias.status, &alias.text), (answer.status, &answer.text), "kubo's alias");
+    assert_eq!(
+        (alias.status, &alias.text),
+        (answer.status, &answer.text),
+        "kubo's alias"
+    );
     let size_only = post(&cluster, "/api/v0/repo/stat?size-only=true").await;
     assert!(
         size_only.text.contains("\"NumObjects\":0,\"RepoPath\":\"\""),
@@ -284,13 +288,21 @@ async fn more_arguments_than_max_args_are_refused_and_pin_nothing() {
 #[tokio::test]
 async fn pin_names_show_with_names_filter_by_substring_and_are_bounded_as_kubo() {
     let cluster = Arc::new(FakeCluster::default());
-    post(&cluster, &format!("/api/v0/pin/add?arg={}&name=holiday-photos", cid(1))).await;
+    post(
+        &cluster,
+        &format!("/api/v0/pin/add?arg={}&name=holiday-photos", cid(1)),
+    )
+    .await;
     post(&cluster, &format!("/api/v0/pin/add?arg={}&name=taxes", cid(2))).await;
     post(&cluster, &format!("/api/v0/pin/add?arg={}", cid(3))).await;
 
     let plain = post(&cluster, "/api/v0/pin/ls").await;
     let value: serde_json::Value = serde_json::from_str(&plain.text).expect("json");
-    assert_eq!(value["Keys"][cid(1).to_string()]["Name"], "", "names only with names=true");
+    assert_eq!(
+        value["Keys"][cid(1).to_string()]["Name"],
+        "",
+        "names only with names=true"
+    );
     let lines = post(&cluster, "/api/v0/pin/ls?stream=true").await;
     assert!(!lines.text.contains("Name"), "{}", lines.text);
 
@@ -302,7 +314,10 @@ async fn pin_names_show_with_names_filter_by_substring_and_are_bounded_as_kubo()
     let filtered = post(&cluster, "/api/v0/pin/ls?name=photo&stream=true").await;
     assert_eq!(
         filtered.text,
-        format!("{{\"Cid\":\"{}\",\"Name\":\"holiday-photos\",\"Type\":\"recursive\"}}\n", cid(1))
+        format!(
+            "{{\"Cid\":\"{}\",\"Name\":\"holiday-photos\",\"Type\":\"recursive\"}}\n",
+            cid(1)
+        )
     );
     let none = post(&cluster, "/api/v0/pin/ls?name=Photo").await;
     assert_eq!(none.text, "{}\n", "case-sensitive");
@@ -315,7 +330,11 @@ async fn pin_names_show_with_names_filter_by_substring_and_are_bounded_as_kubo()
     ] {
         let refused = post(&cluster, &target).await;
         assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR, "{target}");
-        assert!(refused.text.contains("pin name is 256 bytes (max 255 bytes)"), "{}", refused.text);
+        assert!(
+            refused.text.contains("pin name is 256 bytes (max 255 bytes)"),
+            "{}",
+            refused.text
+        );
     }
     assert!(!cluster.pins.lock().expect("pins").contains_key(&cid(4)));
 }

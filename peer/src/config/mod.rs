@@ -162,9 +162,14 @@ impl Default for RestConfig {
             cors_allowed_origins: Vec::new(),
             cors_allowed_methods: vec!["GET".into()],
             cors_allowed_headers: Vec::new(),
-            cors_exposed_headers: ["Content-Type", "X-Stream-Output", "X-Chunked-Output", "X-Content-Length"]
-                .map(String::from)
-                .to_vec(),
+            cors_exposed_headers: [
+                "Content-Type",
+                "X-Stream-Output",
+                "X-Chunked-Output",
+                "X-Content-Length",
+            ]
+            .map(String::from)
+            .to_vec(),
             cors_allow_credentials: true,
             cors_max_age: GoDuration::secs(0),
             max_body_bytes: 1 << 20,
@@ -199,7 +204,10 @@ impl RestConfig {
             if users.is_empty() {
                 return Err("api.restapi.basic_auth_credentials: give at least one user, or null".into());
             }
-            if let Some(user) = users.iter().find(|(u, p)| u.is_empty() || u.contains(':') || p.is_empty()) {
+            if let Some(user) = users
+                .iter()
+                .find(|(u, p)| u.is_empty() || u.contains(':') || p.is_empty())
+            {
                 return Err(format!(
                     "api.restapi.basic_auth_credentials: user {:?}: names are not empty and hold no ':', passwords are not empty",
                     user.0
@@ -211,12 +219,16 @@ impl RestConfig {
         }
         for method in &self.cors_allowed_methods {
             if http::Method::from_bytes(method.as_bytes()).is_err() {
-                return Err(format!("api.restapi.cors_allowed_methods: {method:?} is not an HTTP method"));
+                return Err(format!(
+                    "api.restapi.cors_allowed_methods: {method:?} is not an HTTP method"
+                ));
             }
         }
         for header in self.cors_allowed_headers.iter().chain(&self.cors_exposed_headers) {
             if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
-                return Err(format!("api.restapi.cors_*_headers: {header:?} is not a header name"));
+                return Err(format!(
+                    "api.restapi.cors_*_headers: {header:?} is not a header name"
+                ));
             }
         }
         if let Some(origin) = self
@@ -292,7 +304,8 @@ impl IpfsHttpConfig {
                     .map_err(|e| format!("ipfs_connector.ipfshttp.node_auth_secret: {e}"))?,
             ),
         };
-        let https = self.node_https || cairn_gateway::upstream::multiaddr_wants_tls(self.node_multiaddress.trim());
+        let https =
+            self.node_https || cairn_gateway::upstream::multiaddr_wants_tls(self.node_multiaddress.trim());
         Ok(DaemonAccess {
             tls: https.then(|| cairn_gateway::tls::ClientTls {
                 ca_file: Some(self.node_ca_file.clone())
