@@ -8,7 +8,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use cairn_compat_tests::process::{JsIpfs, Node};
 use cairn_gateway::upstream::Target;
-use cairn_peer::ipfs::{IpfsClient, PinKind};
+use cairn_peer::ipfs::{IpfsClient, PinKind, PinLabel};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn client(addr: std::net::SocketAddr) -> IpfsClient {
@@ -25,15 +25,25 @@ async fn pins_round_trip(ipfs: &IpfsClient, text: &'static [u8]) -> anyhow::Resu
         !ipfs.pins().await?.contains_key(&cid),
         "not pinned after block/put pin=false"
     );
-    ipfs.pin_add(&cid, PinKind::Recursive, Duration::from_secs(10))
-        .await?;
+    ipfs.pin_add(
+        &cid,
+        PinKind::Recursive,
+        &PinLabel::default(),
+        Duration::from_secs(10),
+    )
+    .await?;
     assert_eq!(ipfs.pins().await?.get(&cid), Some(&PinKind::Recursive));
     ipfs.pin_rm(&cid).await?;
     ipfs.pin_rm(&cid)
         .await
         .context("a second pin/rm counts as done")?;
-    ipfs.pin_add(&cid, PinKind::Direct, Duration::from_secs(10))
-        .await?;
+    ipfs.pin_add(
+        &cid,
+        PinKind::Direct,
+        &PinLabel::default(),
+        Duration::from_secs(10),
+    )
+    .await?;
     assert_eq!(
         ipfs.pins().await?.get(&cid),
         Some(&PinKind::Direct),
@@ -51,7 +61,12 @@ async fn the_connector_drives_the_embedded_node() -> anyhow::Result<()> {
     let present = ipfs.block_put(Bytes::from_static(b"exists")).await?;
     let absent = cid::Cid::new_v0(*present.hash()).context("v0")?;
     let err = ipfs
-        .pin_add(&absent, PinKind::Recursive, Duration::from_secs(10))
+        .pin_add(
+            &absent,
+            PinKind::Recursive,
+            &PinLabel::default(),
+            Duration::from_secs(10),
+        )
         .await;
     let text = format!("{err:?}");
     assert!(
@@ -100,7 +115,12 @@ async fn a_pin_whose_daemon_stops_sending_progress_fails_at_pin_timeout() -> any
     });
     let cid = cid::Cid::try_from("QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH")?;
     let err = client(addr)
-        .pin_add(&cid, PinKind::Recursive, Duration::from_millis(500))
+        .pin_add(
+            &cid,
+            PinKind::Recursive,
+            &PinLabel::default(),
+            Duration::from_millis(500),
+        )
         .await;
     let text = format!("{err:?}");
     assert!(

@@ -68,9 +68,8 @@ proptest! {
             damaged[at] = alphabet[usize::from(to)];
         }
         let damaged = String::from_utf8_lossy(&damaged).into_owned();
-        match token::verify(&damaged, &users()) {
-            Ok(holder) => prop_assert_eq!(Ok(holder), token::verify(&real, &users())),
-            Err(_) => {}
+        if let Ok(holder) = token::verify(&damaged, &users()) {
+            prop_assert_eq!(Ok(holder), token::verify(&real, &users()));
         }
     }
 
