@@ -365,6 +365,9 @@ pub struct Peer {
     pub ipfs: Option<SocketAddr>,
     /// Its config directory (`cairn init` output).
     pub dir: PathBuf,
+    /// Its `/metrics` endpoint (`metrics off`, unless `observations.metrics.enable_stats`:
+    /// `None`).
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Environment that puts every listener of a peer on a free 127.0.0.1 port.
@@ -440,6 +443,7 @@ impl Peer {
                 return Err(e);
             }
         };
+        let metrics = ready_field(&line, "metrics").and_then(tcp_addr);
         Ok(Self {
             child,
             peer_id,
@@ -448,6 +452,7 @@ impl Peer {
             gateway,
             ipfs,
             dir: dir.to_path_buf(),
+            metrics,
         })
     }
 
@@ -482,6 +487,13 @@ impl Peer {
 
 /// What a daemon's ready line says: peer id, cluster address, REST, gateway, IPFS API.
 type Ready = (String, String, SocketAddr, SocketAddr, Option<SocketAddr>);
+
+/// The word after `name` on a ready line (`metrics <addr>`), for fields not every peer has.
+fn ready_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let mut words = line.strip_prefix("cairn daemon ready: ")?.split_whitespace();
+    words.find(|w| *w == name)?;
+    words.next()
+}
 
 fn parse_ready(line: &str) -> Option<Ready> {
     let words: Vec<&str> = line

@@ -3,10 +3,12 @@
 //! The line is emitted when the response body ends (or is dropped, e.g. when the client goes
 //! away mid-stream, then with `complete=false`), so `bytes` and `duration_ms` cover the whole
 //! transfer, not just the head. Events use the `tracing` target [`TARGET`], which the binary
-//! can route to `log_file`.
+//! can route to `log_file`. With [`AccessLogLayer::counting`], the same moment counts the
+//! request in [`GatewayStats`] (route class, status, latency).
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -15,6 +17,7 @@ use futures::TryFutureExt;
 use http::{Method, Request, Response, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
+use crate::stats::{GatewayStats, RouteClass};
 use crate::{Body, BoxError, boxed};
 
 /// The `tracing` target of access log events.
@@ -28,10 +31,15 @@ struct Entry {
     status: StatusCode,
     started: Instant,
     bytes: u64,
+    /// Where the request is counted, and as what.
+    counted: Option<(Arc<GatewayStats>, RouteClass)>,
 }
 
 impl Entry {
     fn emit(&self, complete: bool) {
+        if let Some((stats, class)) = &self.counted {
+            stats.record(*class, self.status, self.started.elapsed());
+        }
         tracing::info!(
             target: TARGET,
             method = %self.method,
@@ -95,21 +103,45 @@ impl HttpBody for Logged {
 }
 
 /// Layer for [`AccessLog`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct AccessLogLayer;
+#[derive(Clone, Debug, Default)]
+pub struct AccessLogLayer {
+    counting: Counting,
+}
 
-/// Logs every request once its answer has been sent.
+/// Where requests are counted and whether intercepted routes exist (a gateway without a
+/// cluster forwards everything).
+#[derive(Clone, Debug, Default)]
+struct Counting {
+    stats: Option<Arc<GatewayStats>>,
+    intercepting: bool,
+}
+
+/// Logs every request once its answer has been sent (and counts it, when counting).
 #[derive(Clone, Debug)]
 pub struct AccessLog<S> {
     inner: S,
+    counting: Counting,
 }
 
 // === impl AccessLogLayer ===
 
+impl AccessLogLayer {
+    /// Logs and also counts every request in `stats`; `intercepting` says whether the stack
+    /// serves intercepted routes (see [`RouteClass::of`]).
+    pub fn counting(stats: Option<Arc<GatewayStats>>, intercepting: bool) -> Self {
+        Self {
+            counting: Counting { stats, intercepting },
+        }
+    }
+}
+
 impl<S> tower::Layer<S> for AccessLogLayer {
     type Service = AccessLog<S>;
     fn layer(&self, inner: S) -> AccessLog<S> {
-        AccessLog { inner }
+        AccessLog {
+            inner,
+            counting: self.counting.clone(),
+        }
     }
 }
 
@@ -130,6 +162,8 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let (method, path, started) = (req.method().clone(), req.uri().path().to_owned(), Instant::now());
+        let counted = (self.counting.stats.clone())
+            .map(|stats| (stats, RouteClass::of(&path, self.counting.intercepting)));
         let pending = self.inner.call(req);
         Box::pin(pending.map_ok(move |rsp| {
             let entry = Entry {
@@ -138,6 +172,7 @@ where
                 status: rsp.status(),
                 started,
                 bytes: 0,
+                counted,
             };
             rsp.map(|inner| {
                 boxed(Logged {

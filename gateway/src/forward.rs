@@ -70,6 +70,8 @@ pub struct Forward {
     authority: Authority,
     header_timeout: Option<Duration>,
     credentials: Credentials,
+    /// Where upstream failures are counted (`stack::build_observed`).
+    stats: Option<Arc<crate::stats::GatewayStats>>,
 }
 
 /// What the upstream is told of who is asking.
@@ -112,7 +114,20 @@ impl Forward {
                 forward_client: config.forward_authorization,
                 node_secret: config.node_auth_secret.as_ref().map(|s| s.header_value()),
             },
+            stats: None,
         })
+    }
+
+    /// Counts every failure to reach the upstream in `stats`.
+    pub fn counting(mut self, stats: Option<Arc<crate::stats::GatewayStats>>) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    fn count(&self, failure: crate::stats::UpstreamFailure) {
+        if let Some(stats) = &self.stats {
+            stats.upstream_failed(failure);
+        }
     }
 
     fn rewrite(&self, mut req: Request<Body>) -> Result<(Request<Body>, bool), BoxError> {
@@ -159,6 +174,7 @@ impl Forward {
         if let Some(late) = find::<DeadlineExceeded>(err) {
             return DeadlineExceeded(late.0.clone()).into();
         }
+        self.count(crate::stats::UpstreamFailure::Unreachable);
         ForwardError::Unreachable {
             target: self.target.to_string(),
             reason: innermost(err),
@@ -167,6 +183,7 @@ impl Forward {
     }
 
     fn timed_out(&self, limit: Duration) -> BoxError {
+        self.count(crate::stats::UpstreamFailure::HeaderTimeout);
         let after = crate::duration::format(limit);
         ForwardError::HeaderTimeout {
             target: self.target.to_string(),

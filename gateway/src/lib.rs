@@ -14,6 +14,8 @@
 //! - [`forward`]: the pooled client that relays requests upstream; hop-by-hop headers in [`hop`].
 //! - [`rescue`]: the one place that turns errors into kubo-style HTTP answers.
 //! - [`access_log`], [`deadline`]: per-request log line and body deadlines.
+//! - [`stats`]: requests by route class and status, latency, upstream failures, in atomics
+//!   (the peer exports them; this crate knows no metrics library).
 //! - [`stack`]: the only place that orders the layers.
 //! - [`server`]: listeners, connection limits, hyper's hardening settings, idle timeout.
 //!
@@ -34,6 +36,7 @@ pub mod rescue;
 pub mod server;
 pub mod stack;
 pub mod stall;
+pub mod stats;
 pub mod tls;
 pub mod trailers;
 pub mod upstream;

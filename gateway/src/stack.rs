@@ -17,6 +17,7 @@ use crate::deadline::DeadlineLayer;
 use crate::forward::Forward;
 use crate::intercept::{Cluster, InterceptLayer};
 use crate::rescue::{self, RescueLayer};
+use crate::stats::GatewayStats;
 use crate::tls::TlsError;
 use crate::{Body, BoxError, ProxyConfig, boxed};
 
@@ -31,11 +32,22 @@ pub fn build(config: &ProxyConfig) -> Result<Stack, TlsError> {
 /// Builds the stack for `config`, serving intercepted routes from `cluster` when given.
 /// Fails only when the upstream's TLS settings cannot be loaded.
 pub fn build_with(config: &ProxyConfig, cluster: Option<Arc<dyn Cluster>>) -> Result<Stack, TlsError> {
+    build_observed(config, cluster, None)
+}
+
+/// [`build_with`], counting requests and upstream failures in `stats` when given.
+pub fn build_observed(
+    config: &ProxyConfig,
+    cluster: Option<Arc<dyn Cluster>>,
+    stats: Option<Arc<GatewayStats>>,
+) -> Result<Stack, TlsError> {
+    let access_log = AccessLogLayer::counting(stats.clone(), cluster.is_some());
     let intercept = cluster.map(|c| InterceptLayer::new(c, config));
-    let forward = Forward::new(config)?;
+    let forward = Forward::new(config)?.counting(stats);
     let service = ServiceBuilder::new()
-        // Outermost, so the logged status is the one the client got, rescued errors included.
-        .layer(AccessLogLayer)
+        // Outermost, so the logged (and counted) status is the one the client got, rescued
+        // errors included, and the time counted covers the whole body.
+        .layer(access_log)
         // kubo's `API.Authorizations`, before anything acts: a denied request reaches neither
         // the cluster nor the upstream. Below the access log so denials are logged.
         .layer(AuthorizeLayer::new(config.authorizations.clone()))

@@ -11,6 +11,7 @@
 //!   cairn creates (0700).
 //!
 //! - [`tracker`]: makes this peer's IPFS daemon hold what the pinset allocates to it.
+//! - [`metrics`]: the Prometheus endpoint (`observations.metrics`; docs/operations.md).
 //!
 //! Allocator and monitor arrive with their issue.
 
@@ -27,6 +28,7 @@ pub mod identity;
 pub mod integrity;
 pub mod ipfs;
 pub mod listing;
+pub mod metrics;
 pub mod monitor;
 pub mod net;
 pub mod peer;

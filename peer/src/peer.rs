@@ -17,6 +17,9 @@
 //!    then serves the other peers and initialises or joins the cluster;
 //! 8. the monitor's loops (`monitor::run`): informers, ping, and the checker, with the cluster
 //!    as its failover; the REST API (`rest`); the gateway (cairn-gateway) over the cluster.
+//! 9. with `observations.metrics.enable_stats`, `/metrics` (`metrics`) over narrow handles:
+//!    Raft's metrics, the log store's counters, the batcher's proposal sizes, the tracker, the
+//!    pinset, the monitor, the daemon's client, and the gateway's counters.
 //!
 //! # Invariants
 //! - Nothing is set after start: no component waits for another to be attached later.
@@ -83,6 +86,9 @@ pub enum StartError {
     /// The gateway could not bind.
     #[error("binding the gateway")]
     Gateway(#[source] ServerError),
+    /// The metrics endpoint could not bind.
+    #[error("binding the metrics endpoint")]
+    Metrics(#[source] ServerError),
 }
 
 /// A started peer: its cluster, its two bound (not yet serving) APIs and its IPFS daemon.
@@ -93,6 +99,8 @@ pub struct Peer {
     pub rest: Server,
     /// The gateway, bound.
     pub gateway: Server,
+    /// `/metrics`, bound, when `observations.metrics.enable_stats` is true.
+    pub metrics: Option<Server>,
     /// The IPFS daemon the peer pins on and the gateway forwards to.
     pub ipfs: Target,
     /// The embedded node, when no external daemon is configured.
@@ -123,6 +131,11 @@ impl Peer {
     ) -> Result<Self, StartError> {
         // Every value that can be refused is read before anything binds.
         let rest_config = rest_server_config(config)?;
+        let metrics_config =
+            crate::metrics::serve::server_config(&config.metrics).map_err(StartError::Config)?;
+        let gateway_stats = metrics_config
+            .as_ref()
+            .map(|_| Arc::new(cairn_gateway::stats::GatewayStats::new()));
         let upstream = config.ipfshttp.upstream().map_err(StartError::Config)?;
         let (core, incoming) = start_core(dir, config, identity).await?;
         let exchange = Exchange::new(
@@ -167,6 +180,18 @@ impl Peer {
             .serve((incoming.requests, incoming.raft), blocks, bootstrap)
             .await
             .map_err(StartError::Cluster)?;
+        let observed = crate::metrics::Live {
+            peer_id: core.peer_id.clone(),
+            raft: core.raft.metrics(),
+            recorded: core.recorded.clone(),
+            log_stats: core.log_stats.clone(),
+            proposals: cluster.proposal_sizes(),
+            tracker: tracker.clone(),
+            pins: core.machine_pins.clone(),
+            monitor: monitor.clone(),
+            daemon: daemon.clone(),
+            gateway: gateway_stats.clone(),
+        };
         let loops = LoopInputs {
             peer_id: core.peer_id.clone(),
             peername: config.cluster.peername.clone(),
@@ -179,11 +204,14 @@ impl Peer {
             settings: crate::monitor::informers::Settings::from_config(config),
         };
         crate::monitor::run::start(loops).await;
-        let (rest, gateway) = bind_apis(config, &rest_config, &cluster, &ipfs, &access).await?;
+        let (rest, gateway) =
+            bind_apis(config, &rest_config, &cluster, &ipfs, &access, gateway_stats).await?;
+        let metrics = bind_metrics(metrics_config.as_ref(), &config.metrics, observed).await?;
         Ok(Self {
             cluster,
             rest,
             gateway,
+            metrics,
             ipfs,
             embedded,
         })
@@ -310,6 +338,7 @@ async fn bind_apis(
     cluster: &Cluster,
     ipfs: &Target,
     access: &DaemonAccess,
+    stats: Option<Arc<cairn_gateway::stats::GatewayStats>>,
 ) -> Result<(Server, Server), StartError> {
     let security = Arc::new(crate::rest::security::Security::new(&config.restapi));
     warn_if_open(
@@ -325,7 +354,7 @@ async fn bind_apis(
     gateway_config.node = ipfs.clone();
     access.onto(&mut gateway_config);
     let intercepting: Arc<dyn cairn_gateway::intercept::Cluster> = Arc::new(cluster.clone());
-    let stack = cairn_gateway::stack::build_with(&gateway_config, Some(intercepting))
+    let stack = cairn_gateway::stack::build_observed(&gateway_config, Some(intercepting), stats)
         .map_err(|e| StartError::Gateway(ServerError::Tls(e)))?;
     let open = gateway_config.authorizations.is_empty();
     warn_if_open(
@@ -338,6 +367,22 @@ async fn bind_apis(
         .await
         .map_err(StartError::Gateway)?;
     Ok((rest, gateway))
+}
+
+/// Binds `/metrics` over `source` when `observations.metrics.enable_stats` is true.
+async fn bind_metrics(
+    server_config: Option<&ProxyConfig>,
+    section: &crate::config::MetricsConfig,
+    source: crate::metrics::Live,
+) -> Result<Option<Server>, StartError> {
+    let Some(server_config) = server_config else {
+        return Ok(None);
+    };
+    let exposition = crate::metrics::Exposition::new(source, section.reporting_interval.get());
+    let server = crate::metrics::serve::bind(server_config, Arc::new(exposition))
+        .await
+        .map_err(StartError::Metrics)?;
+    Ok(Some(server))
 }
 
 /// Says so when an API that changes the pinset is reachable off this host with no auth.

@@ -78,29 +78,39 @@ async fn serve(
         })?;
     let Peer {
         cluster,
+        metrics,
         rest,
         gateway,
         ipfs,
         embedded,
     } = peer;
     // One machine-readable line for scripts and the test harness.
+    // `metrics off` unless `observations.metrics.enable_stats`.
+    let metrics_shown = metrics
+        .as_ref()
+        .map_or_else(|| "off".to_owned(), |s| shown(&s.local_addrs()));
     println!(
-        "cairn daemon ready: peer {} cluster {} rest {} gateway {} ipfs {}",
+        "cairn daemon ready: peer {} cluster {} rest {} gateway {} ipfs {} metrics {}",
         cluster.peer_id,
         cluster.addresses().join(","),
         shown(&rest.local_addrs()),
         shown(&gateway.local_addrs()),
-        cairn_gateway::config::target_multiaddr(&ipfs)
+        cairn_gateway::config::target_multiaddr(&ipfs),
+        metrics_shown
     );
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let rest_task = tokio::spawn(rest.serve(stopped(stop_rx.clone())));
+    let metrics_task = metrics.map(|s| tokio::spawn(s.serve(stopped(stop_rx.clone()))));
     let gateway_task = tokio::spawn(gateway.serve(stopped(stop_rx)));
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = tokio::join!(rest_task, gateway_task);
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
     if let Some(node) = embedded {
         let _ = node.task.await;
     }

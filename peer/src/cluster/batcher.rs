@@ -8,6 +8,7 @@
 //! outcome, after its batch is committed and applied; writes from different callers carry
 //! no order between them, exactly as if they had arrived over separate connections.
 
+use cairn_gateway::stats::Histogram;
 use openraft::error::{ClientWriteError, RaftError};
 use std::sync::Arc;
 
@@ -26,6 +27,8 @@ const MAX_BATCH: usize = 1024;
 pub(crate) const MAX_BATCH_BYTES: usize = 512 * 1024;
 /// Most proposals committing at once.
 const IN_FLIGHT: usize = 2;
+/// Bucket bounds of the writes-per-proposal histogram: powers of two up to [`MAX_BATCH`].
+const SIZE_BOUNDS: [u64; 11] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 /// What a write's caller learns.
 pub(super) enum Outcome {
@@ -41,14 +44,22 @@ type Reply = oneshot::Sender<Result<Outcome, ClusterError>>;
 #[derive(Clone, Debug)]
 pub(super) struct Batcher {
     queue: mpsc::Sender<(PinOp, Reply)>,
+    /// Writes per proposal, as proposed (the `cairn_raft_proposal_writes` histogram).
+    sizes: Arc<Histogram>,
 }
 
 impl Batcher {
     /// Starts the batcher over `raft`.
     pub(super) fn spawn(raft: Raft) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(raft, rx));
-        Self { queue }
+        let sizes = Arc::new(Histogram::new(&SIZE_BOUNDS));
+        tokio::spawn(run(raft, rx, sizes.clone()));
+        Self { queue, sizes }
+    }
+
+    /// How many writes each proposal carried.
+    pub(super) fn sizes(&self) -> Arc<Histogram> {
+        self.sizes.clone()
     }
 
     /// Proposes `op` (with whatever else is waiting) and returns its outcome.
@@ -60,7 +71,7 @@ impl Batcher {
     }
 }
 
-async fn run(raft: Raft, mut rx: mpsc::Receiver<(PinOp, Reply)>) {
+async fn run(raft: Raft, mut rx: mpsc::Receiver<(PinOp, Reply)>, sizes: Arc<Histogram>) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut carried = None;
     loop {
@@ -75,6 +86,7 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<(PinOp, Reply)>) {
             return;
         };
         let (batch, next) = drain_into(first, &mut rx);
+        sizes.observe(batch.len() as u64);
         carried = next;
         let raft = raft.clone();
         tokio::spawn(async move {

@@ -257,6 +257,11 @@ impl Cluster {
         &self.listings
     }
 
+    /// How many writes each Raft proposal of this peer carried (as leader).
+    pub fn proposal_sizes(&self) -> Arc<cairn_gateway::stats::Histogram> {
+        self.batcher.sizes()
+    }
+
     /// The index of the last log entry this peer applied.
     pub fn last_applied(&self) -> Option<u64> {
         self.raft.metrics().borrow().last_applied.map(|l| l.index)

@@ -1,6 +1,6 @@
 //! `service.json` for a cluster peer: ipfs-cluster's sections and key names where the concept
 //! matches (`cluster`, `consensus.raft`, `api.restapi`, `api.ipfsproxy`,
-//! `ipfs_connector.ipfshttp`).
+//! `ipfs_connector.ipfshttp`, `observations.metrics`).
 //!
 //! Sources: defaults, the file, then `CLUSTER_<SECTION>_<KEY>` environment variables
 //! (`CLUSTER_<KEY>` for the `cluster` section). Each error names its key
@@ -18,9 +18,11 @@ use serde_json::{Value, json};
 use crate::api::check_factors;
 
 mod duration;
+mod observations;
 mod placement;
 
 pub use duration::GoDuration;
+pub use observations::{DEFAULT_PROMETHEUS_ENDPOINT, MetricsConfig};
 
 pub use placement::{
     BalancedSection, DiskSection, MonitorSection, PinQueueSection, Placement, TagsSection, TrackerSection,
@@ -351,6 +353,8 @@ pub struct ServiceConfig {
     pub ipfshttp: IpfsHttpConfig,
     /// Tracker, allocator, informers and monitor.
     pub placement: Placement,
+    /// `observations.metrics`: the Prometheus endpoint.
+    pub metrics: MetricsConfig,
 }
 
 /// A configuration that cannot be used; the message names the key.
@@ -389,6 +393,7 @@ impl ServiceConfig {
             ipfsproxy: proxy_section(&json, &env)?,
             ipfshttp: section(&json, &["ipfs_connector", "ipfshttp"])?,
             placement: Placement::from_json(&json)?,
+            metrics: observations::from_json(&json)?,
         };
         config.validate()?;
         Ok(config)
@@ -434,6 +439,7 @@ impl ServiceConfig {
             placement::positive(key, value).map_err(ConfigError)?;
         }
         self.placement.validate().map_err(ConfigError)?;
+        self.metrics.validate()?;
         if let Err(e) = cairn_gateway::config::listen_addr(&self.restapi.http_listen_multiaddress) {
             return fail("api.restapi.http_listen_multiaddress", e);
         }
@@ -463,6 +469,9 @@ fn template(peername: String, secret: String) -> Value {
         "ipfs_connector": { "ipfshttp": IpfsHttpConfig::default() },
     });
     if let (Some(all), Value::Object(extra)) = (json.as_object_mut(), Placement::template()) {
+        all.extend(extra);
+    }
+    if let (Some(all), Value::Object(extra)) = (json.as_object_mut(), observations::template()) {
         all.extend(extra);
     }
     json
@@ -521,7 +530,8 @@ fn proxy_section(json: &Value, env: &impl Fn(&str) -> Option<String>) -> Result<
 /// Sets `CLUSTER_<SECTION>_<KEY>` values into the JSON before it is typed.
 fn apply_env(json: &mut Value, env: &impl Fn(&str) -> Option<String>) {
     let defaults = template(String::new(), String::new());
-    for (path, prefix) in SECTIONS.into_iter().chain(placement::SECTIONS) {
+    let sections = SECTIONS.into_iter().chain(placement::SECTIONS);
+    for (path, prefix) in sections.chain(observations::SECTIONS) {
         let Some(Value::Object(keys)) = lookup(&defaults, path) else {
             continue;
         };

@@ -106,6 +106,8 @@ pub struct IpfsClient {
     child: std::sync::Arc<child::ChildKind>,
     /// Sent as `Authorization` on every call (`node_auth_secret`).
     secret: Option<http::HeaderValue>,
+    /// Pins the daemon listed at the last [`IpfsClient::pins`] (`u64::MAX`: none yet).
+    listed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl IpfsClient {
@@ -120,6 +122,7 @@ impl IpfsClient {
             backoff: std::sync::Arc::default(),
             child: std::sync::Arc::default(),
             secret: None,
+            listed: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
         }
     }
 

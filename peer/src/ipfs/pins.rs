@@ -111,7 +111,16 @@ impl IpfsClient {
                 .await?;
             all.extend(listed_cids(&body).into_iter().map(|cid| (cid, kind)));
         }
+        let count = u64::try_from(all.len()).unwrap_or(u64::MAX - 1);
+        self.listed.store(count, std::sync::atomic::Ordering::Relaxed);
         Ok(all)
+    }
+
+    /// How many pins (recursive and direct) the daemon listed at the last [`Self::pins`]: the
+    /// tracker's last comparison. `None` before the first listing.
+    pub fn listed_pins(&self) -> Option<u64> {
+        let count = self.listed.load(std::sync::atomic::Ordering::Relaxed);
+        (count != u64::MAX).then_some(count)
     }
 
     /// `block/put` of `data` as a raw block (asked for in kubo's and in js-ipfs's words:

@@ -25,6 +25,7 @@
 //! # Not here
 //! Choosing allocations (allocator), peer health (monitor), status across peers.
 
+mod counts;
 mod daemon;
 mod follow;
 mod queue;
@@ -37,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use cid::Cid;
 
+pub use counts::StatusCounts;
 pub use daemon::Daemon;
 pub use status::{LocalStatus, Status};
 

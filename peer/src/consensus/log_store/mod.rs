@@ -59,6 +59,9 @@ pub struct LogStats {
     pub appends: AtomicU64,
     /// Entries written by those commits.
     pub entries: AtomicU64,
+    /// How long each of those commits took, fsync included, in microseconds (the
+    /// `cairn_raft_log_fsync_seconds` histogram).
+    pub fsync: cairn_gateway::stats::Histogram,
 }
 
 /// Serialised entries appended but not yet committed, by index.

@@ -144,7 +144,9 @@ impl Writer {
             }
         }
         crate::failpoint!("log.before_commit");
+        let started = std::time::Instant::now();
         let outcome = txn.and_then(|t| t.commit().map_err(redb::Error::from));
+        let took = started.elapsed();
         crate::failpoint!("log.after_commit");
         let outcome = outcome.map_err(|e| match &self.first_failure {
             Some(first) => format!("{first} (the log refuses writes since; restart the peer once fixed)"),
@@ -160,6 +162,7 @@ impl Writer {
         }
         match &outcome {
             Ok(()) => {
+                self.stats.fsync.observe_duration(took);
                 self.stats.appends.fetch_add(1, Ordering::Relaxed);
                 self.stats.entries.fetch_add(entries, Ordering::Relaxed);
                 if let Some(index) = committed {
