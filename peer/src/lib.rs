@@ -11,6 +11,7 @@
 //!   cairn creates (0700).
 //!
 //! - [`tracker`]: makes this peer's IPFS daemon hold what the pinset allocates to it.
+//! - [`eventlog`], [`events`]: the pin event stream (`GET /pins/events`; docs/events.md).
 //! - [`metrics`]: the Prometheus endpoint (`observations.metrics`; docs/operations.md).
 //!
 //! Allocator and monitor arrive with their issue.
@@ -21,6 +22,8 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod consensus;
+pub mod eventlog;
+pub mod events;
 pub mod exchange;
 pub mod failpoint;
 pub mod files;

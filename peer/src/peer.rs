@@ -8,11 +8,13 @@
 //! 4. this peer's IPFS daemon: the embedded node (with the exchange as its source of missing
 //!    blocks) or the configured daemon, and its client (`ipfs`);
 //! 5. the tracker (`tracker`): the pinset, the feed of applied changes, this peer's id, the
-//!    daemon's client, and (for an external daemon) the exchange to copy content;
+//!    daemon's client, (for an external daemon) the exchange to copy content, and the journal
+//!    of its transitions (`eventlog`);
 //! 6. the monitor's store (`monitor`), fed by gossip; the pinset's listings (`listing`); the
 //!    status component (`status`): the members, the tracker, the other peers, the daemon as a
 //!    child cluster, the pinset; placement (`allocator::placement`): the members, their
-//!    metrics, the pinset;
+//!    metrics, the pinset; the pin event stream (`events`): the journal, the members, the peer
+//!    RPC, the daemon as a child cluster;
 //! 7. the cluster's pin and membership operations (`cluster`) over Raft and those handles; it
 //!    then serves the other peers and initialises or joins the cluster;
 //! 8. the monitor's loops (`monitor::run`): informers, ping, and the checker, with the cluster
@@ -154,7 +156,9 @@ impl Peer {
         let daemon = IpfsClient::with_access(ipfs.clone(), &access)
             .map_err(|e| StartError::Config(format!("ipfs_connector.ipfshttp TLS: {}", chain(&e))))?
             .with_timeouts(Timeouts::from_config(&config.ipfshttp));
-        let tracker = start_tracker(config, &core, &daemon, embedded.is_none().then_some(exchange));
+        let journal = crate::eventlog::Journal::new(&core.peer_id, &config.cluster.peername);
+        let copier = embedded.is_none().then_some(exchange);
+        let tracker = start_tracker(config, &core, &daemon, copier, journal.clone());
         let blocks = match &embedded {
             Some(node) => LocalBlocks::Embedded(node.blocks.clone()),
             None => LocalBlocks::Daemon(Box::new(daemon.clone())),
@@ -173,6 +177,13 @@ impl Peer {
             ipfs: daemon.clone(),
             monitor: monitor.clone(),
             listings,
+            events: crate::events::Events::start(crate::events::EventsInputs {
+                journal,
+                members: Arc::new(Members::of(&core.raft)),
+                rpc: crate::rpc::Client::new(core.net.clone()),
+                daemon: daemon.clone(),
+                network_timeout: config.raft.network_timeout.get(),
+            }),
         };
         crate::monitor::run::receive(monitor.clone(), incoming.gossip);
         let cluster = Cluster::new(config, parts);
@@ -282,6 +293,7 @@ fn start_tracker(
     core: &Core,
     daemon: &IpfsClient,
     copier: Option<Exchange>,
+    journal: crate::eventlog::Journal,
 ) -> Tracker {
     let inputs = TrackerInputs {
         pins: core.machine_pins.clone(),
@@ -292,6 +304,7 @@ fn start_tracker(
             let daemon = daemon.clone();
             Arc::new(CopyInto { exchange, daemon }) as Arc<dyn crate::tracker::ContentCopier>
         }),
+        journal,
     };
     Tracker::spawn(inputs, TrackerConfig::from_config(config))
 }

@@ -2,7 +2,8 @@
 //!
 //! The gateway never sees consensus, allocations or the pinset's storage; it asks for pins to
 //! be committed, reads pins back as a stream, and asks every peer's IPFS daemon for its repo
-//! numbers and garbage collection, and where pins stand (Cairn's `cairn/status`). Every call answers only after the cluster has done the work
+//! numbers and garbage collection, where pins stand (Cairn's `cairn/status`) and how they
+//! move (`cairn/events`). Every call answers only after the cluster has done the work
 //! (a pin is committed to consensus when `pin` returns `Ok`).
 
 use cid::Cid;
@@ -10,8 +11,9 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
 /// One `cairn/status` answer line as the cluster encoded it: an ipfs-cluster `GlobalPinInfo`,
-/// a type the cluster owns (cairn-peer's `api`). The gateway writes it as it came and never
-/// reads it, so it needs neither the type nor a JSON tree of it.
+/// a type the cluster owns (cairn-peer's `api`); a `cairn/events` line is one too (an event).
+/// The gateway writes it as it came and never reads it, so it needs neither the type nor a
+/// JSON tree of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusLine(bytes::Bytes);
 
@@ -131,4 +133,17 @@ pub trait Cluster: Send + Sync + 'static {
         depth: u32,
         timeout: Option<std::time::Duration>,
     ) -> BoxStream<'static, Result<StatusLine, ClusterError>>;
+    /// Cairn's pin event stream (`cairn/events`): each line one event of this peer's log (of
+    /// `cids` only, unless empty) after the id `since` (from now on when `None`), encoded by
+    /// the cluster; it never ends. A cluster without one refuses (the default).
+    fn events(
+        &self,
+        cids: Vec<Cid>,
+        since: Option<u64>,
+    ) -> Result<BoxStream<'static, StatusLine>, ClusterError> {
+        let _ = (cids, since);
+        Err(ClusterError::Unavailable(
+            "this cluster has no pin event stream".into(),
+        ))
+    }
 }

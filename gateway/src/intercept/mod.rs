@@ -24,6 +24,7 @@ mod add;
 mod block_put;
 pub mod cluster;
 mod error;
+mod events;
 pub mod guard;
 mod headers;
 mod lines;
@@ -209,6 +210,7 @@ async fn answer(
         Command::RepoStat => repo::stat(ctx, query).await,
         Command::RepoGc => repo::gc(ctx, query).await,
         Command::Status => status::serve(ctx, query).await,
+        Command::Events => events::serve(ctx, query).await,
     };
     answer.map_err(Into::into)
 }

@@ -31,6 +31,8 @@ pub enum Command {
     DagPut,
     /// `cairn/status`: Cairn's extension, where pins stand across the cluster (docs/composite.md).
     Status,
+    /// `cairn/events`: Cairn's extension, the cluster's pin event stream (docs/events.md).
+    Events,
 }
 
 /// Every intercepted spelling, kubo's aliases included (`stats/repo` is `repo/stat`).
@@ -45,6 +47,7 @@ const COMMANDS: &[(&str, Command)] = &[
     ("block/put", Command::BlockPut),
     ("dag/put", Command::DagPut),
     ("cairn/status", Command::Status),
+    ("cairn/events", Command::Events),
     ("add", Command::Add),
 ];
 

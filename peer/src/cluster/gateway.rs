@@ -5,7 +5,7 @@
 //! kubo's `mode` is a file mode on `add`, never a pin mode). Listing streams from one read
 //! transaction at a time (`listing`). `repo/stat` and `repo/gc` ask every member's own
 //! IPFS daemon over the cluster network, this peer's directly. `cairn/status` is the nested
-//! status of `nested`.
+//! status of `nested`; `cairn/events` is this peer's pin event stream (`events`).
 
 use std::sync::Arc;
 
@@ -186,6 +186,26 @@ impl gw::Cluster for Cluster {
             let info = info.map_err(|e| to_gateway(e.into()))?;
             gw::StatusLine::encode(&info).map_err(|e| gw::ClusterError::Failed(e.to_string()))
         }))
+    }
+
+    fn events(
+        &self,
+        cids: Vec<Cid>,
+        since: Option<u64>,
+    ) -> Result<BoxStream<'static, gw::StatusLine>, gw::ClusterError> {
+        let cids = (!cids.is_empty()).then(|| cids.iter().map(Cid::to_string).collect());
+        let filter = crate::events::Filter { cids };
+        let subscription = (self.events.subscribe(filter, since))
+            .map_err(|busy| gw::ClusterError::Unavailable(busy.to_string()))?;
+        let lines = futures::stream::unfold(subscription, |mut subscription| async move {
+            loop {
+                match gw::StatusLine::encode(&subscription.next().await) {
+                    Ok(line) => return Some((line, subscription)),
+                    Err(e) => tracing::warn!(error = %e, "events: an event could not be encoded"),
+                }
+            }
+        });
+        Ok(Box::pin(lines))
     }
 
     fn repo_gc(&self) -> BoxStream<'static, GcLine> {

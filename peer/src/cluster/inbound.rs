@@ -10,6 +10,8 @@
 //!   authenticated peer id before anything of it is served: a call the sender may not make
 //!   (`rpc::access`: a removed peer's write or vote, a join for another peer) is answered
 //!   [`Response::Unauthorized`] and reaches no component.
+//! - A member's read of this peer's events (a long poll) gives its slot back before it
+//!   waits: `events` bounds those waits itself, so they never crowd out other requests.
 
 use std::sync::Arc;
 
@@ -47,9 +49,15 @@ impl Server {
             let Ok(slot) = slots.clone().acquire_owned().await else {
                 return;
             };
+            let mut slot = Some(slot);
             let server = self.clone();
             tokio::spawn(async move {
                 let response = match server.cluster.gate.screen(&peer, &request) {
+                    Ok(Request::Cluster(ClusterRequest::Events(ask))) => {
+                        drop(slot.take());
+                        let batch = server.cluster.events.serve(ask).await;
+                        Response::Cluster(Ok(ClusterReply::Events(batch)))
+                    }
                     Ok(request) => server.answer(request).await,
                     Err(rejected) => rejected.into_response(),
                 };
@@ -109,6 +117,7 @@ async fn serve_cluster(cluster: &Cluster, request: ClusterRequest) -> Result<Clu
             cluster.statuses.local_upkeep(&Upkeep::Sync).await;
             ClusterReply::Done
         }
+        ClusterRequest::Events(ask) => ClusterReply::Events(cluster.events.serve(ask).await),
     })
 }
 

@@ -139,6 +139,8 @@ pub struct Cluster {
     promoting: Arc<std::sync::Mutex<std::collections::HashSet<NodeId>>>,
     /// Who may make which peer RPC to this peer (`rpc::access`); `inbound` asks it first.
     gate: Arc<crate::rpc::Gate>,
+    /// The pin event stream (`GET /pins/events`, `cairn/events`, the members' reads).
+    events: crate::events::Events,
 }
 
 /// What a [`Cluster`] is built over, in the composition root's order: the network, Raft over
@@ -166,6 +168,8 @@ pub struct Parts {
     pub statuses: Statuses,
     /// The placement component.
     pub placement: Placement,
+    /// The pin event stream.
+    pub events: crate::events::Events,
 }
 
 pub use reads::Consistency;
@@ -209,6 +213,7 @@ impl Cluster {
             placement: parts.placement,
             listings: parts.listings,
             statuses: parts.statuses,
+            events: parts.events,
             promoting: Arc::default(),
             gate: Arc::new(crate::rpc::Gate::new(
                 crate::consensus::Members::of(&parts.raft),
@@ -255,6 +260,11 @@ impl Cluster {
     /// The pinset's bounded listings.
     pub fn listings(&self) -> &Listings {
         &self.listings
+    }
+
+    /// The pin event stream.
+    pub fn events(&self) -> &crate::events::Events {
+        &self.events
     }
 
     /// How many writes each Raft proposal of this peer carried (as leader).

@@ -25,6 +25,7 @@ use serde_json::Value;
 mod blocks;
 mod child;
 pub mod embedded;
+mod events;
 mod pins;
 mod swarm;
 

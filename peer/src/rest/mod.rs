@@ -13,11 +13,12 @@
 //!
 //! `GET /pins`, `GET /pins/{cid}`, the recover routes and `POST /pins/sync` (`status`) show
 //! every peer's tracker; `GET /monitor/metrics[/{name}]` and `GET /health/alerts` (`health`)
-//! the monitor.
+//! the monitor; `GET /pins/events` (`events`, Cairn-only) streams every peer's pin transitions.
 //!
 //! # Not here
 //! Choosing allocations (allocator, `Cluster::pin`).
 
+pub mod events;
 mod health;
 pub mod security;
 mod status;
@@ -83,6 +84,7 @@ async fn route(cluster: &Cluster, req: Request<Body>) -> Response<Body> {
             Err(e) => failure(&e),
         },
         (&Method::GET, ["pins"]) => status::all(cluster, &query).await,
+        (&Method::GET, ["pins", "events"]) => events::serve(cluster, &query, req.headers()),
         (&Method::GET, ["pins", cid]) => status::one(cluster, cid, &query).await,
         (&Method::POST, ["pins", "recover"]) => status::act(cluster, recover(None), None, &query).await,
         (&Method::POST, ["pins", "sync"]) => status::act(cluster, Upkeep::Sync, None, &query).await,

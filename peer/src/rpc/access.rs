@@ -12,8 +12,9 @@
 //!   append, vote and snapshot (a non-member must not vote or feed the log), the requests only
 //!   the leader serves (a forwarded join, remove, write, read index: they change or read the
 //!   shared state), the daemon's `repo/stat` and `repo/gc`, statuses, recover and sync (each
-//!   makes this peer's daemon work or shows what it holds), and blocks (this peer's content
-//!   goes to the cluster's members, not to anyone with the secret).
+//!   makes this peer's daemon work or shows what it holds), events (as statuses: what this
+//!   peer's tracker does), and blocks (this peer's content goes to the cluster's members, not
+//!   to anyone with the secret).
 //!
 //! There is no "closed" class (ipfs-cluster's calls a peer makes on itself): what only an
 //! operator may start (REST, the CLI) never travels as a peer RPC; it reaches the other peers
@@ -91,13 +92,15 @@ pub enum Call {
     Recover,
     /// [`ClusterRequest::Sync`].
     Sync,
+    /// [`ClusterRequest::Events`].
+    Events,
     /// [`Request::Block`].
     Block,
 }
 
 impl Call {
     /// Every call, in the order docs/security.md lists them.
-    pub const ALL: [Call; 16] = [
+    pub const ALL: [Call; 17] = [
         Call::Join,
         Call::RaftAppend,
         Call::RaftVote,
@@ -113,6 +116,7 @@ impl Call {
         Call::Nested,
         Call::Recover,
         Call::Sync,
+        Call::Events,
         Call::Block,
     ];
 
@@ -135,6 +139,7 @@ impl Call {
                 ClusterRequest::Nested { .. } => Call::Nested,
                 ClusterRequest::Recover(_) => Call::Recover,
                 ClusterRequest::Sync => Call::Sync,
+                ClusterRequest::Events(_) => Call::Events,
             },
             Request::Block(_) => Call::Block,
         }
@@ -158,6 +163,7 @@ impl Call {
             | Call::Nested
             | Call::Recover
             | Call::Sync
+            | Call::Events
             | Call::Block => Access::Member,
         }
     }
@@ -185,6 +191,7 @@ impl Call {
             Call::Nested => "nested",
             Call::Recover => "recover",
             Call::Sync => "sync",
+            Call::Events => "events",
             Call::Block => "block",
         }
     }

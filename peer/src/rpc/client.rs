@@ -24,6 +24,7 @@ use super::protocol::{
 use super::{CodecError, decode_response, encode};
 use crate::api::RepoStat;
 use crate::consensus::{NodeId, PeerNode, TypeConfig};
+use crate::eventlog::{EventBatch, EventsAsk};
 use crate::net::{Lane, Net, NetError};
 use crate::state::{Applied, PinOp};
 use crate::tracker::LocalStatus;
@@ -227,6 +228,15 @@ impl Client {
     /// Has `member` compare its pins with its IPFS daemon now.
     pub async fn sync(&self, member: &PeerNode) -> Result<(), RpcError> {
         self.done(member, ClusterRequest::Sync, "sync").await
+    }
+
+    /// Events of `member`'s journal after `ask.since` (the member may wait up to
+    /// `ask.wait_ms` for a first one).
+    pub async fn events(&self, member: &PeerNode, ask: EventsAsk) -> Result<EventBatch, RpcError> {
+        match self.cluster(member, ClusterRequest::Events(ask)).await? {
+            (_, ClusterReply::Events(batch)) => Ok(batch),
+            (peer, other) => Err(mismatched(peer, "events", other)),
+        }
     }
 
     /// The block with the binary CID `cid` from `peer`'s IPFS node; `None` when it does not

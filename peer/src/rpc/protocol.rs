@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::access::Refusal;
 use crate::api::{GlobalPinInfo, RepoStat};
 use crate::consensus::{NodeId, PeerNode, TypeConfig};
+use crate::eventlog::{EventBatch, EventsAsk};
 use crate::state::{Applied, PinOp};
 use crate::tracker::LocalStatus;
 
@@ -72,6 +73,9 @@ pub enum ClusterRequest {
     Recover(Option<String>),
     /// Compare this peer's pins with its IPFS daemon now.
     Sync,
+    /// Events of this peer's journal after a cursor (long-polled: the receiver may wait for a
+    /// first one); an older peer cannot decode it and refuses it.
+    Events(EventsAsk),
 }
 
 /// Requests only the leader serves. The receiver serves it or answers
@@ -109,6 +113,8 @@ pub enum ClusterReply {
     Status(LocalStatus),
     /// To [`ClusterRequest::Nested`]: one entry per CID asked, in order.
     Nested(Vec<NestedStatus>),
+    /// To [`ClusterRequest::Events`].
+    Events(EventBatch),
 }
 
 /// One peer's status of one CID and what its child cluster says of it.

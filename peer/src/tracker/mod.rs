@@ -21,6 +21,9 @@
 //! - A pin of the pinset that is not allocated here (any more) is `remote`, and the daemon's
 //!   pin of it is removed: a peer that lost an allocation, or comes back after failover, follows
 //!   the shared state instead of keeping stale pins.
+//! - Every change of a tracked pin's status (or of its error) is recorded in the peer's
+//!   [`Journal`] while the status lock is held, so the journal's order is the tracker's; a pin
+//!   that stops being tracked is recorded as what [`Tracker::status`] then answers.
 //!
 //! # Not here
 //! Choosing allocations (allocator), peer health (monitor), status across peers.
@@ -45,6 +48,7 @@ pub use status::{LocalStatus, Status};
 use futures::future::BoxFuture;
 
 use crate::api::{Pin, PinMode};
+use crate::eventlog::Journal;
 use crate::ipfs::{PinKind, PinLabel};
 use crate::state::{Feed, PinStore};
 use queue::{Op, Queue, Work};
@@ -120,6 +124,8 @@ pub struct TrackerInputs {
     /// Copies content into the daemon before a pin; `None` when the daemon fetches missing
     /// blocks itself (the embedded node).
     pub content: Option<std::sync::Arc<dyn ContentCopier>>,
+    /// Where status changes are recorded (the pin event stream's source).
+    pub journal: Journal,
 }
 
 struct Inner {
@@ -130,6 +136,7 @@ struct Inner {
     config: TrackerConfig,
     states: Mutex<BTreeMap<Cid, LocalStatus>>,
     queue: Queue,
+    journal: Journal,
 }
 
 impl Inner {
@@ -155,6 +162,7 @@ impl Tracker {
             content: inputs.content,
             ipfs: inputs.ipfs,
             queue: Queue::new(config.max_queue),
+            journal: inputs.journal,
             config,
             states: Mutex::new(BTreeMap::new()),
         });
@@ -222,9 +230,32 @@ impl Inner {
             Status::Pinned | Status::Unpinned => 0,
             _ => attempts,
         };
+        let changed = states
+            .get(&cid)
+            .is_none_or(|s| s.status != status || s.error != error);
+        if changed {
+            self.journal.record(&cid.to_string(), status, &error);
+        }
         let mut entry = LocalStatus::now(status, error, attempts);
         entry.op = op;
         states.insert(cid, entry);
+    }
+
+    /// Stops tracking `cid`; records `now` (what [`Tracker::status`] answers from here on)
+    /// when it was tracked with another status.
+    fn forget(&self, cid: &Cid, now: Status) {
+        let mut states = self.lock();
+        if let Some(was) = states.remove(cid)
+            && was.status != now
+        {
+            self.journal.record(&cid.to_string(), now, "");
+        }
+    }
+
+    /// What an untracked `cid` reads as: `unpinned` out of the pinset, else `remote` or
+    /// `pin_queued` as its allocations say.
+    fn untracked_now(&self, cid: &Cid) -> Status {
+        untracked(self.pins.get(cid).ok().flatten().as_ref(), &self.me)
     }
 
     /// Up to `limit` tracked CIDs after `after`, in order.
@@ -378,7 +409,7 @@ async fn run_op(inner: Arc<Inner>, op: Op) {
         Work::Unpin => {
             inner.set(cid, Status::Unpinning, String::new());
             match inner.ipfs.pin_rm(&cid).await {
-                Ok(()) => drop(inner.lock().remove(&cid)),
+                Ok(()) => inner.forget(&cid, inner.untracked_now(&cid)),
                 Err(e) => inner.set(cid, Status::UnpinError, e.reason()),
             }
         }

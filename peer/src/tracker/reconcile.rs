@@ -62,7 +62,7 @@ fn decide(
 ) {
     match wanted {
         None if actual.contains_key(&cid) => start_unpin(inner, cid),
-        None => drop(inner.lock().remove(&cid)),
+        None => inner.forget(&cid, Status::Remote),
         Some(kind) => want_pinned(inner, cid, kind, actual.get(&cid).copied(), retry),
     }
 }
@@ -96,7 +96,7 @@ fn drop_gone(
             if actual.contains_key(&cid) {
                 start_unpin(inner, cid);
             } else {
-                inner.lock().remove(&cid);
+                inner.forget(&cid, Status::Unpinned);
             }
         }
         after = Some(last);

@@ -69,6 +69,7 @@ impl Daemon for FakeDaemon {
 
 struct Setup {
     tracker: Tracker,
+    journal: crate::eventlog::Journal,
     daemon: Arc<FakeDaemon>,
     feed: crate::state::Feed,
     pins: TempPins,
@@ -87,14 +88,17 @@ impl Setup {
 fn start(pins: TempPins, daemon: FakeDaemon) -> Setup {
     let daemon = Arc::new(daemon);
     let feed = tokio::sync::broadcast::channel(FEED_CAPACITY).0;
+    let journal = crate::eventlog::Journal::new(ME, "me");
     let inputs = TrackerInputs {
         pins: pins.store.clone(),
         changes: feed.clone(),
         peer_id: ME.into(),
         ipfs: daemon.clone(),
         content: None,
+        journal: journal.clone(),
     };
     Setup {
+        journal,
         tracker: Tracker::spawn(inputs, TrackerConfig::default()),
         daemon,
         feed,
@@ -149,6 +153,39 @@ async fn applied_changes_pin_and_unpin_on_the_daemon() {
     s.apply(PinOp::Unpin(cid_of(5)));
     until("pin 5 off the daemon", || !s.daemon.holds(&cid_of(5))).await;
     until_status(&s, 5, Status::Unpinned).await;
+}
+
+/// The statuses the journal recorded for pin `n`, in order.
+fn journaled(s: &Setup, n: u32) -> Vec<Status> {
+    let cid = cid_of(n).to_string();
+    let read = s.journal.log().after(0, 1_000);
+    read.items
+        .iter()
+        .filter(|e| e.cid == cid)
+        .filter_map(|e| e.status)
+        .collect()
+}
+
+#[tokio::test]
+async fn every_transition_is_journaled_once_in_order() {
+    let s = start(TempPins::new(), FakeDaemon::default());
+    s.apply(PinOp::Pin(Box::new(pin_of(5))));
+    until_status(&s, 5, Status::Pinned).await;
+    s.tracker.sync().await; // a sync that finds it pinned records nothing new
+    s.apply(PinOp::Unpin(cid_of(5)));
+    until_status(&s, 5, Status::Unpinned).await;
+    until("the unpin journaled", || journaled(&s, 5).len() == 6).await;
+    assert_eq!(
+        journaled(&s, 5),
+        [
+            Status::PinQueued,
+            Status::Pinning,
+            Status::Pinned,
+            Status::UnpinQueued,
+            Status::Unpinning,
+            Status::Unpinned
+        ]
+    );
 }
 
 #[tokio::test]

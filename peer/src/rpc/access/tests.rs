@@ -99,6 +99,15 @@ fn every_request(joiner: &PeerId) -> Vec<(Call, Request)> {
         ),
         (Call::Recover, cluster(ClusterRequest::Recover(None))),
         (Call::Sync, cluster(ClusterRequest::Sync)),
+        (
+            Call::Events,
+            cluster(ClusterRequest::Events(crate::eventlog::EventsAsk {
+                since: None,
+                from_ms: 0,
+                wait_ms: 0,
+                limit: 1,
+            })),
+        ),
         (Call::Block, Request::Block(vec![1])),
     ]
 }
