@@ -23,6 +23,7 @@
 
 pub mod access;
 mod append;
+mod call;
 mod client;
 #[cfg(test)]
 mod props;

@@ -7,7 +7,7 @@ use openraft::raft::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::access::Refusal;
+use super::call::Refusal;
 use crate::api::{GlobalPinInfo, RepoStat};
 use crate::consensus::{NodeId, PeerNode, TypeConfig};
 use crate::eventlog::{EventBatch, EventsAsk};
