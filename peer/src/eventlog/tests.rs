@@ -28,7 +28,10 @@ fn ids_start_at_the_clock_so_they_grow_across_restarts() {
     assert!(id >= before, "{id} < {before}");
     std::thread::sleep(Duration::from_millis(2));
     let later = Log::new(10);
-    assert!(later.oldest() > unread, "a new log starts above the old one's ids");
+    assert!(
+        later.oldest() > unread,
+        "a new log starts above the old one's ids"
+    );
     let read = later.after(id, 10);
     assert_eq!(read.missed, Some(later.oldest()), "an old cursor reads as missed");
 }
