@@ -6,6 +6,8 @@
 #   - rustfmt, clippy -D warnings, the dependency-direction check, then every test
 # A missing tool stops here with a message; tests never skip for a missing daemon or client.
 set -euo pipefail
+# A clean checkout gains nothing from incremental state, and it doubles the target dir.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "scripts/test.sh: '$1' is required: $2" >&2; exit 1; }; }
