@@ -1,6 +1,7 @@
 //! kubo's RPC vocabulary (go-ipfs-cmds), written once for Cairn's gateway (intercepted
 //! routes) and its embedded node, so that both answer in the same words:
 //!
+//! - [`car`]: CARv1 and CARv2 archives (`dag/import`, `dag/export`): roots, blocks, framing;
 //! - [`args`]: positional `arg`s and typed options with kubo's conversion errors;
 //! - [`error`]: the `{"Message","Code","Type"}` error body and the plain-text refusals;
 //! - [`stream`]: the headers of kubo's answers, ndjson lines and the `X-Stream-Error` trailer;
@@ -16,6 +17,7 @@
 
 pub mod args;
 pub mod auth;
+pub mod car;
 pub mod csrf;
 pub mod error;
 #[cfg(feature = "fuzz")]

@@ -44,6 +44,15 @@ pub enum NodeError {
     /// The block database failed.
     #[error("blockstore: {0}")]
     Store(String),
+    /// A CAR could not be imported (`dag/import`; kubo answers 500). Boxed: it carries CIDs.
+    #[error(transparent)]
+    Import(Box<crate::archive::ImportError>),
+}
+
+impl From<crate::archive::ImportError> for NodeError {
+    fn from(err: crate::archive::ImportError) -> Self {
+        Self::Import(Box::new(err))
+    }
 }
 
 impl NodeError {

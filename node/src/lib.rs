@@ -6,6 +6,7 @@
 //! - [`importer`]: `add` with kubo's defaults and options and kubo's CIDs (rust-unixfs).
 //! - [`pins`]: recursive and direct pins, `indirect`, gc.
 //! - [`reader`]: `cat` ranges and path resolution.
+//! - [`archive`]: CAR files in (`dag/import`, CARv1 and CARv2, verified) and out (`dag/export`).
 //! - [`source`]: reads that fall back to a [`BlockSource`] (other cluster peers), verified.
 //! - `rpc`: the HTTP API in kubo's shapes, errors and status codes.
 //!
@@ -17,6 +18,7 @@
 //! # Not here
 //! A swarm: the node does not speak bitswap. Blocks it lacks come through [`BlockSource`].
 
+pub mod archive;
 pub mod blockstore;
 pub mod dag;
 pub mod error;

@@ -40,9 +40,20 @@ pub async fn add(
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<(), NodeError> {
     match mode {
-        PinMode::Recursive => walk(blocks, cid, progress).await?,
+        PinMode::Recursive => walk(blocks, cid, Reach::Anywhere, progress).await?,
         PinMode::Direct => drop(blocks.get(cid).await?),
     }
+    record(blocks, cid, mode, name).await
+}
+
+/// Pins `cid` recursively from local blocks only: a block missing here fails the pin at once
+/// (kubo's `dag/import` pins its roots offline, never asking the network).
+pub async fn add_local(blocks: &Blocks, cid: Cid, name: &str) -> Result<(), NodeError> {
+    walk(blocks, cid, Reach::Local, &mut |_| {}).await?;
+    record(blocks, cid, PinMode::Recursive, name).await
+}
+
+async fn record(blocks: &Blocks, cid: Cid, mode: PinMode, name: &str) -> Result<(), NodeError> {
     let record = PinRecord {
         mode,
         name: name.to_owned(),
@@ -188,13 +199,31 @@ pub(crate) async fn reachable_locally(blocks: &Blocks, root: Cid) -> Result<Vec<
     Ok(out)
 }
 
-/// Makes every block below `root` local (fetching what is missing); reports blocks walked.
-async fn walk(blocks: &Blocks, root: Cid, progress: &mut (dyn FnMut(u64) + Send)) -> Result<(), NodeError> {
+/// Where a walk may find blocks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Here, else from the block source (other peers).
+    Anywhere,
+    /// Here only.
+    Local,
+}
+
+/// Makes every block below `root` local (fetching what is missing, unless `reach` is
+/// [`Reach::Local`]: then a missing block is an error); reports blocks walked.
+async fn walk(
+    blocks: &Blocks,
+    root: Cid,
+    reach: Reach,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<(), NodeError> {
     let mut seen = HashSet::from([root]);
     let mut stack = vec![root];
     let mut walked = 0u64;
     while let Some(cid) = stack.pop() {
-        let data = blocks.get(cid).await?;
+        let data = match reach {
+            Reach::Anywhere => blocks.get(cid).await?,
+            Reach::Local => blocks.get_local(cid).await?,
+        };
         walked += 1;
         progress(walked);
         for link in dag::links(&cid, &data)? {

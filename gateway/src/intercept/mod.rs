@@ -7,9 +7,9 @@
 //!
 //! # What it serves
 //! `pin/add`, `pin/rm`, `pin/ls`, `pin/update`, `add`, `repo/stat`, `repo/gc`, and `block/put` /
-//! `dag/put` with `pin=true`, and Cairn's own `cairn/status` (one file per endpoint: parse →
-//! apply → answer). The cluster is reached only through the [`Cluster`] trait, which
-//! cairn-peer implements.
+//! `dag/put` with `pin=true`, `dag/import` unless `pin-roots=false`, and Cairn's own
+//! `cairn/status` (one file per endpoint: parse → apply → answer). The cluster is reached
+//! only through the [`Cluster`] trait, which cairn-peer implements.
 //!
 //! # Invariants
 //! - No spelling of an intercepted route reaches the upstream ([`route`]): it is served, or
@@ -23,6 +23,7 @@
 mod add;
 mod block_put;
 pub mod cluster;
+mod dag_import;
 mod error;
 mod events;
 pub mod guard;
@@ -37,6 +38,7 @@ pub mod reply;
 mod repo;
 pub mod route;
 mod status;
+mod tee;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -167,6 +169,9 @@ async fn handle(ctx: Arc<Ctx>, req: Request<Body>) -> Result<Response<Body>, Box
     if puts && !query.bool(&["pin"], false)? {
         return forward(&ctx.upstream, req).await;
     }
+    if command == Command::DagImport && !query.bool(&["pin-roots"], true).map_err(InterceptError::from)? {
+        return forward(&ctx.upstream, req).await;
+    }
     match guard::check(req.method(), req.headers(), &ctx.allowed_origins)? {
         guard::Verdict::Forward => forward(&ctx.upstream, req).await,
         guard::Verdict::Serve => serve(&ctx, command, query, req).await,
@@ -186,13 +191,17 @@ async fn serve(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut answer = answer(ctx, command, query, req).await?;
-    if !matches!(command, Command::Add | Command::BlockPut | Command::DagPut) {
+    if !matches!(
+        command,
+        Command::Add | Command::BlockPut | Command::DagPut | Command::DagImport
+    ) {
         ctx.mirror.apply(&ctx.upstream, &path, origin, &mut answer).await;
     }
     Ok(answer)
 }
 
-/// The endpoint's own answer; `add` and the puts carry the upstream's headers already.
+/// The endpoint's own answer; `add`, the puts and `dag/import` carry the upstream's headers
+/// already.
 async fn answer(
     ctx: &Ctx,
     command: Command,
@@ -203,6 +212,7 @@ async fn answer(
         Command::Add => return add::serve(ctx, query, req).await,
         Command::BlockPut => return block_put::serve(ctx, query, req, block_put::Kind::Block).await,
         Command::DagPut => return block_put::serve(ctx, query, req, block_put::Kind::Dag).await,
+        Command::DagImport => return dag_import::serve(ctx, query, req).await,
         Command::PinAdd => pins::add(ctx, query).await,
         Command::PinRm => pins::rm(ctx, query).await,
         Command::PinUpdate => pins::update(ctx, query).await,

@@ -29,6 +29,8 @@ pub enum Command {
     BlockPut,
     /// `dag/put` (served only with `pin=true`).
     DagPut,
+    /// `dag/import` (served unless `pin-roots=false`).
+    DagImport,
     /// `cairn/status`: Cairn's extension, where pins stand across the cluster (docs/composite.md).
     Status,
     /// `cairn/events`: Cairn's extension, the cluster's pin event stream (docs/events.md).
@@ -46,6 +48,7 @@ const COMMANDS: &[(&str, Command)] = &[
     ("repo/gc", Command::RepoGc),
     ("block/put", Command::BlockPut),
     ("dag/put", Command::DagPut),
+    ("dag/import", Command::DagImport),
     ("cairn/status", Command::Status),
     ("cairn/events", Command::Events),
     ("add", Command::Add),

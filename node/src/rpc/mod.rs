@@ -3,13 +3,15 @@
 //! # Where it sits
 //! [`crate::Node::bind`] builds a [`Server`]; each request is checked the way kubo checks it
 //! (POST only, Origin/Referer/User-Agent CSRF rules), routed by command name, and answered by
-//! one command module (`add`, `pins`, `blocks`, `repo`, `misc`) in kubo's shapes via `reply`.
+//! one command module (`add`, `pins`, `blocks`, `car`, `repo`, `misc`) in kubo's shapes via
+//! `reply`.
 //!
 //! # Not here
 //! Block storage and DAG logic (crate root modules); the cluster's interception (gateway).
 
 mod add;
 mod blocks;
+mod car;
 mod guard;
 mod misc;
 mod pins;
@@ -40,7 +42,9 @@ const COMMANDS: &[&str] = &[
     "block/rm",
     "block/stat",
     "cat",
+    "dag/export",
     "dag/get",
+    "dag/import",
     "id",
     "pin/add",
     "pin/ls",
@@ -158,6 +162,8 @@ async fn dispatch(ctx: Arc<Ctx>, command: &str, query: Query, req: Request<Incom
         "block/stat" => blocks::stat(ctx, query).await,
         "block/rm" => blocks::rm(ctx, query).await,
         "cat" => misc::cat(ctx, query).await,
+        "dag/import" => car::import(ctx, query, req).await,
+        "dag/export" => car::export(ctx, query).await,
         "pin/add" => pins::add(ctx, query).await,
         "pin/rm" => pins::rm(ctx, query).await,
         "pin/ls" => pins::ls(ctx, query).await,

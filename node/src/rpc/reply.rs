@@ -137,6 +137,13 @@ pub(crate) fn octets(length: u64) -> (Response<Body>, Stream) {
     (response, stream)
 }
 
+/// A streamed byte answer of unknown length (`X-Stream-Output: 1`), as `dag/export`'s.
+pub(crate) fn stream_output() -> (Response<Body>, Stream) {
+    let (mut response, stream) = streamed("text/plain");
+    set(response.headers_mut(), X_STREAM_OUTPUT.as_str(), "1");
+    (response, stream)
+}
+
 fn streamed(content_type: &'static str) -> (Response<Body>, Stream) {
     let (tx, rx) = mpsc::channel(STREAM_BUFFER);
     let frames = futures::stream::unfold(rx, |mut rx| async move {
