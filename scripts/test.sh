@@ -3,6 +3,7 @@
 #   - js-ipfs 0.66.1 (the real upstream daemon) from compat-tests/js's committed lock file
 #   - kubo-rpc-client 7.1.0 (npm) and ipfshttpclient 0.7.0 (PyPI), the real clients
 #   - promtool (Debian's prometheus), which checks the /metrics exposition
+#   - tmux and graphviz's dot (Debian's), for the CLI's progress bar and `health graph`
 #   - rustfmt, clippy -D warnings, the dependency-direction check, then every test
 # A missing tool stops here with a message; tests never skip for a missing daemon or client.
 set -euo pipefail
@@ -49,6 +50,16 @@ if ! command -v promtool >/dev/null 2>&1; then
   apt-get install -y --no-install-recommends prometheus \
     || { echo "scripts/test.sh: 'apt-get install -y --no-install-recommends prometheus' failed: install Debian's prometheus (promtool)" >&2; exit 1; }
 fi
+
+step "tmux and graphviz (Debian's, for the CLI's terminal and health graph tests)"
+for pkg in tmux:tmux graphviz:dot; do
+  if ! command -v "${pkg#*:}" >/dev/null 2>&1; then
+    command -v apt-get >/dev/null 2>&1 \
+      || { echo "scripts/test.sh: ${pkg#*:} is missing and apt-get is not available: install Debian's ${pkg%%:*}" >&2; exit 1; }
+    apt-get install -y --no-install-recommends "${pkg%%:*}" \
+      || { echo "scripts/test.sh: 'apt-get install -y --no-install-recommends ${pkg%%:*}' failed: install Debian's ${pkg%%:*} (${pkg#*:})" >&2; exit 1; }
+  fi
+done
 
 step "rustfmt and clippy"
 cargo fmt --all --check

@@ -363,6 +363,8 @@ pub struct Peer {
     pub gateway: SocketAddr,
     /// Its IPFS daemon's API (the embedded node's, or the configured daemon's).
     pub ipfs: Option<SocketAddr>,
+    /// Its pinning service API (`None` when `api.pinsvcapi` is off).
+    pub pinsvc: Option<SocketAddr>,
     /// Its config directory (`cairn init` output).
     pub dir: PathBuf,
     /// Its `/metrics` endpoint (`metrics off`, unless `observations.metrics.enable_stats`:
@@ -371,8 +373,9 @@ pub struct Peer {
 }
 
 /// Environment that puts every listener of a peer on a free 127.0.0.1 port.
-pub const LOCAL_PORTS: [(&str, &str); 3] = [
+pub const LOCAL_PORTS: [(&str, &str); 4] = [
     ("CLUSTER_RESTAPI_HTTPLISTENMULTIADDRESS", "/ip4/127.0.0.1/tcp/0"),
+    ("CLUSTER_PINSVCAPI_HTTPLISTENMULTIADDRESS", "/ip4/127.0.0.1/tcp/0"),
     ("CLUSTER_IPFSPROXY_LISTENMULTIADDRESS", "/ip4/127.0.0.1/tcp/0"),
     ("CLUSTER_LISTENMULTIADDRESS", "/ip4/127.0.0.1/tcp/0"),
 ];
@@ -435,7 +438,7 @@ impl Peer {
                 std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
             )
         });
-        let (peer_id, cluster, rest, gateway, ipfs) = match ready {
+        let (peer_id, cluster, rest, gateway, ipfs, pinsvc) = match ready {
             Ok(ready) => ready,
             Err(e) => {
                 let _ = child.kill();
@@ -451,6 +454,7 @@ impl Peer {
             rest,
             gateway,
             ipfs,
+            pinsvc,
             dir: dir.to_path_buf(),
             metrics,
         })
@@ -485,8 +489,16 @@ impl Peer {
     }
 }
 
-/// What a daemon's ready line says: peer id, cluster address, REST, gateway, IPFS API.
-type Ready = (String, String, SocketAddr, SocketAddr, Option<SocketAddr>);
+/// What a daemon's ready line says: peer id, cluster address, REST, gateway, IPFS API, and the
+/// pinning service API (`pinsvc off`, or absent from older binaries: `None`).
+type Ready = (
+    String,
+    String,
+    SocketAddr,
+    SocketAddr,
+    Option<SocketAddr>,
+    Option<SocketAddr>,
+);
 
 /// The word after `name` on a ready line (`metrics <addr>`), for fields not every peer has.
 fn ready_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
@@ -515,6 +527,7 @@ fn parse_ready(line: &str) -> Option<Ready> {
         addr(field("rest")?)?,
         addr(field("gateway")?)?,
         field("ipfs").and_then(addr),
+        field("pinsvc").and_then(addr),
     ))
 }
 

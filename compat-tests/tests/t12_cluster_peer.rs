@@ -121,7 +121,16 @@ async fn the_cli_client_pins_lists_and_unpins() -> anyhow::Result<()> {
     let host = peer.rest_multiaddr();
     let cairn = |args: &[&str]| run_cairn(&[args, &["--host", &host]].concat(), &[]);
 
-    let (code, out, err) = cairn(&["pin", "add", &hello, "--name", "greeting", "--replication", "1"])?;
+    let (code, out, err) = cairn(&[
+        "pin",
+        "add",
+        &hello,
+        "--name",
+        "greeting",
+        "--replication",
+        "1",
+        "--no-status",
+    ])?;
     assert_eq!(code, 0, "{err}");
     assert!(
         out.starts_with(&format!("{hello} | greeting | PIN | Repl. Factor: 1 |")),

@@ -7,6 +7,7 @@
 //!   between peers, and the gateway's `Cluster` trait.
 //! - [`ipfs`]: the client of this peer's own IPFS daemon.
 //! - [`rest`]: ipfs-cluster's REST API; [`config`], [`identity`]; [`cli`]: the `cairn` binary.
+//! - [`pinsvc`]: the IPFS Pinning Service API (ipfs-cluster's `pinsvcapi`).
 //! - [`files`]: the secret files (0600, refused when others may use them), the directories
 //!   cairn creates (0700).
 //!
@@ -35,6 +36,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod net;
 pub mod peer;
+pub mod pinsvc;
 pub mod rest;
 pub mod rpc;
 pub mod state;

@@ -18,7 +18,8 @@
 //! 7. the cluster's pin and membership operations (`cluster`) over Raft and those handles; it
 //!    then serves the other peers and initialises or joins the cluster;
 //! 8. the monitor's loops (`monitor::run`): informers, ping, and the checker, with the cluster
-//!    as its failover; the REST API (`rest`); the gateway (cairn-gateway) over the cluster.
+//!    as its failover; the REST API (`rest`); the gateway (cairn-gateway) over the cluster;
+//!    the pinning service API (`pinsvc`) when `api.pinsvcapi` is configured.
 //! 9. with `observations.metrics.enable_stats`, `/metrics` (`metrics`) over narrow handles:
 //!    Raft's metrics, the log store's counters, the batcher's proposal sizes, the tracker, the
 //!    pinset, the monitor, the daemon's client, and the gateway's counters.
@@ -91,6 +92,9 @@ pub enum StartError {
     /// The metrics endpoint could not bind.
     #[error("binding the metrics endpoint")]
     Metrics(#[source] ServerError),
+    /// The pinning service API could not bind.
+    #[error("binding the pinning service API")]
+    PinSvc(#[source] ServerError),
 }
 
 /// A started peer: its cluster, its two bound (not yet serving) APIs and its IPFS daemon.
@@ -103,6 +107,8 @@ pub struct Peer {
     pub gateway: Server,
     /// `/metrics`, bound, when `observations.metrics.enable_stats` is true.
     pub metrics: Option<Server>,
+    /// The pinning service API, bound, when `api.pinsvcapi` is configured.
+    pub pinsvc: Option<Server>,
     /// The IPFS daemon the peer pins on and the gateway forwards to.
     pub ipfs: Target,
     /// The embedded node, when no external daemon is configured.
@@ -138,6 +144,10 @@ impl Peer {
         let gateway_stats = metrics_config
             .as_ref()
             .map(|_| Arc::new(cairn_gateway::stats::GatewayStats::new()));
+        let pinsvc_config = (config.pinsvcapi.as_ref())
+            .map(crate::pinsvc::server_config)
+            .transpose()
+            .map_err(StartError::Config)?;
         let upstream = config.ipfshttp.upstream().map_err(StartError::Config)?;
         let (core, incoming) = start_core(dir, config, identity).await?;
         let exchange = Exchange::new(
@@ -218,11 +228,13 @@ impl Peer {
         let (rest, gateway) =
             bind_apis(config, &rest_config, &cluster, &ipfs, &access, gateway_stats).await?;
         let metrics = bind_metrics(metrics_config.as_ref(), &config.metrics, observed).await?;
+        let pinsvc = bind_pinsvc(config, pinsvc_config.as_ref(), &cluster).await?;
         Ok(Self {
             cluster,
             rest,
             gateway,
             metrics,
+            pinsvc,
             ipfs,
             embedded,
         })
@@ -360,13 +372,16 @@ async fn bind_apis(
         security.authenticates(),
         "api.restapi.basic_auth_credentials",
     );
-    let rest = Server::bind_with(rest_config, crate::rest::stack(cluster.clone(), security))
-        .await
-        .map_err(StartError::Rest)?;
     let mut gateway_config = config.ipfsproxy.clone();
     gateway_config.node = ipfs.clone();
     access.onto(&mut gateway_config);
     let intercepting: Arc<dyn cairn_gateway::intercept::Cluster> = Arc::new(cluster.clone());
+    // REST `/add` adds through the gateway's own add path to the same daemon.
+    let adder = crate::rest::add::Adder::new(&gateway_config, intercepting.clone())
+        .map_err(|e| StartError::Rest(ServerError::Tls(e)))?;
+    let rest = Server::bind_with(rest_config, crate::rest::stack(cluster.clone(), security, adder))
+        .await
+        .map_err(StartError::Rest)?;
     let stack = cairn_gateway::stack::build_observed(&gateway_config, Some(intercepting), stats)
         .map_err(|e| StartError::Gateway(ServerError::Tls(e)))?;
     let open = gateway_config.authorizations.is_empty();
@@ -380,6 +395,29 @@ async fn bind_apis(
         .await
         .map_err(StartError::Gateway)?;
     Ok((rest, gateway))
+}
+
+/// Binds the pinning service API over `cluster` when `api.pinsvcapi` is configured.
+async fn bind_pinsvc(
+    config: &ServiceConfig,
+    server_config: Option<&ProxyConfig>,
+    cluster: &Cluster,
+) -> Result<Option<Server>, StartError> {
+    let (Some(section), Some(server_config)) = (&config.pinsvcapi, server_config) else {
+        return Ok(None);
+    };
+    let security = crate::pinsvc::security(section);
+    warn_if_open(
+        "pinning service API",
+        &server_config.listen,
+        security.authenticates(),
+        "api.pinsvcapi.basic_auth_credentials",
+    );
+    let stack = crate::pinsvc::stack(cluster.clone(), security, section.max_body_bytes);
+    let server = Server::bind_with(server_config, stack)
+        .await
+        .map_err(StartError::PinSvc)?;
+    Ok(Some(server))
 }
 
 /// Binds `/metrics` over `source` when `observations.metrics.enable_stats` is true.

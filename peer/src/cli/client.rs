@@ -1,21 +1,32 @@
-//! Client commands that talk to a running peer's REST API (`--host`, default
-//! `/ip4/127.0.0.1/tcp/9094`): `id`, `peers ls`, `pin add|rm|ls`. `--enc json` prints the API's
-//! JSON as it came; text output is one readable line per item.
+//! The REST client every client command shares, and its options (ipfs-cluster-ctl's global
+//! flags): `--host` (default `/ip4/127.0.0.1/tcp/9094`), `--enc text|json`, `--basic-auth`,
+//! `--https`, `--no-check-certificate`, `--timeout`, `--debug`, each with a `CLUSTER_*`
+//! environment variable. They are global: accepted before or after the subcommand.
+//!
+//! # Invariants
+//! - `--timeout` bounds each REST call (connect, answer and body); 0 is no limit.
+//! - `--debug` writes every request and each raw answer to stderr, never credentials.
+//! - A failure names the address tried and the flag (and variable) that sets what to change.
+
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use cairn_gateway::upstream::{Connector, Target};
+use cairn_gateway::{Body, boxed};
 use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::CliError;
-use crate::api::{PeerInfo, Pin, PinMode};
+
+/// The REST API ipfs-cluster-ctl talks to when no `--host` is given.
+pub const DEFAULT_HOST: &str = "/ip4/127.0.0.1/tcp/9094";
 
 /// How results are printed.
-#[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Encoding {
     /// Readable text.
     #[default]
@@ -24,19 +35,22 @@ pub enum Encoding {
     Json,
 }
 
-/// Options every client command shares.
+/// Options every client command shares (global: before or after the subcommand).
 #[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Client options (before or after the subcommand)")]
 pub struct Global {
     /// The peer's REST API as a multiaddr.
-    #[arg(
-        long,
-        global = true,
-        default_value = "/ip4/127.0.0.1/tcp/9094",
-        value_name = "MULTIADDR"
-    )]
+    #[arg(long, short = 'l', global = true, env = "CLUSTER_HOST", default_value = DEFAULT_HOST, value_name = "MULTIADDR")]
     pub(super) host: String,
     /// Output encoding.
-    #[arg(long, global = true, value_enum, default_value_t)]
+    #[arg(
+        long,
+        alias = "encoding",
+        global = true,
+        env = "CLUSTER_ENC",
+        value_enum,
+        default_value_t
+    )]
     pub(super) enc: Encoding,
     /// Basic auth for the REST API, `user:password` (ipfs-cluster-ctl's flag).
     #[arg(
@@ -48,69 +62,45 @@ pub struct Global {
     )]
     pub(super) basic_auth: Option<String>,
     /// Talk to the REST API over HTTPS.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "CLUSTER_HTTPS", value_parser = clap::builder::BoolishValueParser::new())]
     pub(super) https: bool,
     /// With --https: do not check the API's certificate (self-signed setups).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "CLUSTER_NO_CHECK_CERTIFICATE", value_parser = clap::builder::BoolishValueParser::new())]
     pub(super) no_check_certificate: bool,
+    /// How long each REST call may take: a Go duration (`30s`, `1m30s`) or seconds; 0 = no limit.
+    #[arg(long, short = 't', global = true, env = "CLUSTER_TIMEOUT", default_value = "0", value_parser = parse_duration, value_name = "DURATION")]
+    pub(super) timeout: Duration,
+    /// Print each request and the raw answers to stderr.
+    #[arg(long, short = 'd', global = true, env = "CLUSTER_DEBUG", value_parser = clap::builder::BoolishValueParser::new())]
+    pub(super) debug: bool,
 }
 
-/// `cairn pin …`.
-#[derive(Debug, clap::Subcommand)]
-pub enum PinCommand {
-    /// Pin a CID in the cluster.
-    Add {
-        /// The CID.
-        cid: String,
-        /// A name for the pin.
-        #[arg(long)]
-        name: Option<String>,
-        /// Both replication factors.
-        #[arg(long, short = 'r')]
-        replication: Option<i32>,
-        /// Minimum replication factor.
-        #[arg(long)]
-        replication_min: Option<i32>,
-        /// Maximum replication factor.
-        #[arg(long)]
-        replication_max: Option<i32>,
-    },
-    /// Remove a pin from the cluster.
-    Rm {
-        /// The CID.
-        cid: String,
-    },
-    /// List the pinset, or one pin.
-    Ls {
-        /// Only this CID.
-        cid: Option<String>,
-    },
+/// A Go duration (`1m30s`) or a number of seconds (`30`, `2.5`), as ipfs-cluster-ctl's
+/// `--timeout` and `--wait-timeout` read.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = text.trim().parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds)
+            .map_err(|_| format!("{text:?} is not a duration in seconds"));
+    }
+    cairn_gateway::duration::parse(text).map_err(|e| e.to_string())
 }
 
-/// `cairn peers …`.
-#[derive(Debug, clap::Subcommand)]
-pub enum PeersCommand {
-    /// List the cluster's peers.
-    Ls,
-    /// Remove a peer from the cluster.
-    Rm {
-        /// The peer id.
-        peer: String,
-    },
-}
-
+/// A client of one peer's REST API, as the global options say.
 pub(super) struct Rest {
-    client: Client<Connector, Empty<Bytes>>,
+    client: Client<Connector, Body>,
     authority: String,
     host: String,
     https: bool,
     credentials: Option<http::HeaderValue>,
+    timeout: Option<Duration>,
+    debug: bool,
 }
 
 impl Rest {
     pub(super) fn new(global: &Global) -> anyhow::Result<Self> {
         let host = global.host.as_str();
-        let target = Target::from_multiaddr(host).context("--host")?;
+        let target =
+            Target::from_multiaddr(host).with_context(|| format!("--host {host} (or CLUSTER_HOST)"))?;
         let authority = target.authority();
         let https = global.https || cairn_gateway::upstream::multiaddr_wants_tls(host);
         let tls = https
@@ -122,7 +112,7 @@ impl Rest {
                 .config()
             })
             .transpose()?;
-        let connector = Connector::new(target, Some(std::time::Duration::from_secs(5))).with_tls(tls);
+        let connector = Connector::new(target, Some(Duration::from_secs(5))).with_tls(tls);
         let client = Client::builder(TokioExecutor::new()).build(connector);
         let credentials = global.basic_auth.as_deref().map(basic_header).transpose()?;
         Ok(Self {
@@ -131,49 +121,131 @@ impl Rest {
             host: host.to_owned(),
             https,
             credentials,
+            timeout: Some(global.timeout).filter(|t| !t.is_zero()),
+            debug: global.debug,
         })
     }
 
+    /// Whether `--debug` asked for the requests and answers on stderr.
+    pub(super) fn debug(&self) -> bool {
+        self.debug
+    }
+
+    /// `method path` without a body; the answer's JSON values (one, or an ndjson stream).
     pub(super) async fn call(&self, method: http::Method, path: &str) -> anyhow::Result<Vec<Value>> {
+        let exchange = async {
+            let rsp = self
+                .send(method, path, None, boxed(Empty::<Bytes>::new()))
+                .await?;
+            let body = rsp
+                .into_body()
+                .collect()
+                .await
+                .context("reading the answer")?
+                .to_bytes();
+            if self.debug {
+                eprintln!("{}", String::from_utf8_lossy(&body).trim_end());
+            }
+            let values = serde_json::Deserializer::from_slice(&body)
+                .into_iter::<Value>()
+                .collect::<Result<Vec<_>, _>>()
+                .with_context(|| format!("the answer of {path} is not JSON"))?;
+            Ok(values)
+        };
+        self.bounded(path, exchange).await
+    }
+
+    /// `exchange` within `--timeout`, if one is set.
+    pub(super) async fn bounded<T>(
+        &self,
+        path: &str,
+        exchange: impl Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        match self.timeout {
+            None => exchange.await,
+            Some(limit) => tokio::time::timeout(limit, exchange).await.map_err(|_| {
+                anyhow::anyhow!(
+                    "the REST API at {} did not answer {path} within {} (--timeout or CLUSTER_TIMEOUT; 0 = no limit)",
+                    self.host,
+                    cairn_gateway::duration::format(limit)
+                )
+            })?,
+        }
+    }
+
+    /// Sends `method path` with `body`; the answer once its head arrived with a success
+    /// status (an error status is read and returned as the API's message).
+    pub(super) async fn send(
+        &self,
+        method: http::Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Body,
+    ) -> anyhow::Result<http::Response<Incoming>> {
         let uri = format!("http://{}{path}", self.authority);
-        let mut req = http::Request::builder().method(method).uri(uri);
+        if self.debug {
+            let scheme = if self.https { "https" } else { "http" };
+            eprintln!("cairn: > {method} {scheme}://{}{path}", self.authority);
+        }
+        // `TE: trailers`: a streamed answer's late failure (`X-Stream-Error`) reaches us only so.
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(http::header::TE, "trailers");
+        if let Some(kind) = content_type {
+            req = req.header(http::header::CONTENT_TYPE, kind);
+        }
         if let Some(credentials) = &self.credentials {
             req = req.header(http::header::AUTHORIZATION, credentials.clone());
         }
-        let rsp = self.client.request(req.body(Empty::new())?).await.map_err(|e| {
-            let hint = match self.https {
-                true => {
-                    "is it up, and is its certificate trusted (--no-check-certificate for a self-signed one)?"
-                }
-                false => "is it up, and does it speak plain HTTP (--https if it serves TLS)?",
-            };
-            anyhow::anyhow!(
-                "cannot reach the peer's REST API at {} (--host): {hint}",
-                self.host
-            )
-            .context(e)
-        })?;
+        let rsp = self
+            .client
+            .request(req.body(body)?)
+            .await
+            .map_err(|e| self.unreachable(e))?;
         let status = rsp.status();
+        if self.debug {
+            eprintln!("cairn: < {} {:?}", status.as_u16(), rsp.headers());
+        }
         if status == http::StatusCode::UNAUTHORIZED {
             bail!("{}", self.unauthorized());
         }
-        let body = rsp.into_body().collect().await?.to_bytes();
-        let values = serde_json::Deserializer::from_slice(&body)
-            .into_iter::<Value>()
-            .collect::<Result<Vec<_>, _>>()?;
-        if !status.is_success() {
-            let message = values
-                .first()
-                .and_then(|v| v["message"].as_str())
-                .unwrap_or("")
-                .to_owned();
-            bail!("{message} ({})", status.as_u16());
+        if status.is_success() {
+            return Ok(rsp);
         }
-        Ok(values)
+        let body = rsp
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        if self.debug {
+            eprintln!("{}", String::from_utf8_lossy(&body).trim_end());
+        }
+        let message = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_owned());
+        bail!("{message} ({})", status.as_u16())
     }
-}
 
-impl Rest {
+    fn unreachable(&self, e: hyper_util::client::legacy::Error) -> anyhow::Error {
+        let hint = match self.https {
+            true => {
+                "is it up, and is its certificate trusted (--no-check-certificate for a self-signed one)?"
+            }
+            false => "is it up, and does it speak plain HTTP (--https if it serves TLS)?",
+        };
+        let set_by = match self.host == DEFAULT_HOST {
+            true => "the default; another peer with --host or CLUSTER_HOST",
+            false => "set by --host or CLUSTER_HOST",
+        };
+        anyhow::Error::new(e).context(format!(
+            "cannot reach the peer's REST API at {} ({}, {set_by}): {hint}",
+            self.host, self.authority
+        ))
+    }
+
     fn unauthorized(&self) -> String {
         match self.credentials {
             None => format!(
@@ -192,7 +264,7 @@ impl Rest {
 fn basic_header(pair: &str) -> anyhow::Result<http::HeaderValue> {
     use base64::Engine;
     if !pair.contains(':') {
-        bail!("--basic-auth must read user:password");
+        bail!("--basic-auth (or CLUSTER_CREDENTIALS) must read user:password");
     }
     let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
     let mut value = http::HeaderValue::from_str(&format!("Basic {encoded}"))?;
@@ -200,6 +272,7 @@ fn basic_header(pair: &str) -> anyhow::Result<http::HeaderValue> {
     Ok(value)
 }
 
+/// Prints each value: its JSON as the API wrote it, or `text` of it.
 pub(super) fn print(values: &[Value], enc: Encoding, text: impl Fn(&Value) -> String) {
     for value in values {
         match enc {
@@ -209,61 +282,7 @@ pub(super) fn print(values: &[Value], enc: Encoding, text: impl Fn(&Value) -> St
     }
 }
 
-/// ipfs-cluster-ctl's line for a pin.
-fn pin_line(pin: &Value) -> String {
-    let pin = match Pin::deserialize(pin) {
-        Ok(pin) => pin,
-        Err(e) => return format!("a pin that does not read as a pin ({e}): {pin}"),
-    };
-    let (min, max) = (
-        pin.options.replication_factor_min,
-        pin.options.replication_factor_max,
-    );
-    let factor = if min == max {
-        min.to_string()
-    } else {
-        format!("{min}--{max}")
-    };
-    let allocations = match &pin.allocations {
-        // Go's `%s` of a []peer.ID, as ipfs-cluster-ctl prints it.
-        a if !a.is_empty() => format!("[{}]", a.join(" ")),
-        _ => "[everywhere]".to_owned(),
-    };
-    let mode = match pin.options.mode {
-        PinMode::Direct => "Direct",
-        PinMode::Recursive => "Recursive",
-    };
-    format!(
-        "{} | {} | PIN | Repl. Factor: {factor} | Allocations: {allocations} | {mode} | Added: {}",
-        pin.cid, pin.options.name, pin.timestamp
-    )
-}
-
-/// Reads `value` as a `PeerInfo` and writes it with `text`, or says why it does not read.
-fn peer_text(value: &Value, text: impl Fn(&PeerInfo) -> String) -> String {
-    match PeerInfo::deserialize(value) {
-        Ok(peer) => text(&peer),
-        Err(e) => format!("a peer that does not read as an ID ({e}): {value}"),
-    }
-}
-
-fn query(name: &Option<String>, r: Option<i32>, min: Option<i32>, max: Option<i32>) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    if let Some(name) = name {
-        q.append_pair("name", name);
-    }
-    for (key, value) in [
-        ("replication", r),
-        ("replication-min", min),
-        ("replication-max", max),
-    ] {
-        if let Some(value) = value {
-            q.append_pair(key, &value.to_string());
-        }
-    }
-    q.finish()
-}
-
+/// Runs a client command on a one-thread runtime.
 pub(super) fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(
     future: F,
 ) -> Result<(), CliError> {
@@ -274,71 +293,25 @@ pub(super) fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(
     Ok(runtime.block_on(future)?)
 }
 
-/// `cairn id`.
-pub(super) fn id(global: &Global) -> Result<(), CliError> {
-    block_on(async {
-        let values = Rest::new(global)?.call(http::Method::GET, "/id").await?;
-        print(&values, global.enc, |v| {
-            peer_text(v, |peer| {
-                let others = peer
-                    .cluster_peers
-                    .as_ref()
-                    .map_or(0, |p| p.len().saturating_sub(1));
-                let error = match peer.error.as_str() {
-                    "" => String::new(),
-                    error => format!(" | ERROR: {error}"),
-                };
-                let name = peer.peername.as_deref().unwrap_or("");
-                format!("{} | {name} | Sees {others} other peers{error}", peer.id)
-            })
-        });
-        Ok(())
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `cairn peers ls`.
-pub(super) fn peers(global: &Global, command: &PeersCommand) -> Result<(), CliError> {
-    if let PeersCommand::Rm { peer } = command {
-        return block_on(async {
-            Rest::new(global)?
-                .call(http::Method::DELETE, &format!("/peers/{peer}"))
-                .await?;
-            println!("removed {peer}");
-            Ok(())
-        });
+    #[test]
+    fn timeouts_read_as_go_durations_or_seconds() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1").is_err());
     }
-    block_on(async {
-        let values = Rest::new(global)?.call(http::Method::GET, "/peers").await?;
-        print(&values, global.enc, |v| {
-            peer_text(v, |peer| {
-                format!("{} | {}", peer.id, peer.peername.as_deref().unwrap_or(""))
-            })
-        });
-        Ok(())
-    })
-}
 
-/// `cairn pin add|rm|ls`.
-pub(super) fn pin(global: &Global, command: &PinCommand) -> Result<(), CliError> {
-    block_on(async {
-        let rest = Rest::new(global)?;
-        let (method, path) = match command {
-            PinCommand::Add {
-                cid,
-                name,
-                replication,
-                replication_min,
-                replication_max,
-            } => {
-                let q = query(name, *replication, *replication_min, *replication_max);
-                (http::Method::POST, format!("/pins/{cid}?{q}"))
-            }
-            PinCommand::Rm { cid } => (http::Method::DELETE, format!("/pins/{cid}")),
-            PinCommand::Ls { cid: Some(cid) } => (http::Method::GET, format!("/allocations/{cid}")),
-            PinCommand::Ls { cid: None } => (http::Method::GET, "/allocations".to_owned()),
-        };
-        let values = rest.call(method, &path).await?;
-        print(&values, global.enc, pin_line);
-        Ok(())
-    })
+    #[test]
+    fn basic_auth_needs_a_colon() {
+        assert!(basic_header("alice").is_err());
+        let value = basic_header("alice:pw").expect("header");
+        assert!(value.is_sensitive());
+        assert_eq!(value.to_str().ok(), Some("Basic YWxpY2U6cHc="));
+    }
 }

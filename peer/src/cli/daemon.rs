@@ -81,34 +81,44 @@ async fn serve(
         metrics,
         rest,
         gateway,
+        pinsvc,
         ipfs,
         embedded,
     } = peer;
-    // One machine-readable line for scripts and the test harness.
+    // One machine-readable line for scripts and the test harness (`pinsvc off` when
+    // `api.pinsvcapi` is absent).
+    let pinsvc_shown = pinsvc
+        .as_ref()
+        .map_or_else(|| "off".to_owned(), |s| shown(&s.local_addrs()));
     // `metrics off` unless `observations.metrics.enable_stats`.
     let metrics_shown = metrics
         .as_ref()
         .map_or_else(|| "off".to_owned(), |s| shown(&s.local_addrs()));
     println!(
-        "cairn daemon ready: peer {} cluster {} rest {} gateway {} ipfs {} metrics {}",
+        "cairn daemon ready: peer {} cluster {} rest {} gateway {} ipfs {} metrics {} pinsvc {}",
         cluster.peer_id,
         cluster.addresses().join(","),
         shown(&rest.local_addrs()),
         shown(&gateway.local_addrs()),
         cairn_gateway::config::target_multiaddr(&ipfs),
-        metrics_shown
+        metrics_shown,
+        pinsvc_shown
     );
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let rest_task = tokio::spawn(rest.serve(stopped(stop_rx.clone())));
     let metrics_task = metrics.map(|s| tokio::spawn(s.serve(stopped(stop_rx.clone()))));
+    let pinsvc_task = pinsvc.map(|s| tokio::spawn(s.serve(stopped(stop_rx.clone()))));
     let gateway_task = tokio::spawn(gateway.serve(stopped(stop_rx)));
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = tokio::join!(rest_task, gateway_task);
     if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
+    if let Some(task) = pinsvc_task {
         let _ = task.await;
     }
     if let Some(node) = embedded {

@@ -1,5 +1,10 @@
 //! The `cairn` command line: argument parsing, config loading, logging, signals.
 //!
+//! The peer's own commands (`init`, `daemon`, `gateway`, `node`, `state`) and the client
+//! commands of ipfs-cluster-ctl (`id`, `add`, `pin`, `status`, `recover`, `sync`, `health`,
+//! `peers`), whose global flags (`client::Global`) go before or after the subcommand;
+//! `completion` and `man` are generated from these definitions (docs/cli.md).
+//!
 //! # Invariants
 //! - Configuration is read and validated before anything binds; a bad value exits with
 //!   code 64 (`EX_USAGE`) and a message naming the key.
@@ -8,14 +13,21 @@
 //! # Not here
 //! What a command does once configured belongs to the library modules it calls.
 
+mod add;
 pub mod client;
 pub mod daemon;
+mod docs;
 pub mod gateway;
+mod graph;
 pub mod init;
 pub mod ipfs;
 mod logging;
+mod multipart;
+pub mod pin;
 pub mod state;
 pub mod status;
+#[cfg(test)]
+mod tests;
 mod wait;
 
 use std::path::PathBuf;
@@ -35,6 +47,10 @@ pub struct Cli {
     /// Configuration directory holding service.json (default: $CAIRN_PATH or ~/.cairn).
     #[arg(long, global = true, env = "CAIRN_PATH", value_name = "DIR")]
     pub config: Option<PathBuf>,
+    /// The client commands' REST API address, encoding, credentials, timeout and debug output
+    /// (ipfs-cluster-ctl's global flags), before or after the subcommand.
+    #[command(flatten)]
+    pub global: client::Global,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
@@ -52,56 +68,39 @@ pub enum Command {
     /// Run the embedded IPFS node (cairn-node) alone, serving kubo's RPC API.
     Node(ipfs::Args),
     /// Show the peer's identity (through its REST API).
-    Id {
-        /// REST API address and output encoding.
-        #[command(flatten)]
-        global: client::Global,
-    },
-    /// Pin, unpin and list pins in the cluster (through a peer's REST API).
+    Id,
+    /// Add files or directories to the peer's IPFS daemon and pin them in the cluster.
+    Add(add::Args),
+    /// Pin, update, unpin and list pins in the cluster (through a peer's REST API).
     Pin {
         /// What to do.
         #[command(subcommand)]
-        command: client::PinCommand,
-        /// REST API address and output encoding.
-        #[command(flatten)]
-        global: client::Global,
+        command: pin::PinCommand,
     },
     /// Where pins stand on every peer (through a peer's REST API).
     Status {
         /// CID, filter, local.
         #[command(flatten)]
         args: status::StatusArgs,
-        /// REST API address and output encoding.
-        #[command(flatten)]
-        global: client::Global,
     },
     /// Retry failed pins now on every peer, then show their status.
     Recover {
         /// CID, filter, local.
         #[command(flatten)]
         args: status::StatusArgs,
-        /// REST API address and output encoding.
-        #[command(flatten)]
-        global: client::Global,
     },
     /// Compare every peer's pins with its IPFS daemon now, then show the status.
     Sync {
         /// Filter, local.
         #[command(flatten)]
         args: status::StatusArgs,
-        /// REST API address and output encoding.
-        #[command(flatten)]
-        global: client::Global,
     },
     /// Peer health: without a subcommand, whether the peer can serve (its consensus and store
-    /// work; exits non-zero with the reason when not); alerts and metrics.
+    /// work; exits non-zero with the reason when not); alerts, metrics and the peer graph.
     Health {
         /// What to show.
         #[command(subcommand)]
         command: Option<status::HealthCommand>,
-        /// REST API address and output encoding.
-        #[command(flatten)]
-        global: client::Global,
     },
     /// Export, import or clean this peer's local state (with the daemon stopped).
     State {
@@ -109,14 +108,23 @@ pub enum Command {
         #[command(subcommand)]
         command: state::StateCommand,
     },
-    /// List the cluster's peers (through a peer's REST API).
+    /// List or remove the cluster's peers (through a peer's REST API).
     Peers {
         /// What to do.
         #[command(subcommand)]
-        command: client::PeersCommand,
-        /// REST API address and output encoding.
-        #[command(flatten)]
-        global: client::Global,
+        command: pin::PeersCommand,
+    },
+    /// Print a shell completion script: `source <(cairn completion bash)`.
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man {
+        /// Write cairn.1 and cairn-<command>.1 here instead of printing cairn.1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -156,19 +164,23 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), CliError> {
     let dir = config_dir(cli.config);
+    let global = &cli.global;
     match cli.command {
         Command::Init(args) => init::run(&dir, args),
         Command::Daemon(args) => daemon::run(&dir, args),
         Command::Gateway(args) => gateway::run(&dir, args),
         Command::Node(args) => ipfs::run(&dir, args),
-        Command::Id { global } => client::id(&global),
-        Command::Pin { command, global } => client::pin(&global, &command),
-        Command::Peers { command, global } => client::peers(&global, &command),
+        Command::Id => pin::id(global),
+        Command::Add(args) => add::run(global, &args),
+        Command::Pin { command } => pin::pin(global, &command),
+        Command::Peers { command } => pin::peers(global, &command),
         Command::State { command } => state::run(&dir, command),
-        Command::Status { args, global } => status::status(&global, &args),
-        Command::Recover { args, global } => status::recover(&global, &args),
-        Command::Sync { args, global } => status::sync(&global, &args),
-        Command::Health { command, global } => status::health(&global, &command),
+        Command::Status { args } => status::status(global, &args),
+        Command::Recover { args } => status::recover(global, &args),
+        Command::Sync { args } => status::sync(global, &args),
+        Command::Health { command } => status::health(global, &command),
+        Command::Completion { shell } => docs::completion(shell),
+        Command::Man { dir } => docs::man(dir.as_deref()),
     }
 }
 

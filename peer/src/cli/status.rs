@@ -1,7 +1,7 @@
 //! Client commands about where pins stand and peer health, through a peer's REST API:
 //! `cairn status [cid] [--filter F] [--local] [--depth N]`, `cairn sync`, `cairn recover [cid]`,
-//! `cairn health alerts`, `cairn health metrics [name]` (ipfs-cluster-ctl's words and text
-//! layout; `--enc json` prints the API's JSON).
+//! `cairn health alerts`, `cairn health metrics [name]`, `cairn health graph` (`graph`)
+//! (ipfs-cluster-ctl's words and text layout; `--enc json` prints the API's JSON).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -39,6 +39,8 @@ pub enum HealthCommand {
         /// A metric name (`freespace`, `ping`, `tag:group`, …).
         name: Option<String>,
     },
+    /// The cluster's peers and their IPFS daemons as a Graphviz graph (`| dot -Tsvg`).
+    Graph,
 }
 
 fn query(args: &StatusArgs) -> String {
@@ -57,7 +59,7 @@ fn query(args: &StatusArgs) -> String {
 
 /// ipfs-cluster-ctl's text for a `GlobalPinInfo`; a peer's child cluster (`--depth`) is shown
 /// below that peer, indented one level further.
-fn status_text(info: &Value) -> String {
+pub(super) fn status_text(info: &Value) -> String {
     match GlobalPinInfo::deserialize(info) {
         Ok(info) => {
             let mut out = format!("{} | {}:", info.cid, info.name);
@@ -159,6 +161,7 @@ pub(super) fn health(global: &Global, command: &Option<HealthCommand>) -> Result
             return Ok(());
         };
         let (path, text): (String, fn(&Value) -> String) = match command {
+            HealthCommand::Graph => return super::graph::show(&rest, global.enc).await,
             HealthCommand::Alerts => ("/health/alerts".into(), alert_text),
             HealthCommand::Metrics { name: Some(name) } => (format!("/monitor/metrics/{name}"), metric_text),
             HealthCommand::Metrics { name: None } => ("/monitor/metrics".into(), |v| v.to_string()),

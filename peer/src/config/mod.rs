@@ -1,5 +1,5 @@
 //! `service.json` for a cluster peer: ipfs-cluster's sections and key names where the concept
-//! matches (`cluster`, `consensus.raft`, `api.restapi`, `api.ipfsproxy`,
+//! matches (`cluster`, `consensus.raft`, `api.restapi`, `api.pinsvcapi`, `api.ipfsproxy`,
 //! `ipfs_connector.ipfshttp`, `observations.metrics`).
 //!
 //! Sources: defaults, the file, then `CLUSTER_<SECTION>_<KEY>` environment variables
@@ -19,10 +19,12 @@ use crate::api::check_factors;
 
 mod duration;
 mod observations;
+mod pinsvc;
 mod placement;
 
 pub use duration::GoDuration;
 pub use observations::{DEFAULT_PROMETHEUS_ENDPOINT, MetricsConfig};
+pub use pinsvc::PinSvcConfig;
 
 pub use placement::{
     BalancedSection, DiskSection, MonitorSection, PinQueueSection, Placement, TagsSection, TrackerSection,
@@ -347,6 +349,8 @@ pub struct ServiceConfig {
     pub raft: RaftConfig,
     /// `api.restapi`.
     pub restapi: RestConfig,
+    /// `api.pinsvcapi` (the REST API's keys); `None` when the section is absent: not served.
+    pub pinsvcapi: Option<PinSvcConfig>,
     /// `api.ipfsproxy`.
     pub ipfsproxy: ProxyConfig,
     /// `ipfs_connector.ipfshttp`.
@@ -363,10 +367,11 @@ pub struct ServiceConfig {
 pub struct ConfigError(pub String);
 
 /// (JSON path, environment prefix) of the sections this module parses.
-const SECTIONS: [(&[&str], &str); 4] = [
+const SECTIONS: [(&[&str], &str); 5] = [
     (&["cluster"], "CLUSTER_"),
     (&["consensus", "raft"], "CLUSTER_RAFT_"),
     (&["api", "restapi"], "CLUSTER_RESTAPI_"),
+    (&pinsvc::PATH, "CLUSTER_PINSVCAPI_"),
     (&["ipfs_connector", "ipfshttp"], "CLUSTER_IPFSHTTP_"),
 ];
 
@@ -390,6 +395,7 @@ impl ServiceConfig {
             cluster: section(&json, &["cluster"])?,
             raft: section(&json, &["consensus", "raft"])?,
             restapi: section(&json, &["api", "restapi"])?,
+            pinsvcapi: pinsvc::from_json(&json)?,
             ipfsproxy: proxy_section(&json, &env)?,
             ipfshttp: section(&json, &["ipfs_connector", "ipfshttp"])?,
             placement: Placement::from_json(&json)?,
@@ -444,6 +450,9 @@ impl ServiceConfig {
             return fail("api.restapi.http_listen_multiaddress", e);
         }
         self.restapi.validate().map_err(ConfigError)?;
+        if let Some(pinsvcapi) = &self.pinsvcapi {
+            pinsvc::validate(pinsvcapi)?;
+        }
         self.ipfshttp.upstream().map_err(ConfigError)?;
         self.ipfshttp.access().map_err(ConfigError)?;
         self.ipfsproxy.validate().map_err(|e| ConfigError(e.to_string()))
@@ -465,7 +474,11 @@ fn template(peername: String, secret: String) -> Value {
     let mut json = json!({
         "cluster": cluster,
         "consensus": { "raft": RaftConfig::default() },
-        "api": { "restapi": RestConfig::default(), "ipfsproxy": ProxyConfig::default().to_json() },
+        "api": {
+            "restapi": RestConfig::default(),
+            "pinsvcapi": pinsvc::defaults(),
+            "ipfsproxy": ProxyConfig::default().to_json(),
+        },
         "ipfs_connector": { "ipfshttp": IpfsHttpConfig::default() },
     });
     if let (Some(all), Value::Object(extra)) = (json.as_object_mut(), Placement::template()) {

@@ -3,8 +3,11 @@
 //! Routes: `GET /id`, `GET /version`, `GET /health` (204, or 503 with the reason when this
 //! peer's consensus or store failed), `GET /peers` (ndjson),
 //! `DELETE /peers/{id}`, `GET /raft` (Cairn-only: leader, term, last applied, members),
-//! `POST /pins/{cid}` (PinOptions in the query), `DELETE /pins/{cid}`, `GET /allocations`
-//! (ndjson, streamed from the store; 204 when empty), `GET /allocations/{cid}`.
+//! `POST /pins/{cid}` (PinOptions in the query; `pin-update={from}` pins with the options of
+//! `from`, `update`), `DELETE /pins/{cid}`, `POST /add` (`add`: the upload streamed into this
+//! peer's daemon through the gateway's add, the roots pinned; ipfs-cluster's `AddedOutput`
+//! lines), `GET /allocations` (ndjson, streamed from the store; 204 when empty),
+//! `GET /allocations/{cid}`.
 //! Errors are `{"code":<status>,"message":"…"}` plus a newline; values end with a newline.
 //! Every request passes `security` first (body limit, CORS, CSRF, basic auth and tokens,
 //! `POST /token`).
@@ -18,10 +21,12 @@
 //! # Not here
 //! Choosing allocations (allocator, `Cluster::pin`).
 
+pub mod add;
 pub mod events;
 mod health;
 pub mod security;
 mod status;
+mod update;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -36,21 +41,26 @@ use serde::Serialize;
 
 use cairn_gateway::{Body, BoxError, boxed};
 
-use crate::api::{IpfsInfo, PeerInfo, PinOptions, parse_cid};
+use crate::api::{IpfsInfo, PeerInfo, parse_cid};
 use crate::cluster::{Cluster, ClusterError, Consistency};
 use crate::status::Upkeep;
 
 /// Cairn's version, as `/version` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Builds the REST service for `cluster`, guarded by `security`, as a gateway-server stack.
-pub fn stack(cluster: Cluster, security: Arc<security::Security>) -> cairn_gateway::stack::Stack {
+/// Builds the REST service for `cluster`, guarded by `security`, as a gateway-server stack;
+/// `adder` serves `POST /add`.
+pub fn stack(
+    cluster: Cluster,
+    security: Arc<security::Security>,
+    adder: add::Adder,
+) -> cairn_gateway::stack::Stack {
     let service = tower::service_fn(move |req: Request<Body>| {
-        let (cluster, security) = (cluster.clone(), security.clone());
+        let (cluster, security, adder) = (cluster.clone(), security.clone(), adder.clone());
         async move {
             let origin = req.headers().get(header::ORIGIN).cloned();
             let mut rsp = match security.admit(&req) {
-                security::Admission::Serve => route(&cluster, req).await,
+                security::Admission::Serve => route(&cluster, &adder, req).await,
                 security::Admission::Answer(rsp) => rsp,
             };
             security.decorate(origin.as_ref(), &mut rsp);
@@ -60,10 +70,13 @@ pub fn stack(cluster: Cluster, security: Arc<security::Security>) -> cairn_gatew
     tower::util::BoxCloneSyncService::new(service)
 }
 
-async fn route(cluster: &Cluster, req: Request<Body>) -> Response<Body> {
+async fn route(cluster: &Cluster, adder: &add::Adder, req: Request<Body>) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/').to_owned();
     let query = req.uri().query().unwrap_or_default().to_owned();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
+    if req.method() == Method::POST && segments == ["add"] {
+        return add::serve(adder, cluster, &query, req).await;
+    }
     if req.method() == Method::GET
         && matches!(segments.first(), Some(&"pins" | &"allocations"))
         && let Err(rsp) = read_barrier(cluster, &query).await
@@ -150,7 +163,7 @@ pub fn id(cluster: &Cluster) -> PeerInfo {
 async fn pin(cluster: &Cluster, cid: &str, query: &str) -> Response<Body> {
     let result = async {
         let cid = parse_cid(cid)?;
-        let options = PinOptions::from_query(query)?;
+        let options = update::options(cluster, &cid, query)?;
         cluster.pin(cid, options).await
     };
     answer(result.await)

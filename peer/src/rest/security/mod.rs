@@ -3,7 +3,8 @@
 //! routed.
 //!
 //! The order, and why:
-//! 1. the body limit (413), so nothing large is read from anyone;
+//! 1. the body limit (413), so nothing large is read from anyone (but `POST /add`, an upload
+//!    streamed to the IPFS daemon);
 //! 2. CORS preflights, answered without credentials (browsers send none on them);
 //! 3. the CSRF rule: a browser's cross-origin write is refused (403) unless allowed;
 //! 4. authentication when `basic_auth_credentials` is set: no or wrong credentials → 401
@@ -34,7 +35,8 @@ use crate::config::RestConfig;
 /// ipfs-cluster's challenge.
 pub const WWW_AUTHENTICATE: &str = "Basic realm=\"Restricted IPFS Cluster API\"";
 
-/// The REST API's access rules, read once from `api.restapi`.
+/// The REST API's access rules, read once from `api.restapi` (or another API's section with
+/// the same keys, such as `api.pinsvcapi`).
 #[derive(Debug)]
 pub struct Security {
     cors: Cors,
@@ -42,6 +44,25 @@ pub struct Security {
     token_lifetime: Duration,
     max_body_bytes: u64,
     tls: bool,
+    voice: Voice,
+}
+
+/// How an API guarded by [`Security`] writes its refusals: the section its hints name and its
+/// error body.
+#[derive(Clone, Copy, Debug)]
+pub struct Voice {
+    /// The configuration section whose keys the hints name (`api.restapi`).
+    pub section: &'static str,
+    /// Writes an error answer with this status and message.
+    pub error: fn(StatusCode, &str) -> Response<Body>,
+}
+
+impl Voice {
+    /// The REST API's: `api.restapi`, `{"code":…,"message":…}`.
+    pub const REST: Voice = Voice {
+        section: "api.restapi",
+        error: super::error,
+    };
 }
 
 /// What the rules decided.
@@ -54,14 +75,20 @@ pub enum Admission {
 }
 
 impl Security {
-    /// From the validated section.
+    /// From the validated section, answering as the REST API does.
     pub fn new(config: &RestConfig) -> Self {
+        Self::with_voice(config, Voice::REST)
+    }
+
+    /// From a validated section with the REST API's keys, answering in `voice`.
+    pub fn with_voice(config: &RestConfig, voice: Voice) -> Self {
         Self {
             cors: Cors::new(config),
             users: config.basic_auth_credentials.clone().map(Users::new),
             token_lifetime: config.token_lifetime.get(),
             max_body_bytes: config.max_body_bytes,
             tls: !config.ssl_cert_file.is_empty(),
+            voice,
         }
     }
 
@@ -80,17 +107,17 @@ impl Security {
 
     fn decide<B>(&self, req: &Request<B>) -> Result<(), Refusal> {
         let (method, headers) = (req.method(), req.headers());
-        if content_length(headers).is_some_and(|n| n > self.max_body_bytes) {
+        if content_length(headers).is_some_and(|n| n > self.max_body_bytes) && !is_upload(req) {
             let message = format!(
-                "request body over {} bytes (api.restapi.max_body_bytes)",
-                self.max_body_bytes
+                "request body over {} bytes ({}.max_body_bytes)",
+                self.max_body_bytes, self.voice.section
             );
-            return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, &message));
+            return Err(self.refuse(StatusCode::PAYLOAD_TOO_LARGE, &message));
         }
         if let Some(answer) = self.cors.preflight(method, headers) {
             return Err(match answer {
                 Some(allowed) => Box::new(with_headers(super::empty(StatusCode::NO_CONTENT), allowed)),
-                None => refuse(
+                None => self.refuse(
                     StatusCode::FORBIDDEN,
                     "CORS preflight refused: origin or method not allowed",
                 ),
@@ -98,16 +125,19 @@ impl Security {
         }
         if let Err(cross) = self.cors.check(method, headers, self.tls) {
             let message = format!(
-                "cross-origin request from {} refused: allow it in api.restapi.cors_allowed_origins and cors_allowed_methods",
-                cross.0
+                "cross-origin request from {} refused: allow it in {}.cors_allowed_origins and cors_allowed_methods",
+                cross.0, self.voice.section
             );
-            return Err(refuse(StatusCode::FORBIDDEN, &message));
+            return Err(self.refuse(StatusCode::FORBIDDEN, &message));
         }
         let Some(users) = &self.users else {
             return match is_token_request(req) {
-                true => Err(refuse(
+                true => Err(self.refuse(
                     StatusCode::NOT_FOUND,
-                    "basic auth is not enabled: set api.restapi.basic_auth_credentials",
+                    &format!(
+                        "basic auth is not enabled: set {}.basic_auth_credentials",
+                        self.voice.section
+                    ),
                 )),
                 false => Ok(()),
             };
@@ -126,16 +156,18 @@ impl Security {
             }
             Presented::Bearer(jwt) if !is_token_request(req) => match token::verify(jwt, users) {
                 Ok(holder) => holder.scope,
-                Err(e) => return Err(unauthorized(&e.to_string())),
+                Err(e) => return Err(self.unauthorized(&e.to_string())),
             },
-            Presented::Bearer(_) => return Err(unauthorized("POST /token needs basic auth, not a token")),
-            Presented::Nothing => return Err(unauthorized("credentials required")),
+            Presented::Bearer(_) => {
+                return Err(self.unauthorized("POST /token needs basic auth, not a token"));
+            }
+            Presented::Nothing => return Err(self.unauthorized("credentials required")),
             Presented::Basic { .. } | Presented::Malformed => {
-                return Err(unauthorized("invalid credentials"));
+                return Err(self.unauthorized("invalid credentials"));
             }
         };
         if scope == Scope::Read && !matches!(*req.method(), Method::GET | Method::HEAD) {
-            return Err(refuse(
+            return Err(self.refuse(
                 StatusCode::FORBIDDEN,
                 "this token's scope is read: it may only GET; ask POST /token for a full token",
             ));
@@ -150,12 +182,12 @@ impl Security {
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
         let Some(scope) = Scope::parse(&word) else {
-            return super::error(StatusCode::BAD_REQUEST, "scope must be all or read");
+            return (self.voice.error)(StatusCode::BAD_REQUEST, "scope must be all or read");
         };
         match token::mint(user, password, scope, self.token_lifetime, SystemTime::now()) {
             Ok(token) => super::json(StatusCode::OK, &serde_json::json!({ "token": token })),
             Err(TokenError::Signing) | Err(_) => {
-                super::error(StatusCode::INTERNAL_SERVER_ERROR, "the token could not be signed")
+                (self.voice.error)(StatusCode::INTERNAL_SERVER_ERROR, "the token could not be signed")
             }
         }
     }
@@ -164,6 +196,29 @@ impl Security {
     pub fn decorate(&self, origin: Option<&HeaderValue>, rsp: &mut Response<Body>) {
         self.cors.decorate(origin, rsp.headers_mut());
     }
+
+    fn refuse(&self, status: StatusCode, message: &str) -> Refusal {
+        Box::new((self.voice.error)(status, message))
+    }
+
+    /// 401 with ipfs-cluster's challenge and a hint of what to send.
+    fn unauthorized(&self, why: &str) -> Refusal {
+        let message = format!(
+            "Unauthorized: {why} (basic auth, e.g. `cairn --basic-auth user:pass`, or a bearer token from POST /token)"
+        );
+        let mut rsp = self.refuse(StatusCode::UNAUTHORIZED, &message);
+        rsp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(WWW_AUTHENTICATE),
+        );
+        rsp
+    }
+}
+
+/// `POST /add` streams its upload into the IPFS daemon, never collected: like ipfs-cluster's
+/// REST `/add` it takes files of any size, so `max_body_bytes` does not bound it.
+fn is_upload<B>(req: &Request<B>) -> bool {
+    req.method() == Method::POST && req.uri().path().trim_end_matches('/') == "/add"
 }
 
 fn is_token_request<B>(req: &Request<B>) -> bool {
@@ -184,23 +239,6 @@ fn with_headers(mut rsp: Response<Body>, headers: http::HeaderMap) -> Response<B
 
 /// An answer given instead of routing (boxed: responses are large).
 type Refusal = Box<Response<Body>>;
-
-fn refuse(status: StatusCode, message: &str) -> Refusal {
-    Box::new(super::error(status, message))
-}
-
-/// 401 with ipfs-cluster's challenge and a hint of what to send.
-fn unauthorized(why: &str) -> Refusal {
-    let message = format!(
-        "Unauthorized: {why} (basic auth, e.g. `cairn --basic-auth user:pass`, or a bearer token from POST /token)"
-    );
-    let mut rsp = refuse(StatusCode::UNAUTHORIZED, &message);
-    rsp.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(WWW_AUTHENTICATE),
-    );
-    rsp
-}
 
 #[cfg(test)]
 mod props;
