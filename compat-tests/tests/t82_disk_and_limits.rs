@@ -129,7 +129,7 @@ async fn an_oversized_pin_is_refused_and_a_follower_behind_big_entries_catches_u
     let huge = "h".repeat(40 * 1024);
     let refused = send(
         writer.gateway,
-        Call::post(&format!("/api/v0/pin/add?arg={}&name={huge}", cid(86_000))),
+        Call::post(&format!("/api/v0/pin/add?arg={}&meta-note={huge}", cid(86_000))),
     )
     .await?;
     assert_eq!(refused.status, 413, "{}", refused.text());
@@ -145,14 +145,15 @@ async fn an_oversized_pin_is_refused_and_a_follower_behind_big_entries_catches_u
     assert!(listed(writer).await?.is_empty(), "nothing committed");
     // The follower stops; 600 pins of 30 KB each (18 MB, more than a network message holds)
     // are written 40 at a time, so batches are large; then it resumes and must catch up.
+    // The bulk is metadata: names are kubo's, at most 255 bytes.
     signal(peers[lagging].pid(), "STOP")?;
-    let name = "b".repeat(30_000);
+    let note = "b".repeat(30_000);
     let cids: Vec<String> = (0..600).map(|n| cid(86_100 + n)).collect();
     for chunk in cids.chunks(40) {
         let pins = chunk.iter().map(|c| {
             send(
                 writer.gateway,
-                Call::post(&format!("/api/v0/pin/add?arg={c}&name={name}")),
+                Call::post(&format!("/api/v0/pin/add?arg={c}&meta-note={note}")),
             )
         });
         for answer in futures::future::join_all(pins).await {

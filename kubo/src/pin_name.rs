@@ -18,6 +18,17 @@ pub fn check(name: &str) -> Result<(), NameTooLong> {
     }
 }
 
+/// `name` cut to the longest prefix of at most [`MAX_PIN_NAME_BYTES`] that ends on a
+/// character boundary: what a kubo daemon accepts of a longer name (a cluster pin's name,
+/// which ipfs-cluster's REST API does not limit, passed down to the daemon it is pinned on).
+pub fn within_limit(name: &str) -> &str {
+    let mut end = name.len().min(MAX_PIN_NAME_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
 /// How `pin/ls` treats names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NameListing {
@@ -59,6 +70,12 @@ mod tests {
     fn names_are_bounded_in_bytes_as_kubo() {
         assert!(check("").is_ok());
         assert!(check(&"a".repeat(255)).is_ok());
+        assert_eq!(within_limit(&"a".repeat(300)).len(), 255);
+        assert_eq!(within_limit("short"), "short");
+        // 'é' is two bytes: 127 of them are 254 bytes, the 128th would cross 255.
+        let accents = "é".repeat(200);
+        assert_eq!(within_limit(&accents), "é".repeat(127));
+        assert!(check(within_limit(&accents)).is_ok());
         assert_eq!(check(&"a".repeat(256)), Err(NameTooLong(256)));
         assert_eq!(
             check(&"é".repeat(128)).unwrap_err().to_string(),

@@ -32,8 +32,9 @@ pub enum PinKind {
 impl IpfsClient {
     /// `pin/add?progress=true`: fails when the daemon sends nothing for `pin_timeout` (every
     /// progress line restarts it) or answers without the pin. The pin's name goes along
-    /// (kubo 0.26's `name`; daemons that do not know it ignore it), and its metadata too when
-    /// the daemon is a Cairn gateway (`meta-<key>`), so a child cluster's pin carries both.
+    /// (kubo 0.26's `name`, cut to kubo's 255 bytes; daemons that do not know it ignore it),
+    /// and its metadata too when the daemon is a Cairn gateway (`meta-<key>`), so a child
+    /// cluster's pin carries both.
     pub async fn pin_add(
         &self,
         cid: &Cid,
@@ -65,7 +66,8 @@ impl IpfsClient {
         query.append_pair("recursive", recursive);
         query.append_pair("progress", "true");
         if !label.name.is_empty() {
-            query.append_pair("name", &label.name);
+            // kubo refuses names over 255 bytes; the cluster pin keeps its whole name.
+            query.append_pair("name", cairn_kubo::pin_name::within_limit(&label.name));
         }
         if self.is_cairn() {
             for (key, value) in &label.metadata {
