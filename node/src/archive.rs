@@ -17,7 +17,7 @@
 use std::collections::HashSet;
 
 use bytes::Bytes;
-use cairn_kubo::car::{self, CarError};
+use cairn_kubo::car;
 use cid::Cid;
 use futures::Stream;
 use tokio::io::AsyncRead;
@@ -25,57 +25,13 @@ use tokio::io::AsyncRead;
 use crate::blockstore::Blockstore;
 use crate::dag;
 use crate::error::NodeError;
+pub use crate::error::{ImportError, KUBO_MAX_BLOCK};
 use crate::source::Blocks;
 
 /// Blocks buffered before a (non-durable) write; the import's last write is durable.
 const BATCH_BLOCKS: usize = 256;
 /// Bytes buffered before a write.
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
-
-/// Why an import failed, in kubo's words.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    /// The CAR's header could not be read (kubo passes go-car's error on as it is).
-    #[error("{0}")]
-    Header(#[source] CarError),
-    /// A section could not be read, after the block `previous` (if any).
-    #[error("import failed{}: {source}", after(.previous))]
-    Section {
-        /// The last block read whole.
-        previous: Option<Cid>,
-        /// Why.
-        #[source]
-        source: CarError,
-    },
-    /// A block does not hash to its CID.
-    #[error("import failed at block \"{0}\": block data does not match its CID (hash mismatch)")]
-    Mismatch(Cid),
-    /// A block over the size limit (kubo's 1 MiB without `allow-big-block`).
-    #[error("import failed at block \"{cid}\": {}", too_big(*.limit))]
-    TooBig {
-        /// The block.
-        cid: Cid,
-        /// The limit it exceeds.
-        limit: usize,
-    },
-}
-
-fn after(previous: &Option<Cid>) -> String {
-    previous
-        .map(|c| format!(" after block \"{c}\""))
-        .unwrap_or_default()
-}
-
-fn too_big(limit: usize) -> String {
-    if limit == KUBO_MAX_BLOCK {
-        "produced block is over 1MiB: big blocks can't be exchanged with other peers. consider using UnixFS for automatic chunking of bigger files, or pass --allow-big-block to override".into()
-    } else {
-        format!("block is over {limit} bytes, the most a CAR section may hold here")
-    }
-}
-
-/// kubo's block size limit without `allow-big-block`.
-pub const KUBO_MAX_BLOCK: usize = 1024 * 1024;
 
 /// What one request's CARs held.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

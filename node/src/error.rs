@@ -4,6 +4,7 @@
 //! cluster's connector matching on `not pinned`) cannot tell cairn-node from kubo. Turning an
 //! error into an HTTP answer happens in `rpc::reply`, not here.
 
+use cairn_kubo::car::CarError;
 use cid::Cid;
 
 /// Why a node operation failed.
@@ -46,11 +47,11 @@ pub enum NodeError {
     Store(String),
     /// A CAR could not be imported (`dag/import`; kubo answers 500). Boxed: it carries CIDs.
     #[error(transparent)]
-    Import(Box<crate::archive::ImportError>),
+    Import(Box<ImportError>),
 }
 
-impl From<crate::archive::ImportError> for NodeError {
-    fn from(err: crate::archive::ImportError) -> Self {
+impl From<ImportError> for NodeError {
+    fn from(err: ImportError) -> Self {
         Self::Import(Box::new(err))
     }
 }
@@ -66,3 +67,48 @@ impl NodeError {
 pub(crate) fn store<E: std::fmt::Display>(err: E) -> NodeError {
     NodeError::Store(err.to_string())
 }
+
+/// Why an import failed, in kubo's words.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The CAR's header could not be read (kubo passes go-car's error on as it is).
+    #[error("{0}")]
+    Header(#[source] CarError),
+    /// A section could not be read, after the block `previous` (if any).
+    #[error("import failed{}: {source}", after(.previous))]
+    Section {
+        /// The last block read whole.
+        previous: Option<Cid>,
+        /// Why.
+        #[source]
+        source: CarError,
+    },
+    /// A block does not hash to its CID.
+    #[error("import failed at block \"{0}\": block data does not match its CID (hash mismatch)")]
+    Mismatch(Cid),
+    /// A block over the size limit (kubo's 1 MiB without `allow-big-block`).
+    #[error("import failed at block \"{cid}\": {}", too_big(*.limit))]
+    TooBig {
+        /// The block.
+        cid: Cid,
+        /// The limit it exceeds.
+        limit: usize,
+    },
+}
+
+fn after(previous: &Option<Cid>) -> String {
+    previous
+        .map(|c| format!(" after block \"{c}\""))
+        .unwrap_or_default()
+}
+
+fn too_big(limit: usize) -> String {
+    if limit == KUBO_MAX_BLOCK {
+        "produced block is over 1MiB: big blocks can't be exchanged with other peers. consider using UnixFS for automatic chunking of bigger files, or pass --allow-big-block to override".into()
+    } else {
+        format!("block is over {limit} bytes, the most a CAR section may hold here")
+    }
+}
+
+/// kubo's block size limit without `allow-big-block`.
+pub const KUBO_MAX_BLOCK: usize = 1024 * 1024;
