@@ -2,9 +2,11 @@
 //!
 //! The line is emitted when the response body ends (or is dropped, e.g. when the client goes
 //! away mid-stream, then with `complete=false`), so `bytes` and `duration_ms` cover the whole
-//! transfer, not just the head. Events use the `tracing` target [`TARGET`], which the binary
-//! can route to `log_file`. With [`AccessLogLayer::counting`], the same moment counts the
-//! request in [`GatewayStats`] (route class, status, latency).
+//! transfer, not just the head. The gateway's events use the `tracing` target [`TARGET`], the
+//! REST API's [`REST_TARGET`] and the pinning service API's [`PINSVC_TARGET`], so the binary
+//! can route each to its own file (`log_file`, `http_log_file`). With
+//! [`AccessLogLayer::counting`], the same moment counts the request in [`GatewayStats`]
+//! (route class, status, latency).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,8 +22,24 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use crate::stats::{GatewayStats, RouteClass};
 use crate::{Body, BoxError, boxed};
 
-/// The `tracing` target of access log events.
+/// The `tracing` target of the gateway's access log events.
 pub const TARGET: &str = "cairn::access";
+/// The `tracing` target of the REST API's access log events (ipfs-cluster's `restapilog`).
+pub const REST_TARGET: &str = "cairn::restapi";
+/// The `tracing` target of the pinning service API's access log events.
+pub const PINSVC_TARGET: &str = "cairn::pinsvcapi";
+
+/// Which API a log line is about: it picks the line's target.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Api {
+    /// The IPFS-API gateway ([`TARGET`]).
+    #[default]
+    Gateway,
+    /// The cluster's REST API ([`REST_TARGET`]).
+    Rest,
+    /// The pinning service API ([`PINSVC_TARGET`]).
+    PinSvc,
+}
 
 /// What is known of a request when its answer starts.
 #[derive(Debug)]
@@ -33,6 +51,23 @@ struct Entry {
     bytes: u64,
     /// Where the request is counted, and as what.
     counted: Option<(Arc<GatewayStats>, RouteClass)>,
+    api: Api,
+}
+
+/// One access event on `target` (a macro: `tracing` wants the target as a constant).
+macro_rules! access_event {
+    ($target:expr, $entry:expr, $complete:expr) => {
+        tracing::info!(
+            target: $target,
+            method = %$entry.method,
+            path = %$entry.path,
+            status = $entry.status.as_u16(),
+            bytes = $entry.bytes,
+            duration_ms = $entry.started.elapsed().as_secs_f64() * 1e3,
+            complete = $complete,
+            "access"
+        )
+    };
 }
 
 impl Entry {
@@ -40,16 +75,11 @@ impl Entry {
         if let Some((stats, class)) = &self.counted {
             stats.record(*class, self.status, self.started.elapsed());
         }
-        tracing::info!(
-            target: TARGET,
-            method = %self.method,
-            path = %self.path,
-            status = self.status.as_u16(),
-            bytes = self.bytes,
-            duration_ms = self.started.elapsed().as_secs_f64() * 1e3,
-            complete,
-            "access"
-        );
+        match self.api {
+            Api::Gateway => access_event!(TARGET, self, complete),
+            Api::Rest => access_event!(REST_TARGET, self, complete),
+            Api::PinSvc => access_event!(PINSVC_TARGET, self, complete),
+        }
     }
 }
 
@@ -106,6 +136,7 @@ impl HttpBody for Logged {
 #[derive(Clone, Debug, Default)]
 pub struct AccessLogLayer {
     counting: Counting,
+    api: Api,
 }
 
 /// Where requests are counted and whether intercepted routes exist (a gateway without a
@@ -121,6 +152,7 @@ struct Counting {
 pub struct AccessLog<S> {
     inner: S,
     counting: Counting,
+    api: Api,
 }
 
 // === impl AccessLogLayer ===
@@ -131,6 +163,15 @@ impl AccessLogLayer {
     pub fn counting(stats: Option<Arc<GatewayStats>>, intercepting: bool) -> Self {
         Self {
             counting: Counting { stats, intercepting },
+            api: Api::Gateway,
+        }
+    }
+
+    /// Logs every request of `api` under its target, counting nothing.
+    pub fn of(api: Api) -> Self {
+        Self {
+            counting: Counting::default(),
+            api,
         }
     }
 }
@@ -141,6 +182,7 @@ impl<S> tower::Layer<S> for AccessLogLayer {
         AccessLog {
             inner,
             counting: self.counting.clone(),
+            api: self.api,
         }
     }
 }
@@ -164,7 +206,7 @@ where
         let (method, path, started) = (req.method().clone(), req.uri().path().to_owned(), Instant::now());
         let counted = (self.counting.stats.clone())
             .map(|stats| (stats, RouteClass::of(&path, self.counting.intercepting)));
-        let pending = self.inner.call(req);
+        let (pending, api) = (self.inner.call(req), self.api);
         Box::pin(pending.map_ok(move |rsp| {
             let entry = Entry {
                 method,
@@ -173,6 +215,7 @@ where
                 started,
                 bytes: 0,
                 counted,
+                api,
             };
             rsp.map(|inner| {
                 boxed(Logged {

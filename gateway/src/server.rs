@@ -187,7 +187,7 @@ struct Serving {
 async fn accept_loop(listener: Listener, serving: Serving, slots: Arc<Semaphore>) {
     if let Some(addr) = listener.local_addr() {
         let scheme = if serving.tls.is_some() { "https" } else { "http" };
-        tracing::info!(addr = %listen_multiaddr(&addr), scheme, "listening");
+        tracing::debug!(addr = %listen_multiaddr(&addr), scheme, "listening");
     }
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {

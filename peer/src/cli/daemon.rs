@@ -5,7 +5,7 @@
 //! (the cluster secret) or `identity.json` (the private key); the message names the file, its
 //! mode and the `chmod` to run (`files::check_private`, `Identity::load`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use cairn_gateway::config::{ListenAddr, listen_multiaddr};
@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 /// Loads and validates everything, starts the peer, serves until Ctrl-C or SIGTERM.
-pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
+pub(super) fn run(dir: &Path, args: Args, log_flags: &logging::Flags) -> Result<(), CliError> {
     files::check_private(&dir.join("service.json"))
         .map_err(|e| CliError::Config(format!("{:#}", anyhow::Error::from(e))))?;
     let config = ServiceConfig::load(dir, |name| std::env::var(name).ok())
@@ -33,10 +33,40 @@ pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
     let bootstrap = bootstrap_addrs(&args.bootstrap, &config.cluster.peer_addresses)?;
     let identity = Identity::load(&dir.join("identity.json")).map_err(|e| CliError::Config(e.to_string()))?;
     crate::integrity::check(dir)?;
-    let log_file = config.ipfsproxy.log_file.as_ref().map(|p| dir.join(p));
-    let _logs = logging::init(log_file.as_deref())?;
+    let files = LogFiles::of(dir, &config);
+    let _logs = logging::init(log_flags, &files.routed())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(dir, config, identity, bootstrap))
+}
+
+/// The access logs `service.json` sends to files, relative to the config directory.
+struct LogFiles {
+    gateway: Option<PathBuf>,
+    rest: Option<PathBuf>,
+    pinsvc: Option<PathBuf>,
+}
+
+impl LogFiles {
+    fn of(dir: &Path, config: &ServiceConfig) -> Self {
+        let file = |name: &str| Some(name).filter(|n| !n.is_empty()).map(|n| dir.join(n));
+        Self {
+            gateway: config.ipfsproxy.log_file.as_ref().map(|p| dir.join(p)),
+            rest: file(&config.restapi.http_log_file),
+            pinsvc: (config.pinsvcapi.as_ref()).and_then(|s| file(&s.http_log_file)),
+        }
+    }
+
+    fn routed(&self) -> Vec<logging::Routed<'_>> {
+        use cairn_gateway::access_log::{PINSVC_TARGET, REST_TARGET, TARGET};
+        [
+            (TARGET, &self.gateway),
+            (REST_TARGET, &self.rest),
+            (PINSVC_TARGET, &self.pinsvc),
+        ]
+        .into_iter()
+        .filter_map(|(target, file)| file.as_deref().map(|file| logging::Routed { target, file }))
+        .collect()
+    }
 }
 
 /// `--bootstrap` flags, else `cluster.peer_addresses`; each must end in `/p2p/<peer id>`.
@@ -94,15 +124,21 @@ async fn serve(
     let metrics_shown = metrics
         .as_ref()
         .map_or_else(|| "off".to_owned(), |s| shown(&s.local_addrs()));
+    let (rest_shown, gateway_shown) = (shown(&rest.local_addrs()), shown(&gateway.local_addrs()));
+    let ipfs_shown = cairn_gateway::config::target_multiaddr(&ipfs);
     println!(
-        "cairn daemon ready: peer {} cluster {} rest {} gateway {} ipfs {} metrics {} pinsvc {}",
+        "cairn daemon ready: peer {} cluster {} rest {rest_shown} gateway {gateway_shown} ipfs {ipfs_shown} metrics {metrics_shown} pinsvc {pinsvc_shown}",
         cluster.peer_id,
         cluster.addresses().join(","),
-        shown(&rest.local_addrs()),
-        shown(&gateway.local_addrs()),
-        cairn_gateway::config::target_multiaddr(&ipfs),
-        metrics_shown,
-        pinsvc_shown
+    );
+    tracing::info!(
+        peer = %cluster.peer_id,
+        rest = %rest_shown,
+        gateway = %gateway_shown,
+        ipfs = %ipfs_shown,
+        pinsvc = %pinsvc_shown,
+        metrics = %metrics_shown,
+        "cairn peer serving"
     );
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;

@@ -24,10 +24,17 @@ pub struct Args {
 }
 
 /// Loads and validates the configuration, then serves until Ctrl-C or SIGTERM.
-pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
+pub(super) fn run(dir: &Path, args: Args, log_flags: &logging::Flags) -> Result<(), CliError> {
     let config = load(dir, args).map_err(|e| CliError::Config(format!("{e:#}")))?;
     let log_file = config.log_file.as_ref().map(|p| dir.join(p));
-    let _logs = logging::init(log_file.as_deref())?;
+    let routed: Vec<logging::Routed<'_>> = (log_file.as_deref())
+        .map(|file| logging::Routed {
+            target: cairn_gateway::access_log::TARGET,
+            file,
+        })
+        .into_iter()
+        .collect();
+    let _logs = logging::init(log_flags, &routed)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(config))
 }
@@ -76,6 +83,11 @@ async fn serve(config: ProxyConfig) -> Result<(), CliError> {
             "cairn gateway listening on {} upstream {}",
             config::listen_multiaddr(&addr),
             config::target_multiaddr(&config.node)
+        );
+        tracing::info!(
+            listen = %config::listen_multiaddr(&addr),
+            upstream = %config::target_multiaddr(&config.node),
+            "cairn gateway serving"
         );
     }
     server.serve(shutdown_signal()).await;

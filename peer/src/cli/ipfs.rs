@@ -22,10 +22,10 @@ pub struct Args {
 }
 
 /// `cairn node`: the embedded IPFS node alone, until Ctrl-C or SIGTERM.
-pub(super) fn run(dir: &Path, args: Args) -> Result<(), CliError> {
+pub(super) fn run(dir: &Path, args: Args, log_flags: &logging::Flags) -> Result<(), CliError> {
     let identity = node_identity(dir)?;
     let repo = args.repo.unwrap_or_else(|| dir.join(NODE_DIR));
-    let _logs = logging::init(None)?;
+    let _logs = logging::init(log_flags, &[])?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -21,7 +21,7 @@ pub mod gateway;
 mod graph;
 pub mod init;
 pub mod ipfs;
-mod logging;
+pub mod logging;
 mod multipart;
 pub mod pin;
 pub mod state;
@@ -51,6 +51,9 @@ pub struct Cli {
     /// (ipfs-cluster-ctl's global flags), before or after the subcommand.
     #[command(flatten)]
     pub global: client::Global,
+    /// The daemons' log levels and format (`--loglevel`, `--log-format`).
+    #[command(flatten)]
+    pub logging: logging::Flags,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
@@ -142,6 +145,15 @@ pub enum CliError {
     Run(#[from] anyhow::Error),
 }
 
+impl From<logging::LogError> for CliError {
+    fn from(e: logging::LogError) -> Self {
+        match e {
+            logging::LogError::Levels(_) | logging::LogError::RustLog(_) => Self::Config(e.to_string()),
+            other => Self::Run(other.into()),
+        }
+    }
+}
+
 /// Entry point of the `cairn` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -167,9 +179,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let global = &cli.global;
     match cli.command {
         Command::Init(args) => init::run(&dir, args),
-        Command::Daemon(args) => daemon::run(&dir, args),
-        Command::Gateway(args) => gateway::run(&dir, args),
-        Command::Node(args) => ipfs::run(&dir, args),
+        Command::Daemon(args) => daemon::run(&dir, args, &cli.logging),
+        Command::Gateway(args) => gateway::run(&dir, args, &cli.logging),
+        Command::Node(args) => ipfs::run(&dir, args, &cli.logging),
         Command::Id => pin::id(global),
         Command::Add(args) => add::run(global, &args),
         Command::Pin { command } => pin::pin(global, &command),

@@ -20,6 +20,7 @@
 //! - Another peer's request is served only if `rpc::access` admits it: member-class calls from
 //!   current members (or `cluster.trusted_peers`), joins only for the joining peer itself.
 
+mod announce;
 mod batcher;
 mod commit;
 mod failover;
@@ -233,6 +234,7 @@ impl Cluster {
         bootstrap: &[Multiaddr],
     ) -> Result<(), ClusterError> {
         tokio::spawn(watch_health(self.raft.clone()));
+        tokio::spawn(announce::announce(self.raft.clone(), self.node));
         let server = inbound::Server::new(self.clone(), blocks);
         tokio::spawn(server.clone().serve(requests, inbound::CONCURRENCY));
         tokio::spawn(server.serve(raft, inbound::RAFT_CONCURRENCY));

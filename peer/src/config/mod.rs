@@ -153,6 +153,9 @@ pub struct RestConfig {
     pub cors_max_age: GoDuration,
     /// Cairn: the largest request body accepted (bytes); more answers 413.
     pub max_body_bytes: u64,
+    /// File the API's access log is appended to instead of stderr (ipfs-cluster's key),
+    /// relative to the config directory; `""` = stderr.
+    pub http_log_file: String,
 }
 
 impl Default for RestConfig {
@@ -177,6 +180,7 @@ impl Default for RestConfig {
             cors_allow_credentials: true,
             cors_max_age: GoDuration::secs(0),
             max_body_bytes: 1 << 20,
+            http_log_file: String::new(),
         }
     }
 }
@@ -194,6 +198,7 @@ impl std::fmt::Debug for RestConfig {
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("cors_allowed_methods", &self.cors_allowed_methods)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("http_log_file", &self.http_log_file)
             .finish_non_exhaustive()
     }
 }

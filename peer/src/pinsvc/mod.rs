@@ -31,10 +31,10 @@ mod requests;
 pub mod status;
 pub mod types;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use cairn_gateway::access_log::Api;
 use cairn_gateway::config::ProxyConfig;
 use cairn_gateway::{Body, BoxError, boxed};
 use http::{Method, Request, Response, StatusCode, header};
@@ -43,7 +43,7 @@ use serde::Serialize;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::config::PinSvcConfig;
-use crate::rest::security::{Admission, Security, Voice};
+use crate::rest::security::{Security, Voice};
 
 pub use filters::FilterError;
 pub use types::PinRefused;
@@ -116,19 +116,10 @@ pub fn server_config(config: &PinSvcConfig) -> Result<ProxyConfig, String> {
 
 /// The API over `cluster`, guarded by `security`, reading bodies up to `max_body_bytes`.
 pub fn stack(cluster: Cluster, security: Arc<Security>, max_body_bytes: u64) -> cairn_gateway::stack::Stack {
-    let service = tower::service_fn(move |req: Request<Body>| {
-        let (cluster, security) = (cluster.clone(), security.clone());
-        async move {
-            let origin = req.headers().get(header::ORIGIN).cloned();
-            let mut rsp = match security.admit(&req) {
-                Admission::Serve => route(&cluster, req, max_body_bytes).await,
-                Admission::Answer(rsp) => rsp,
-            };
-            security.decorate(origin.as_ref(), &mut rsp);
-            Ok::<_, Infallible>(rsp)
-        }
-    });
-    tower::util::BoxCloneSyncService::new(service)
+    crate::rest::security::guarded(security, Api::PinSvc, move |req| {
+        let cluster = cluster.clone();
+        async move { route(&cluster, req, max_body_bytes).await }
+    })
 }
 
 async fn route(cluster: &Cluster, req: Request<Body>, max_body_bytes: u64) -> Response<Body> {

@@ -6,6 +6,7 @@ use http_body_util::BodyExt;
 
 use super::*;
 use crate::config::RestConfig;
+use crate::rest::security::Admission;
 
 fn secured() -> Arc<Security> {
     security(&RestConfig {

@@ -28,7 +28,6 @@ pub mod security;
 mod status;
 mod update;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -39,6 +38,7 @@ use http_body_util::{Full, StreamBody};
 use hyper::body::Frame;
 use serde::Serialize;
 
+use cairn_gateway::access_log::Api;
 use cairn_gateway::{Body, BoxError, boxed};
 
 use crate::api::{IpfsInfo, PeerInfo, parse_cid};
@@ -55,19 +55,10 @@ pub fn stack(
     security: Arc<security::Security>,
     adder: add::Adder,
 ) -> cairn_gateway::stack::Stack {
-    let service = tower::service_fn(move |req: Request<Body>| {
-        let (cluster, security, adder) = (cluster.clone(), security.clone(), adder.clone());
-        async move {
-            let origin = req.headers().get(header::ORIGIN).cloned();
-            let mut rsp = match security.admit(&req) {
-                security::Admission::Serve => route(&cluster, &adder, req).await,
-                security::Admission::Answer(rsp) => rsp,
-            };
-            security.decorate(origin.as_ref(), &mut rsp);
-            Ok::<_, Infallible>(rsp)
-        }
-    });
-    tower::util::BoxCloneSyncService::new(service)
+    security::guarded(security, Api::Rest, move |req| {
+        let (cluster, adder) = (cluster.clone(), adder.clone());
+        async move { route(&cluster, &adder, req).await }
+    })
 }
 
 async fn route(cluster: &Cluster, adder: &add::Adder, req: Request<Body>) -> Response<Body> {

@@ -403,14 +403,22 @@ async fn run_op(inner: Arc<Inner>, op: Op) {
                 .await
             {
                 Ok(()) => inner.set(cid, Status::Pinned, String::new()),
-                Err(e) => inner.set(cid, Status::PinError, e.reason()),
+                Err(e) => {
+                    let reason = e.reason();
+                    tracing::warn!(%cid, error = %reason, "pin failed; it is retried every cluster.pin_recover_interval and on cairn recover");
+                    inner.set(cid, Status::PinError, reason);
+                }
             }
         }
         Work::Unpin => {
             inner.set(cid, Status::Unpinning, String::new());
             match inner.ipfs.pin_rm(&cid).await {
                 Ok(()) => inner.forget(&cid, inner.untracked_now(&cid)),
-                Err(e) => inner.set(cid, Status::UnpinError, e.reason()),
+                Err(e) => {
+                    let reason = e.reason();
+                    tracing::warn!(%cid, error = %reason, "unpin failed");
+                    inner.set(cid, Status::UnpinError, reason);
+                }
             }
         }
     }

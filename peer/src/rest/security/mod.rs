@@ -21,11 +21,15 @@ pub mod cors;
 pub mod credentials;
 pub mod token;
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 
 use cairn_gateway::Body;
+use cairn_gateway::access_log::{AccessLogLayer, Api};
 
 use self::cors::Cors;
 use self::credentials::{Presented, Users, presented};
@@ -63,6 +67,32 @@ impl Voice {
         section: "api.restapi",
         error: super::error,
     };
+}
+
+/// `serve` behind `security`, as a gateway-server stack: every request is admitted (or
+/// answered) by the rules first, every answer gets its CORS headers, and every request is
+/// logged on `api`'s access target once its answer is sent (refusals included).
+pub fn guarded<F, Fut>(security: Arc<Security>, api: Api, serve: F) -> cairn_gateway::stack::Stack
+where
+    F: Fn(Request<Body>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let service = tower::service_fn(move |req: Request<Body>| {
+        let (security, serve) = (security.clone(), serve.clone());
+        async move {
+            let origin = req.headers().get(header::ORIGIN).cloned();
+            let mut rsp = match security.admit(&req) {
+                Admission::Serve => serve(req).await,
+                Admission::Answer(rsp) => rsp,
+            };
+            security.decorate(origin.as_ref(), &mut rsp);
+            Ok::<_, Infallible>(rsp)
+        }
+    });
+    let logged = tower::ServiceBuilder::new()
+        .layer(AccessLogLayer::of(api))
+        .service(service);
+    tower::util::BoxCloneSyncService::new(logged)
 }
 
 /// What the rules decided.
