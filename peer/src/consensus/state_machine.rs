@@ -325,6 +325,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             crate::failpoint!("snapshot.after_install");
             this.snapshots.publish(&meta, &received, digest)?;
             this.announce(vec![Change::Reset]);
+            tracing::info!(
+                index = meta.last_log_id.map(|l| l.index),
+                "installed a snapshot of the pinset sent by the leader"
+            );
             Ok(())
         })
         .await
