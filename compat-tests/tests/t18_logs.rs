@@ -54,7 +54,9 @@ async fn a_clean_three_peer_start_prints_a_screenful_of_cairns_own_events() -> a
             let joined = first.matches("peer joined the cluster").count() >= 2;
             let led = first.contains("this peer is the cluster's leader");
             let followers = peers[1..].iter().all(|p| log_of(p).contains("leader elected"));
-            Ok(joined && led && followers)
+            // Written just after the ready line the harness waits for, off the calling thread.
+            let serving = peers.iter().all(|p| log_of(p).contains("cairn peer serving"));
+            Ok(joined && led && followers && serving)
         },
     )
     .await?;
