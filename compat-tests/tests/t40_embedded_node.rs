@@ -4,26 +4,13 @@
 //! answers an error and stores nothing, a 1 GiB add in flat memory, and blocks fetched from
 //! another cluster peer when a pin needs them.
 
-use std::collections::BTreeMap;
-
 use anyhow::Context;
 use bytes::Bytes;
 use cairn_compat_tests::cluster::Dirs;
 use cairn_compat_tests::content::{self, Part, form, last_hash, upload};
 use cairn_compat_tests::http::{Call, Exchange, send};
 use cairn_compat_tests::process::{JsIpfs, Node};
-use cairn_compat_tests::{eventually, fixtures_dir};
-
-fn oracle() -> anyhow::Result<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(fixtures_dir().join("files/cids.json"))?;
-    Ok(serde_json::from_str(&text)?)
-}
-
-fn fixture(name: &str) -> anyhow::Result<Bytes> {
-    Ok(Bytes::from(std::fs::read(
-        fixtures_dir().join("files").join(name),
-    )?))
-}
+use cairn_compat_tests::{eventually, fixture, fixtures_dir, oracle};
 
 async fn post(addr: std::net::SocketAddr, target: &str) -> anyhow::Result<Exchange> {
     send(addr, Call::post(target)).await

