@@ -600,3 +600,21 @@ fn typed_like(default: &Value, text: &str) -> Value {
 
 #[cfg(test)]
 mod tests;
+
+/// For the sections' unit tests: loading a `service.json` as `cairn daemon` does.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{ConfigError, ServiceConfig};
+    use serde_json::{Value, json};
+
+    /// Loads `service` (given a valid secret) with `env` as the environment.
+    pub(crate) fn load(mut service: Value, env: &[(&str, &str)]) -> Result<ServiceConfig, ConfigError> {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        service["cluster"] = json!({ "secret": "ab".repeat(32) });
+        std::fs::write(dir.path().join("service.json"), service.to_string()).expect("written");
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        ServiceConfig::load(dir.path(), |name| {
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+}

@@ -67,18 +67,9 @@ pub(super) fn template() -> serde_json::Value {
 mod tests {
     use super::*;
     use crate::config::ServiceConfig;
-    use serde_json::{Value, json};
+    use serde_json::json;
 
-    fn load(service: Value, env: &[(&str, &str)]) -> Result<ServiceConfig, ConfigError> {
-        let dir = tempfile::tempdir().unwrap();
-        let mut service = service;
-        service["cluster"] = json!({ "secret": "ab".repeat(32) });
-        std::fs::write(dir.path().join("service.json"), service.to_string()).unwrap();
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-        ServiceConfig::load(dir.path(), |name| {
-            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
-    }
+    use crate::config::testing::load;
 
     #[test]
     fn init_writes_ipfs_clusters_defaults_and_they_load_off() {

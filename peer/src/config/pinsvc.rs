@@ -71,15 +71,7 @@ mod tests {
         load_env(service, &[])
     }
 
-    fn load_env(mut service: Value, env: &[(&str, &str)]) -> Result<ServiceConfig, ConfigError> {
-        let dir = tempfile::tempdir().unwrap();
-        service["cluster"] = json!({ "secret": "ab".repeat(32) });
-        std::fs::write(dir.path().join("service.json"), service.to_string()).unwrap();
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-        ServiceConfig::load(dir.path(), |name| {
-            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
-    }
+    use crate::config::testing::load as load_env;
 
     #[test]
     fn init_writes_the_section_on_9097_and_it_loads() {
