@@ -13,15 +13,20 @@
 /// The filter when neither `--loglevel` nor `RUST_LOG` is given.
 pub const DEFAULT: &str = "warn,cairn=info";
 
+/// Consensus: Cairn's log store and state machine, and openraft.
+const RAFT: &[&str] = &["cairn_peer::consensus", "openraft"];
+/// The cluster's swarm: Cairn's net and the libp2p stack.
+const P2P: &[&str] = &["cairn_peer::net", "libp2p", "yamux", "multistream_select"];
+
 /// ipfs-cluster's log facilities, and the targets that do their work in Cairn.
 const COMPONENTS: &[(&str, &[&str])] = &[
     (
         "cluster",
         &["cairn_peer::cluster", "cairn_peer::peer", "cairn_peer::status"],
     ),
-    ("raft", &["cairn_peer::consensus", "openraft"]),
-    ("consensus", &["cairn_peer::consensus", "openraft"]),
-    ("crdt", &["cairn_peer::consensus", "openraft"]),
+    ("raft", RAFT),
+    ("consensus", RAFT),
+    ("crdt", RAFT),
     ("restapi", &["cairn_peer::rest"]),
     ("restapilog", &["cairn::restapi"]),
     ("pinsvcapi", &["cairn_peer::pinsvc"]),
