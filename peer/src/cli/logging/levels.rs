@@ -40,14 +40,8 @@ const COMPONENTS: &[(&str, &[&str])] = &[
     ("allocator", &["cairn_peer::allocator"]),
     ("balanced", &["cairn_peer::allocator"]),
     ("metrics", &["cairn_peer::metrics"]),
-    (
-        "p2p",
-        &["cairn_peer::net", "libp2p", "yamux", "multistream_select"],
-    ),
-    (
-        "libp2p",
-        &["cairn_peer::net", "libp2p", "yamux", "multistream_select"],
-    ),
+    ("p2p", P2P),
+    ("libp2p", P2P),
     ("node", &["cairn_node"]),
     ("config", &["cairn_peer::config"]),
 ];
