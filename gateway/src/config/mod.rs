@@ -4,7 +4,9 @@
 //! limits ipfs-cluster leaves to Go's defaults. Sources are applied in order: defaults, the
 //! JSON section, then `CLUSTER_IPFSPROXY_<KEY>` environment variables (KEY is the JSON key
 //! upper-cased without underscores, ipfs-cluster's envconfig scheme). JSON values and
-//! environment strings go through the same per-key reader, so every error names its key.
+//! environment strings go through the same per-key reader ([`KEYS`], in `keys`, which also
+//! holds each key's type and meaning for the generated docs/config.md), so every error names
+//! its key.
 //!
 //! # Invariants
 //! - [`ProxyConfig::validate`] runs before any socket binds (see `server`).
@@ -20,6 +22,10 @@ use serde_json::{Map, Value, json};
 use crate::duration;
 use crate::tls::{ClientTls, ServerFiles};
 use crate::upstream::Target;
+
+mod keys;
+
+pub use keys::{KEYS, Key, Kind, Raw, Setter};
 
 /// ipfs-cluster's `read_header_timeout` default.
 pub const DEFAULT_READ_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -166,102 +172,6 @@ impl Default for ProxyConfig {
     }
 }
 
-/// A value as it arrives: from JSON, or as an environment string.
-#[derive(Clone, Copy, Debug)]
-pub enum Raw<'a> {
-    /// A JSON value from `service.json`.
-    Json(&'a Value),
-    /// An environment variable's text.
-    Env(&'a str),
-}
-
-type Setter = fn(&mut ProxyConfig, Raw<'_>) -> Result<(), String>;
-
-/// Every key of the section, in ipfs-cluster's order, with its reader.
-pub const KEYS: &[(&str, Setter)] = &[
-    ("listen_multiaddress", |c, v| {
-        c.listen = strings(v)?
-            .iter()
-            .map(|s| listen_addr(s))
-            .collect::<Result<_, _>>()?;
-        Ok(())
-    }),
-    ("node_multiaddress", |c, v| {
-        let text = string(v)?;
-        c.node = Target::from_multiaddr(&text).map_err(|e| e.reason)?;
-        c.node_https |= crate::upstream::multiaddr_wants_tls(&text);
-        Ok(())
-    }),
-    // A multiaddr ending in `/https` turns TLS on whatever this says.
-    ("node_https", |c, v| {
-        c.node_https |= boolean(v)?;
-        Ok(())
-    }),
-    ("log_file", |c, v| {
-        c.log_file = Some(string(v)?).filter(|s| !s.is_empty()).map(PathBuf::from);
-        Ok(())
-    }),
-    ("read_timeout", |c, v| set(&mut c.read_timeout, limit(v))),
-    ("read_header_timeout", |c, v| {
-        set(&mut c.read_header_timeout, limit(v))
-    }),
-    ("write_timeout", |c, v| set(&mut c.write_timeout, limit(v))),
-    ("idle_timeout", |c, v| set(&mut c.idle_timeout, limit(v))),
-    ("max_header_bytes", |c, v| {
-        set(&mut c.max_header_bytes, header_bytes(v))
-    }),
-    ("extract_headers_extra", |c, v| {
-        set(&mut c.extract_headers_extra, strings(v))
-    }),
-    ("extract_headers_path", |c, v| {
-        set(&mut c.extract_headers_path, string(v))
-    }),
-    ("extract_headers_ttl", |c, v| {
-        set(&mut c.extract_headers_ttl, dur(v))
-    }),
-    ("max_connections", |c, v| set(&mut c.max_connections, count(v))),
-    ("max_headers", |c, v| set(&mut c.max_headers, count(v))),
-    ("upstream_connect_timeout", |c, v| {
-        set(&mut c.upstream_connect_timeout, limit(v))
-    }),
-    ("upstream_header_timeout", |c, v| {
-        set(&mut c.upstream_header_timeout, limit(v))
-    }),
-    ("write_stall_timeout", |c, v| {
-        set(&mut c.write_stall_timeout, limit(v))
-    }),
-    ("allowed_origins", |c, v| set(&mut c.allowed_origins, strings(v))),
-    ("node_auth_secret", |c, v| {
-        let text = string(v)?;
-        c.node_auth_secret = match text.is_empty() {
-            true => None,
-            false => Some(AuthSecret::parse(&text).map_err(|e| e.to_string())?),
-        };
-        Ok(())
-    }),
-    ("node_ca_file", |c, v| set(&mut c.node_ca_file, path(v))),
-    ("authorizations", |c, v| {
-        let value = match v {
-            Raw::Json(value) => value.clone(),
-            Raw::Env(text) => serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?,
-        };
-        c.authorizations = Authorizations::from_json(&value).map_err(|e| e.to_string())?;
-        Ok(())
-    }),
-    ("forward_authorization", |c, v| {
-        set(&mut c.forward_authorization, boolean(v))
-    }),
-    ("ssl_cert_file", |c, v| set(&mut c.ssl_cert_file, path(v))),
-    ("ssl_key_file", |c, v| set(&mut c.ssl_key_file, path(v))),
-    ("max_args", |c, v| set(&mut c.max_args, count(v))),
-];
-
-/// Stores a successfully read value.
-fn set<T>(field: &mut T, value: Result<T, String>) -> Result<(), String> {
-    *field = value?;
-    Ok(())
-}
-
 /// The environment variable that overrides `key`: `CLUSTER_IPFSPROXY_` + KEY without `_`.
 pub fn env_name(key: &str) -> String {
     format!("CLUSTER_IPFSPROXY_{}", key.replace('_', "").to_uppercase())
@@ -282,8 +192,8 @@ impl ProxyConfig {
 
     fn apply_json(&mut self, map: &Map<String, Value>) -> Result<(), ConfigError> {
         for (key, value) in map {
-            let setter = setter(key).ok_or_else(|| ConfigError::Unknown { key: key.clone() })?;
-            setter(self, Raw::Json(value)).map_err(|reason| ConfigError::Invalid {
+            let known = keys::find(key).ok_or_else(|| ConfigError::Unknown { key: key.clone() })?;
+            (known.set)(self, Raw::Json(value)).map_err(|reason| ConfigError::Invalid {
                 key: format!("api.ipfsproxy.{key}"),
                 reason,
             })?;
@@ -293,10 +203,10 @@ impl ProxyConfig {
 
     /// Applies `CLUSTER_IPFSPROXY_*` overrides found through `lookup` (e.g. `std::env::var`).
     pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        for (key, setter) in KEYS {
+        for Key { name: key, set, .. } in KEYS {
             let name = env_name(key);
             if let Some(text) = lookup(&name) {
-                setter(self, Raw::Env(&text)).map_err(|reason| ConfigError::Invalid {
+                set(self, Raw::Env(&text)).map_err(|reason| ConfigError::Invalid {
                     key: format!("{name} (api.ipfsproxy.{key})"),
                     reason,
                 })?;
@@ -394,17 +304,6 @@ fn shown_path(path: &Option<PathBuf>) -> String {
     path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
 }
 
-/// A file path; empty = none.
-fn path(raw: Raw<'_>) -> Result<Option<PathBuf>, String> {
-    Ok(Some(string(raw)?).filter(|s| !s.is_empty()).map(PathBuf::from))
-}
-
-fn setter(key: &str) -> Option<Setter> {
-    KEYS.iter()
-        .find(|(name, _)| *name == key)
-        .map(|(_, setter)| *setter)
-}
-
 /// Writes a listen address back as a multiaddr.
 pub fn listen_multiaddr(addr: &ListenAddr) -> String {
     match addr {
@@ -437,73 +336,6 @@ pub fn listen_addr(text: &str) -> Result<ListenAddr, String> {
             Ok(ListenAddr::Tcp(std::net::SocketAddr::new(ip, port)))
         }
     }
-}
-
-fn string(raw: Raw<'_>) -> Result<String, String> {
-    match raw {
-        Raw::Json(Value::String(s)) => Ok(s.clone()),
-        Raw::Json(other) => Err(format!("expected a string, found {other}")),
-        Raw::Env(s) => Ok(s.to_owned()),
-    }
-}
-
-fn strings(raw: Raw<'_>) -> Result<Vec<String>, String> {
-    match raw {
-        Raw::Json(Value::Array(items)) => items.iter().map(|v| string(Raw::Json(v))).collect(),
-        Raw::Json(Value::String(s)) => Ok(vec![s.clone()]),
-        Raw::Json(other) => Err(format!("expected a string or an array of strings, found {other}")),
-        Raw::Env(s) => Ok(s
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect()),
-    }
-}
-
-fn boolean(raw: Raw<'_>) -> Result<bool, String> {
-    match raw {
-        Raw::Json(Value::Bool(b)) => Ok(*b),
-        Raw::Json(other) => Err(format!("expected true or false, found {other}")),
-        Raw::Env(s) => s
-            .parse()
-            .map_err(|_| format!("expected true or false, found {s:?}")),
-    }
-}
-
-fn count(raw: Raw<'_>) -> Result<usize, String> {
-    match raw {
-        Raw::Json(Value::Number(n)) => n.as_u64().map(|n| n as usize),
-        Raw::Json(_) => None,
-        Raw::Env(s) => s.trim().parse().ok(),
-    }
-    .ok_or_else(|| format!("expected a non-negative whole number, found {}", shown(raw)))
-}
-
-fn shown(raw: Raw<'_>) -> String {
-    match raw {
-        Raw::Json(v) => v.to_string(),
-        Raw::Env(s) => format!("{s:?}"),
-    }
-}
-
-/// `max_header_bytes`: 0 means the default; below 4096 is refused, as ipfs-cluster does.
-fn header_bytes(raw: Raw<'_>) -> Result<usize, String> {
-    match count(raw)? {
-        0 => Ok(MIN_MAX_HEADER_BYTES),
-        n if n < MIN_MAX_HEADER_BYTES => Err(format!("must be greater or equal to {MIN_MAX_HEADER_BYTES}")),
-        n => Ok(n),
-    }
-}
-
-fn dur(raw: Raw<'_>) -> Result<Duration, String> {
-    let text = string(raw)?;
-    duration::parse(&text).map_err(|e| e.to_string())
-}
-
-/// A duration where zero means "no limit".
-fn limit(raw: Raw<'_>) -> Result<Option<Duration>, String> {
-    Ok(Some(dur(raw)?).filter(|d| !d.is_zero()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! - A value that does not parse fails the load, and the error names the key (the section
 //!   reader reports the path); nothing reads a duration as text after load.
 //! - Writing a value and reading it back gives the same duration.
+//! - Its JSON schema says `"format": "go-duration"`, the type docs/config.md names.
 
 use std::fmt;
 use std::time::Duration;
@@ -61,6 +62,26 @@ impl<'de> Deserialize<'de> for GoDuration {
         cairn_gateway::duration::parse(&text)
             .map(Self)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// In the schema (and so in docs/config.md), a Go duration string: `"type": "string"`,
+/// `"format": "go-duration"`.
+impl schemars::JsonSchema for GoDuration {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "GoDuration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "go-duration",
+            "examples": ["250ms", "15s", "1m0s", "24h0m0s"],
+        })
     }
 }
 

@@ -3,62 +3,85 @@
 //! `ipfs_connector.ipfshttp`, `observations.metrics`).
 //!
 //! Sources: defaults, the file, then `CLUSTER_<SECTION>_<KEY>` environment variables
-//! (`CLUSTER_<KEY>` for the `cluster` section). Each error names its key
+//! (`CLUSTER_<KEY>` for the `cluster` section; `env`). Each error names its key
 //! (`cluster.secret: …`). The gateway's section is parsed by `cairn_gateway::config`.
+//! docs/config.md is generated from these types (`reference`): their doc comments are the
+//! meanings, `sections` the paths and variables.
 //!
 //! # Invariants
-//! [`ServiceConfig::load`] validates everything before anything binds.
+//! - [`ServiceConfig::load`] validates everything before anything binds.
+//! - Every key has a doc comment (or, for `api.ipfsproxy`, a row of its key table) and is in
+//!   docs/config.md; `reference`'s tests fail otherwise.
 
 use std::path::Path;
 
 use cairn_gateway::config::ProxyConfig;
+use reference::Multiaddr;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::api::check_factors;
 
 mod duration;
+mod env;
+mod ipfshttp;
 mod observations;
 mod pinsvc;
 mod placement;
+pub mod reference;
+mod rest;
 
 pub use duration::GoDuration;
+pub use ipfshttp::{DaemonAccess, EMBEDDED, IpfsHttpConfig};
 pub use observations::{DEFAULT_PROMETHEUS_ENDPOINT, MetricsConfig};
 pub use pinsvc::PinSvcConfig;
+pub use rest::RestConfig;
 
 pub use placement::{
     BalancedSection, DiskSection, MonitorSection, PinQueueSection, Placement, TagsSection, TrackerSection,
 };
 
 /// The `cluster` section.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterConfig {
-    /// Human-readable name of this peer.
+    /// This peer's name, shown by `cairn id`, `cairn peers ls` and in statuses.
+    #[schemars(extend("x-default" = "the host name (`cairn init --peername` sets it)"))]
     pub peername: String,
-    /// 32-byte cluster secret, hex; peers with another secret cannot connect.
+    /// 32-byte pre-shared key of the private network, 64 hex characters; peers with another
+    /// secret cannot connect. Required.
+    #[schemars(extend("x-default" = "none; `cairn init` generates one"))]
     pub secret: String,
-    /// Where the cluster swarm listens.
+    /// The cluster swarm's listen addresses; keep the port fixed across restarts (membership
+    /// records it).
+    #[schemars(with = "Vec<Multiaddr>")]
     pub listen_multiaddress: Vec<String>,
-    /// Peers to connect to at start (multiaddrs ending in `/p2p/<id>`).
+    /// Peers to join through when this peer has no state yet (multiaddrs ending in
+    /// `/p2p/<id>`); `cairn daemon --bootstrap` overrides.
+    #[schemars(with = "Vec<Multiaddr>")]
     pub peer_addresses: Vec<String>,
-    /// Default minimum replication; -1 = every peer.
+    /// Default minimum replication of pins that give 0; -1 = every peer. Validated with
+    /// ipfs-cluster's messages.
     pub replication_factor_min: i32,
-    /// Default maximum replication; -1 = every peer.
+    /// Default maximum replication of pins that give 0; -1 = every peer.
     pub replication_factor_max: i32,
-    /// Leave the cluster on a clean shutdown.
+    /// Remove this peer from the membership on a clean stop.
     pub leave_on_shutdown: bool,
-    /// How often this peer broadcasts its `ping` metric (valid for twice as long).
+    /// How often this peer publishes its `ping` metric; it stays valid twice as long, and a
+    /// peer whose ping expired is down.
     pub monitor_ping_interval: GoDuration,
-    /// When false (the default), pins allocated to a peer whose ping expired are re-allocated.
+    /// `false`: pins allocated to a down peer are re-allocated to live peers until rf-min
+    /// live allocations are reached (failover on by default, unlike ipfs-cluster's `true`).
     pub disable_repinning: bool,
-    /// Failed pins are retried this often (and on demand).
+    /// Failed pins (`pin_error`, `unexpectedly_unpinned`) are retried this often, and on
+    /// `cairn recover`.
     pub pin_recover_interval: GoDuration,
-    /// The tracker compares the pinset with the IPFS daemon's pins at least this often.
+    /// The tracker compares the pinset with the daemon's pins at least this often (also after
+    /// every applied change, at most every 2 s, and on `cairn sync`).
     pub state_sync_interval: GoDuration,
-    /// Peer ids admitted to member-class peer RPCs (Raft, writes, statuses, blocks; see
-    /// `rpc::access`) without being Raft members; `"*"` admits every peer holding the secret
-    /// (what every peer could do before). Empty (the default): members only.
+    /// Peer ids admitted to member-class peer RPCs (Raft, writes, statuses, blocks) without
+    /// being Raft members; `"*"` = every peer holding the secret; each entry must be a peer id
+    /// or `"*"`. Empty: members only (docs/security.md).
     pub trusted_peers: Vec<String>,
 }
 
@@ -88,25 +111,27 @@ fn hostname() -> String {
 }
 
 /// The `consensus.raft` section.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RaftConfig {
-    /// How long to wait for a leader before a write fails.
+    /// How long a write waits for a leader (then 503 naming the silent members).
     pub wait_for_leader_timeout: GoDuration,
-    /// Raft RPC timeout.
+    /// Timeout of one peer-to-peer request.
     pub network_timeout: GoDuration,
     /// Leader heartbeat interval.
     pub heartbeat_timeout: GoDuration,
-    /// Election timeout (randomised between this and a third more; openraft adds its leader
-    /// lease, the maximum, before a follower stands).
+    /// Election timeout, randomised up to a third more; a follower that heard from a leader
+    /// stands after its leader lease (the maximum) plus this, so a dead leader is replaced
+    /// 1.75–2 s after its last heartbeat (docs/consistency.md has the measured failover).
     pub election_timeout: GoDuration,
-    /// Applied entries between snapshots.
+    /// Applied entries between snapshots; older log is purged.
     pub snapshot_threshold: u64,
-    /// Log entries kept behind each snapshot, so that a follower lagging by fewer catches up
-    /// from the log instead of receiving a whole snapshot (hashicorp raft's `TrailingLogs`).
+    /// Log entries kept behind each snapshot, so a follower that lags by fewer catches up from
+    /// the log instead of receiving the whole snapshot (hashicorp raft's `TrailingLogs`).
     pub trailing_logs: u64,
-    /// Static membership: the peer ids of every initial member (this peer included); their
-    /// addresses come from `cluster.peer_addresses`. Empty = join through a bootstrap peer.
+    /// Static membership: the peer ids of every initial member, this one included; addresses
+    /// come from `cluster.peer_addresses`. Each peer starts with the full set, no bootstrap
+    /// join. Empty: join through a bootstrap peer.
     pub init_peerset: Vec<String>,
 }
 
@@ -121,227 +146,6 @@ impl Default for RaftConfig {
             trailing_logs: 10_240,
             init_peerset: Vec::new(),
         }
-    }
-}
-
-/// The `api.restapi` section: ipfs-cluster's keys (auth, TLS, CORS) plus Cairn's limits.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RestConfig {
-    /// Where the REST API listens.
-    pub http_listen_multiaddress: String,
-    /// PEM certificate chain: the API serves HTTPS (with `ssl_key_file`).
-    pub ssl_cert_file: String,
-    /// PEM private key of `ssl_cert_file`.
-    pub ssl_key_file: String,
-    /// User → password; `null` = no authentication (ipfs-cluster's default).
-    pub basic_auth_credentials: Option<std::collections::BTreeMap<String, String>>,
-    /// Cairn: how long a token from `POST /token` is valid.
-    pub token_lifetime: GoDuration,
-    /// Origins a browser may call from (`*` = any); Cairn's default is none, safer than
-    /// ipfs-cluster's `*`.
-    pub cors_allowed_origins: Vec<String>,
-    /// Methods an allowed origin may use.
-    pub cors_allowed_methods: Vec<String>,
-    /// Request headers an allowed origin may send.
-    pub cors_allowed_headers: Vec<String>,
-    /// Response headers an allowed origin may read.
-    pub cors_exposed_headers: Vec<String>,
-    /// Whether an allowed origin may send credentials.
-    pub cors_allow_credentials: bool,
-    /// How long a browser may cache a preflight answer (`0s` = not cached).
-    pub cors_max_age: GoDuration,
-    /// Cairn: the largest request body accepted (bytes); more answers 413.
-    pub max_body_bytes: u64,
-    /// File the API's access log is appended to instead of stderr (ipfs-cluster's key),
-    /// relative to the config directory; `""` = stderr.
-    pub http_log_file: String,
-}
-
-impl Default for RestConfig {
-    fn default() -> Self {
-        Self {
-            http_listen_multiaddress: "/ip4/127.0.0.1/tcp/9094".into(),
-            ssl_cert_file: String::new(),
-            ssl_key_file: String::new(),
-            basic_auth_credentials: None,
-            token_lifetime: GoDuration::secs(24 * 3600),
-            cors_allowed_origins: Vec::new(),
-            cors_allowed_methods: vec!["GET".into()],
-            cors_allowed_headers: Vec::new(),
-            cors_exposed_headers: [
-                "Content-Type",
-                "X-Stream-Output",
-                "X-Chunked-Output",
-                "X-Content-Length",
-            ]
-            .map(String::from)
-            .to_vec(),
-            cors_allow_credentials: true,
-            cors_max_age: GoDuration::secs(0),
-            max_body_bytes: 1 << 20,
-            http_log_file: String::new(),
-        }
-    }
-}
-
-/// Passwords never reach a log or an error through `Debug`.
-impl std::fmt::Debug for RestConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let users: Option<Vec<&String>> = self.basic_auth_credentials.as_ref().map(|c| c.keys().collect());
-        f.debug_struct("RestConfig")
-            .field("http_listen_multiaddress", &self.http_listen_multiaddress)
-            .field("ssl_cert_file", &self.ssl_cert_file)
-            .field("ssl_key_file", &self.ssl_key_file)
-            .field("basic_auth_users", &users)
-            .field("token_lifetime", &self.token_lifetime)
-            .field("cors_allowed_origins", &self.cors_allowed_origins)
-            .field("cors_allowed_methods", &self.cors_allowed_methods)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("http_log_file", &self.http_log_file)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RestConfig {
-    /// Checks what single keys cannot (run by [`ServiceConfig::load`]).
-    pub fn validate(&self) -> Result<(), String> {
-        if self.ssl_cert_file.is_empty() != self.ssl_key_file.is_empty() {
-            return Err("api.restapi.ssl_cert_file: ssl_cert_file and ssl_key_file go together".into());
-        }
-        if let Some(users) = &self.basic_auth_credentials {
-            if users.is_empty() {
-                return Err("api.restapi.basic_auth_credentials: give at least one user, or null".into());
-            }
-            if let Some(user) = users
-                .iter()
-                .find(|(u, p)| u.is_empty() || u.contains(':') || p.is_empty())
-            {
-                return Err(format!(
-                    "api.restapi.basic_auth_credentials: user {:?}: names are not empty and hold no ':', passwords are not empty",
-                    user.0
-                ));
-            }
-        }
-        if self.token_lifetime.get().is_zero() {
-            return Err("api.restapi.token_lifetime: must be above 0s".into());
-        }
-        for method in &self.cors_allowed_methods {
-            if http::Method::from_bytes(method.as_bytes()).is_err() {
-                return Err(format!(
-                    "api.restapi.cors_allowed_methods: {method:?} is not an HTTP method"
-                ));
-            }
-        }
-        for header in self.cors_allowed_headers.iter().chain(&self.cors_exposed_headers) {
-            if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
-                return Err(format!(
-                    "api.restapi.cors_*_headers: {header:?} is not a header name"
-                ));
-            }
-        }
-        if let Some(origin) = self
-            .cors_allowed_origins
-            .iter()
-            .find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://")))
-        {
-            return Err(format!(
-                "api.restapi.cors_allowed_origins: {origin:?} is not an origin (scheme://host[:port]) or *"
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// `node_multiaddress` value that selects the embedded node (also the default).
-pub const EMBEDDED: &str = "embedded";
-
-/// The `ipfs_connector.ipfshttp` section.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct IpfsHttpConfig {
-    /// The IPFS daemon this peer pins on and its gateway fronts: `embedded` (cairn-node,
-    /// in-process on a loopback port) or a daemon's API multiaddr.
-    pub node_multiaddress: String,
-    /// A `pin/add` that shows no progress for this long is abandoned.
-    pub pin_timeout: GoDuration,
-    /// Limit of one `pin/rm`.
-    pub unpin_timeout: GoDuration,
-    /// Limit of any other call to the daemon.
-    pub ipfs_request_timeout: GoDuration,
-    /// Cairn: speak TLS to the daemon (also when `node_multiaddress` ends in `/https`).
-    pub node_https: bool,
-    /// Cairn: the secret presented to the daemon, kubo's `AuthSecret` form
-    /// (`basic:<user>:<pass>`, `bearer:<token>`); empty = none. Also the gateway's.
-    pub node_auth_secret: String,
-    /// Cairn: PEM trust anchors for an https daemon, besides the OS's store.
-    pub node_ca_file: String,
-}
-
-impl Default for IpfsHttpConfig {
-    fn default() -> Self {
-        Self {
-            node_multiaddress: EMBEDDED.into(),
-            pin_timeout: GoDuration::secs(120),
-            unpin_timeout: GoDuration::secs(10800),
-            ipfs_request_timeout: GoDuration::secs(300),
-            node_https: false,
-            node_auth_secret: String::new(),
-            node_ca_file: String::new(),
-        }
-    }
-}
-
-impl IpfsHttpConfig {
-    /// The daemon to use, or `None` for the embedded node.
-    pub fn upstream(&self) -> Result<Option<cairn_gateway::upstream::Target>, String> {
-        let text = self.node_multiaddress.trim();
-        if text.is_empty() || text == EMBEDDED {
-            return Ok(None);
-        }
-        cairn_gateway::upstream::Target::from_multiaddr(text)
-            .map(Some)
-            .map_err(|e| format!("ipfs_connector.ipfshttp.node_multiaddress: {e}"))
-    }
-
-    /// The daemon's connection settings: TLS, secret, trust anchors.
-    pub fn access(&self) -> Result<DaemonAccess, String> {
-        let secret = match self.node_auth_secret.is_empty() {
-            true => None,
-            false => Some(
-                cairn_kubo::auth::AuthSecret::parse(&self.node_auth_secret)
-                    .map_err(|e| format!("ipfs_connector.ipfshttp.node_auth_secret: {e}"))?,
-            ),
-        };
-        let https =
-            self.node_https || cairn_gateway::upstream::multiaddr_wants_tls(self.node_multiaddress.trim());
-        Ok(DaemonAccess {
-            tls: https.then(|| cairn_gateway::tls::ClientTls {
-                ca_file: Some(self.node_ca_file.clone())
-                    .filter(|f| !f.is_empty())
-                    .map(Into::into),
-                insecure: false,
-            }),
-            secret,
-        })
-    }
-}
-
-/// How this peer reaches its IPFS daemon beyond its address.
-#[derive(Clone, Debug, Default)]
-pub struct DaemonAccess {
-    /// TLS settings, when the daemon speaks https.
-    pub tls: Option<cairn_gateway::tls::ClientTls>,
-    /// The secret sent as `Authorization`.
-    pub secret: Option<cairn_kubo::auth::AuthSecret>,
-}
-
-impl DaemonAccess {
-    /// Applies the same settings to the gateway that fronts that daemon.
-    pub fn onto(&self, gateway: &mut ProxyConfig) {
-        gateway.node_https = self.tls.is_some();
-        gateway.node_ca_file = self.tls.as_ref().and_then(|t| t.ca_file.clone());
-        gateway.node_auth_secret = self.secret.clone();
     }
 }
 
@@ -371,14 +175,59 @@ pub struct ServiceConfig {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
-/// (JSON path, environment prefix) of the sections this module parses.
-const SECTIONS: [(&[&str], &str); 5] = [
-    (&["cluster"], "CLUSTER_"),
-    (&["consensus", "raft"], "CLUSTER_RAFT_"),
-    (&["api", "restapi"], "CLUSTER_RESTAPI_"),
-    (&pinsvc::PATH, "CLUSTER_PINSVCAPI_"),
-    (&["ipfs_connector", "ipfshttp"], "CLUSTER_IPFSHTTP_"),
+/// A section read with serde: where it sits in `service.json`, the prefix of its environment
+/// variables, and its type's schema (types and doc comments). The parser (`env`) and the
+/// reference read the same rows.
+struct Section {
+    /// The JSON path.
+    path: &'static [&'static str],
+    /// `CLUSTER_<SECTION>_`.
+    env_prefix: &'static str,
+    /// The schema of the section's type.
+    schema: fn() -> schemars::Schema,
+}
+
+/// The schema of `T`, for [`Section::schema`].
+fn schema_of<T: schemars::JsonSchema>() -> schemars::Schema {
+    schemars::schema_for!(T)
+}
+
+/// The sections this module parses with serde; placement's and observations' are in theirs.
+static SECTIONS: [Section; 5] = [
+    Section {
+        path: &["cluster"],
+        env_prefix: "CLUSTER_",
+        schema: schema_of::<ClusterConfig>,
+    },
+    Section {
+        path: &["consensus", "raft"],
+        env_prefix: "CLUSTER_RAFT_",
+        schema: schema_of::<RaftConfig>,
+    },
+    Section {
+        path: &["api", "restapi"],
+        env_prefix: "CLUSTER_RESTAPI_",
+        schema: schema_of::<RestConfig>,
+    },
+    Section {
+        path: &pinsvc::PATH,
+        env_prefix: "CLUSTER_PINSVCAPI_",
+        schema: schema_of::<PinSvcConfig>,
+    },
+    Section {
+        path: &["ipfs_connector", "ipfshttp"],
+        env_prefix: "CLUSTER_IPFSHTTP_",
+        schema: schema_of::<IpfsHttpConfig>,
+    },
 ];
+
+/// Every serde-read section (`api.ipfsproxy` is the gateway's own table).
+fn sections() -> impl Iterator<Item = &'static Section> {
+    SECTIONS
+        .iter()
+        .chain(placement::SECTIONS.iter())
+        .chain(observations::SECTIONS.iter())
+}
 
 impl ServiceConfig {
     /// `service.json` as `cairn init` writes it, with a fresh secret.
@@ -395,7 +244,7 @@ impl ServiceConfig {
             .map_err(|e| ConfigError(format!("{}: {e} (run `cairn init` first)", path.display())))?;
         let mut json: Value = serde_json::from_str(&text)
             .map_err(|e| ConfigError(format!("{} is not valid JSON: {e}", path.display())))?;
-        apply_env(&mut json, &env);
+        env::apply(&mut json, &env);
         let config = Self {
             cluster: section(&json, &["cluster"])?,
             raft: section(&json, &["consensus", "raft"])?,
@@ -543,59 +392,6 @@ fn proxy_section(json: &Value, env: &impl Fn(&str) -> Option<String>) -> Result<
         .map_err(|e| ConfigError(e.to_string()))?;
     proxy.apply_env(env).map_err(|e| ConfigError(e.to_string()))?;
     Ok(proxy)
-}
-
-/// Sets `CLUSTER_<SECTION>_<KEY>` values into the JSON before it is typed.
-fn apply_env(json: &mut Value, env: &impl Fn(&str) -> Option<String>) {
-    let defaults = template(String::new(), String::new());
-    let sections = SECTIONS.into_iter().chain(placement::SECTIONS);
-    for (path, prefix) in sections.chain(observations::SECTIONS) {
-        let Some(Value::Object(keys)) = lookup(&defaults, path) else {
-            continue;
-        };
-        for (key, default) in keys {
-            let Some(text) = env(&format!("{prefix}{}", key.replace('_', "").to_uppercase())) else {
-                continue;
-            };
-            if let Some(map) = section_mut(json, path) {
-                map.insert(key.clone(), typed_like(default, &text));
-            }
-        }
-    }
-}
-
-/// The object at `path`, created when missing.
-fn section_mut<'a>(json: &'a mut Value, path: &[&str]) -> Option<&'a mut serde_json::Map<String, Value>> {
-    let mut target = json;
-    for part in path {
-        target = target
-            .as_object_mut()?
-            .entry(part.to_string())
-            .or_insert_with(|| json!({}));
-    }
-    target.as_object_mut()
-}
-
-/// Reads environment text as the type the default has (numbers, booleans, comma lists).
-fn typed_like(default: &Value, text: &str) -> Value {
-    match default {
-        Value::Array(_) => Value::Array(
-            text.split(',')
-                .map(|s| Value::String(s.trim().to_owned()))
-                .collect(),
-        ),
-        // `user:pass,user2:pass2` for a map that defaults to null (basic_auth_credentials).
-        Value::Null => Value::Object(
-            text.split(',')
-                .filter_map(|pair| pair.split_once(':'))
-                .map(|(k, v)| (k.trim().to_owned(), Value::String(v.to_owned())))
-                .collect(),
-        ),
-        Value::Number(_) | Value::Bool(_) => {
-            serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
-        }
-        _ => Value::String(text.to_owned()),
-    }
 }
 
 #[cfg(test)]

@@ -10,10 +10,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, GoDuration};
+use super::reference::Multiaddr;
+use super::{ConfigError, GoDuration, Section, schema_of};
 
-/// Where the section sits and the prefix of its environment variables.
-pub(super) const SECTIONS: [(&[&str], &str); 1] = [(&PATH, "CLUSTER_METRICS_")];
+/// Where the section sits, the prefix of its environment variables, and its schema.
+pub(super) static SECTIONS: [Section; 1] = [Section {
+    path: &PATH,
+    env_prefix: "CLUSTER_METRICS_",
+    schema: schema_of::<MetricsConfig>,
+}];
 
 /// The section's JSON path.
 pub(super) const PATH: [&str; 2] = ["observations", "metrics"];
@@ -22,12 +27,16 @@ pub(super) const PATH: [&str; 2] = ["observations", "metrics"];
 pub const DEFAULT_PROMETHEUS_ENDPOINT: &str = "/ip4/127.0.0.1/tcp/8888";
 
 /// `observations.metrics`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// Serve `/metrics` (false: nothing is measured for it and nothing listens).
+    /// Serve Prometheus metrics on `prometheus_endpoint` (off by default, as in
+    /// ipfs-cluster: nothing is measured for it and nothing listens); docs/operations.md lists
+    /// them.
     pub enable_stats: bool,
-    /// Where `/metrics` is served: `/ip4`, `/ip6` with `/tcp`, or `/unix/<path>`.
+    /// Where `GET /metrics` listens (`/ip4`, `/ip6` with `/tcp`, or `/unix/<path>`); checked
+    /// even while the metrics are off.
+    #[schemars(with = "Multiaddr")]
     pub prometheus_endpoint: String,
     /// How long one reading of the values answers scrapes; `0s` reads them at every scrape.
     /// Bounds the work many scrapers cause (a reading counts the tracker's statuses).

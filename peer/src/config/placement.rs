@@ -13,13 +13,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::GoDuration;
+use super::{GoDuration, Section, schema_of};
 
 /// `pin_tracker.stateless`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrackerSection {
-    /// Pin or unpin calls in flight against the IPFS daemon at once.
+    /// Pin and unpin calls in flight against the daemon at once.
     pub concurrent_pins: usize,
     /// Operations waiting for a slot; beyond it a pin fails with `pin queue is full`.
     pub max_pin_queue_size: usize,
@@ -35,10 +35,12 @@ impl Default for TrackerSection {
 }
 
 /// `allocator.balanced`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BalancedSection {
-    /// Metric names, most significant first (`tag:<key>` names a tag).
+    /// Metrics the balanced allocator partitions and orders peers by, most significant
+    /// first (`freespace`, `reposize`, `pinqueue`, `tag:<key>`); a peer lacking one of them is
+    /// not a candidate.
     pub allocate_by: Vec<String>,
 }
 
@@ -51,12 +53,14 @@ impl Default for BalancedSection {
 }
 
 /// `informer.disk`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DiskSection {
-    /// How long a published metric stays valid.
+    /// How long a published `freespace` or `reposize` metric stays valid; both are published
+    /// every half TTL.
     pub metric_ttl: GoDuration,
-    /// `freespace` or `reposize` (both are published; this one is the disk informer's).
+    /// `freespace` (StorageMax − RepoSize from `repo/stat`) or `reposize`: the disk
+    /// informer's own metric (both are published).
     pub metric_type: String,
 }
 
@@ -70,12 +74,12 @@ impl Default for DiskSection {
 }
 
 /// `informer.tags`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TagsSection {
-    /// How long a published metric stays valid.
+    /// How long a published tag metric stays valid; published every half TTL.
     pub metric_ttl: GoDuration,
-    /// Published as `tag:<key>` metrics.
+    /// This peer's tags: each is a partitionable `tag:<key>` metric (`allocate_by`).
     pub tags: BTreeMap<String, String>,
 }
 
@@ -89,10 +93,11 @@ impl Default for TagsSection {
 }
 
 /// `informer.pinqueue`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PinQueueSection {
-    /// How long a published metric stays valid.
+    /// How long a published `pinqueue` metric (the tracker's queued and running operations)
+    /// stays valid; published every half TTL.
     pub metric_ttl: GoDuration,
     /// Queued operations per unit of (negative) weight.
     pub weight_bucket_size: u64,
@@ -108,10 +113,10 @@ impl Default for PinQueueSection {
 }
 
 /// `monitor.pubsubmon`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MonitorSection {
-    /// How often expired metrics are looked for (and alerts raised).
+    /// How often expired metrics raise alerts and down peers are failed over.
     pub check_interval: GoDuration,
 }
 
@@ -140,26 +145,51 @@ pub struct Placement {
     pub monitor: MonitorSection,
 }
 
-/// Where each section sits in `service.json` and the prefix of its environment variables.
-pub(super) const SECTIONS: [(&[&str], &str); 6] = [
-    (&["pin_tracker", "stateless"], "CLUSTER_STATELESS_"),
-    (&["allocator", "balanced"], "CLUSTER_BALANCED_"),
-    (&["informer", "disk"], "CLUSTER_DISK_"),
-    (&["informer", "tags"], "CLUSTER_TAGS_"),
-    (&["informer", "pinqueue"], "CLUSTER_PINQUEUE_"),
-    (&["monitor", "pubsubmon"], "CLUSTER_PUBSUBMON_"),
+/// Where each section sits in `service.json`, the prefix of its environment variables, and
+/// its schema.
+pub(super) static SECTIONS: [Section; 6] = [
+    Section {
+        path: &["pin_tracker", "stateless"],
+        env_prefix: "CLUSTER_STATELESS_",
+        schema: schema_of::<TrackerSection>,
+    },
+    Section {
+        path: &["allocator", "balanced"],
+        env_prefix: "CLUSTER_BALANCED_",
+        schema: schema_of::<BalancedSection>,
+    },
+    Section {
+        path: &["informer", "disk"],
+        env_prefix: "CLUSTER_DISK_",
+        schema: schema_of::<DiskSection>,
+    },
+    Section {
+        path: &["informer", "tags"],
+        env_prefix: "CLUSTER_TAGS_",
+        schema: schema_of::<TagsSection>,
+    },
+    Section {
+        path: &["informer", "pinqueue"],
+        env_prefix: "CLUSTER_PINQUEUE_",
+        schema: schema_of::<PinQueueSection>,
+    },
+    Section {
+        path: &["monitor", "pubsubmon"],
+        env_prefix: "CLUSTER_PUBSUBMON_",
+        schema: schema_of::<MonitorSection>,
+    },
 ];
 
 impl Placement {
     /// Parses every section of `json` (absent ones take their defaults).
     pub(super) fn from_json(json: &serde_json::Value) -> Result<Self, super::ConfigError> {
         Ok(Self {
-            tracker: super::section(json, SECTIONS[0].0)?,
-            balanced: super::section(json, SECTIONS[1].0)?,
-            disk: super::section(json, SECTIONS[2].0)?,
-            tags: super::section(json, SECTIONS[3].0)?,
-            pinqueue: super::section(json, SECTIONS[4].0)?,
-            monitor: super::section(json, SECTIONS[5].0)?,
+            tracker: super::section(json, SECTIONS[0].path)?,
+            balanced: super::section(json, SECTIONS[1].path)?,
+            disk: super::section(json, SECTIONS[2].path)?,
+            tags: super::section(json, SECTIONS[3].path)?,
+            pinqueue: super::section(json, SECTIONS[4].path)?,
+            monitor: super::section(json, SECTIONS[5].path)?,
         })
     }
 
