@@ -21,7 +21,7 @@ use cairn_node::{BlockSource, Blocks};
 use cid::Cid;
 use futures::future::BoxFuture;
 
-use crate::consensus::Members;
+use crate::consensus::MemberList;
 use crate::ipfs::IpfsClient;
 use crate::rpc::Client;
 
@@ -29,13 +29,14 @@ use crate::rpc::Client;
 #[derive(Clone)]
 pub struct Exchange {
     rpc: Client,
-    members: Members,
+    members: std::sync::Arc<dyn MemberList>,
     me: String,
 }
 
 impl Exchange {
-    /// Over the peer RPC, asking the `members` other than `me`.
-    pub fn new(rpc: Client, members: Members, me: String) -> Self {
+    /// Over the peer RPC, asking the `members` other than `me` (a follower's: its trusted
+    /// peers).
+    pub fn new(rpc: Client, members: std::sync::Arc<dyn MemberList>, me: String) -> Self {
         Self { rpc, members, me }
     }
 

@@ -124,6 +124,7 @@ struct Core {
     log_stats: Arc<crate::consensus::log_store::LogStats>,
     recorded: Recorded,
     peer_id: String,
+    follow: crate::pinlog::Source,
 }
 
 impl Peer {
@@ -152,7 +153,7 @@ impl Peer {
         let (core, incoming) = start_core(dir, config, identity).await?;
         let exchange = Exchange::new(
             crate::rpc::Client::new(core.net.clone()),
-            Members::of(&core.raft),
+            Arc::new(Members::of(&core.raft)),
             core.peer_id.clone(),
         );
         let (ipfs, embedded) = match upstream {
@@ -187,6 +188,7 @@ impl Peer {
             ipfs: daemon.clone(),
             monitor: monitor.clone(),
             listings,
+            follow: core.follow.clone(),
             events: crate::events::Events::start(crate::events::EventsInputs {
                 journal,
                 members: Arc::new(Members::of(&core.raft)),
@@ -254,7 +256,7 @@ async fn start_core(
     };
     let (net, incoming) = Net::start(settings).await.map_err(StartError::Network)?;
     let log = LogStore::open(&dir.join("raft-log.redb")).map_err(|e| StartError::Stores(Box::new(e)))?;
-    let (log_stats, recorded) = (log.stats(), log.recorded());
+    let (log_stats, recorded, follow_log) = (log.stats(), log.recorded(), log.clone());
     let db = state::open(&dir.join("state.redb")).map_err(StartError::State)?;
     let machine = StateMachine::new(db, &dir.join("snapshots"))
         .map_err(|e| StartError::Stores(Box::new(e)))?
@@ -271,7 +273,9 @@ async fn start_core(
     )
     .await
     .map_err(|e| StartError::Raft(e.to_string()))?;
+    let follow = crate::pinlog::Source::new(raft.metrics(), follow_log, dir.join("snapshots"));
     let core = Core {
+        follow,
         net,
         raft,
         machine_pins,
@@ -284,7 +288,7 @@ async fn start_core(
 }
 
 /// The embedded node, fetching what it lacks from the members.
-async fn start_embedded(
+pub(crate) async fn start_embedded(
     dir: &Path,
     config: &ServiceConfig,
     identity: &Identity,

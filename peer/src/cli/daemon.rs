@@ -36,6 +36,10 @@ pub(super) fn run(dir: &Path, args: Args, log_flags: &logging::Flags) -> Result<
     let files = LogFiles::of(dir, &config);
     let _logs = logging::init(log_flags, &files.routed())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    if config.cluster.follower_mode {
+        // ipfs-cluster-service runs a follower from a configuration in follower mode too.
+        return runtime.block_on(super::follow::serve(dir, config, identity));
+    }
     runtime.block_on(serve(dir, config, identity, bootstrap))
 }
 

@@ -17,6 +17,7 @@ mod add;
 pub mod client;
 pub mod daemon;
 mod docs;
+pub mod follow;
 pub mod gateway;
 mod graph;
 pub mod init;
@@ -117,6 +118,10 @@ pub enum Command {
         #[command(subcommand)]
         command: pin::PeersCommand,
     },
+    /// Follow a cluster's pinset read-only (ipfs-cluster-follow): list, init, run, info, list.
+    Follow(follow::Args),
+    /// Print the configuration followers of this cluster need, to publish (on a cluster peer).
+    FollowConfig(follow::publish::Args),
     /// Print a shell completion script: `source <(cairn completion bash)`.
     Completion {
         /// The shell.
@@ -191,6 +196,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Recover { args } => status::recover(global, &args),
         Command::Sync { args } => status::sync(global, &args),
         Command::Health { command } => status::health(global, &command),
+        Command::Follow(args) => follow::run(args, &cli.logging),
+        Command::FollowConfig(args) => follow::publish::run(&dir, global, &args),
         Command::Completion { shell } => docs::completion(shell),
         Command::Man { dir } => docs::man(dir.as_deref()),
     }

@@ -95,7 +95,7 @@ fn to_gateway(err: ClusterError) -> gw::ClusterError {
     }
 }
 
-fn info(pin: &Pin) -> PinInfo {
+pub(crate) fn info(pin: &Pin) -> PinInfo {
     PinInfo {
         cid: pin.cid,
         recursive: pin.options.mode == PinMode::Recursive,

@@ -10,8 +10,9 @@
 //!   authenticated peer id before anything of it is served: a call the sender may not make
 //!   (`rpc::access`: a removed peer's write or vote, a join for another peer) is answered
 //!   [`Response::Unauthorized`] and reaches no component.
-//! - A member's read of this peer's events (a long poll) gives its slot back before it
-//!   waits: `events` bounds those waits itself, so they never crowd out other requests.
+//! - A member's read of this peer's events and a follower's read of its log (long polls)
+//!   give their slot back before they wait: `events` and `pinlog::source` bound those waits
+//!   themselves, so they never crowd out other requests.
 
 use std::sync::Arc;
 
@@ -57,6 +58,11 @@ impl Server {
                         drop(slot.take());
                         let batch = server.cluster.events.serve(ask).await;
                         Response::Cluster(Ok(ClusterReply::Events(batch)))
+                    }
+                    Ok(Request::Cluster(ClusterRequest::Follow(ask))) => {
+                        drop(slot.take());
+                        let reply = server.cluster.follow.changes(ask).await;
+                        Response::Cluster(reply.map(ClusterReply::Follow).map_err(|e| e.to_string()))
                     }
                     Ok(request) => server.answer(request).await,
                     Err(rejected) => rejected.into_response(),
@@ -118,6 +124,8 @@ async fn serve_cluster(cluster: &Cluster, request: ClusterRequest) -> Result<Clu
             ClusterReply::Done
         }
         ClusterRequest::Events(ask) => ClusterReply::Events(cluster.events.serve(ask).await),
+        ClusterRequest::Follow(ask) => ClusterReply::Follow(cluster.follow.changes(ask).await?),
+        ClusterRequest::FollowSnapshot(ask) => ClusterReply::Chunk(cluster.follow.chunk(ask).await?),
     })
 }
 

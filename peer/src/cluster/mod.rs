@@ -24,7 +24,7 @@ mod announce;
 mod batcher;
 mod commit;
 mod failover;
-mod gateway;
+pub(crate) mod gateway;
 mod inbound;
 mod membership;
 mod ops;
@@ -89,6 +89,9 @@ pub enum ClusterError {
     /// No allocation could be made; nothing was committed.
     #[error(transparent)]
     Allocate(#[from] crate::allocator::AllocateError),
+    /// A follower's request could not be served.
+    #[error(transparent)]
+    Follow(#[from] crate::pinlog::ServeError),
 }
 
 impl From<StatusError> for ClusterError {
@@ -142,6 +145,8 @@ pub struct Cluster {
     gate: Arc<crate::rpc::Gate>,
     /// The pin event stream (`GET /pins/events`, `cairn/events`, the members' reads).
     events: crate::events::Events,
+    /// What this peer serves its followers (`pinlog::source`).
+    follow: crate::pinlog::Source,
 }
 
 /// What a [`Cluster`] is built over, in the composition root's order: the network, Raft over
@@ -171,6 +176,8 @@ pub struct Parts {
     pub placement: Placement,
     /// The pin event stream.
     pub events: crate::events::Events,
+    /// What this peer serves its followers.
+    pub follow: crate::pinlog::Source,
 }
 
 pub use reads::Consistency;
@@ -215,6 +222,7 @@ impl Cluster {
             listings: parts.listings,
             statuses: parts.statuses,
             events: parts.events,
+            follow: parts.follow,
             promoting: Arc::default(),
             gate: Arc::new(crate::rpc::Gate::new(
                 crate::consensus::Members::of(&parts.raft),

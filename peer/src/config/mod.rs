@@ -24,6 +24,7 @@ use crate::api::check_factors;
 
 mod duration;
 mod env;
+pub mod follow;
 mod ipfshttp;
 mod observations;
 mod pinsvc;
@@ -81,8 +82,12 @@ pub struct ClusterConfig {
     pub state_sync_interval: GoDuration,
     /// Peer ids admitted to member-class peer RPCs (Raft, writes, statuses, blocks) without
     /// being Raft members; `"*"` = every peer holding the secret; each entry must be a peer id
-    /// or `"*"`. Empty: members only (docs/security.md).
+    /// or `"*"`. Empty: members only (docs/security.md). On a follower: the only peers it
+    /// takes the pinset from (docs/follow.md).
     pub trusted_peers: Vec<String>,
+    /// This peer is a follower (`cairn follow`): it holds the pinset read-only, fed by the
+    /// trusted peers, and is no Raft member (docs/follow.md). ipfs-cluster's key.
+    pub follower_mode: bool,
 }
 
 impl Default for ClusterConfig {
@@ -100,6 +105,7 @@ impl Default for ClusterConfig {
             pin_recover_interval: GoDuration::secs(720),
             state_sync_interval: GoDuration::secs(60),
             trusted_peers: Vec::new(),
+            follower_mode: false,
         }
     }
 }
@@ -279,6 +285,7 @@ impl ServiceConfig {
                 format!("{bad:?} is neither a peer id nor \"*\""),
             );
         }
+        follow::validate(&self.cluster)?;
         for (key, value) in [
             (
                 "cluster.monitor_ping_interval",
@@ -319,7 +326,7 @@ impl ServiceConfig {
 }
 
 /// Every section with its defaults; `cairn init` fills in the name and secret.
-fn template(peername: String, secret: String) -> Value {
+pub(crate) fn template(peername: String, secret: String) -> Value {
     let cluster = ClusterConfig {
         secret,
         peername,

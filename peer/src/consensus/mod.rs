@@ -24,6 +24,7 @@ pub mod log_store;
 pub mod recorded;
 
 mod snapshot_dir;
+pub use snapshot_dir::{Published, published};
 pub mod state_machine;
 
 use std::fmt;

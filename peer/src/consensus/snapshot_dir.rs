@@ -164,6 +164,30 @@ impl SnapshotDir {
     }
 }
 
+/// The latest published snapshot, as it is served to a follower (`pinlog::source`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    /// Its id (`<index>-<n>`).
+    pub id: String,
+    /// The log index it is at (0: nothing applied).
+    pub index: u64,
+    /// The file.
+    pub path: PathBuf,
+    /// Its SHA-256 (hex), when recorded.
+    pub sha256: Option<String>,
+}
+
+/// What `current.json` in `dir` names, if anything; the file at fault and why when it does
+/// not parse.
+pub fn published(dir: &Path) -> Result<Option<Published>, (PathBuf, String)> {
+    Ok(read_current(dir)?.map(|current| Published {
+        id: current.meta.snapshot_id,
+        index: current.meta.last_log_id.map_or(0, |l| l.index),
+        path: dir.join(&current.file),
+        sha256: current.digest.map(|d| d.sha256),
+    }))
+}
+
 fn read_current(dir: &Path) -> Result<Option<Current>, (PathBuf, String)> {
     let path = dir.join(CURRENT);
     match std::fs::read(&path) {

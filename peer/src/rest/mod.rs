@@ -191,7 +191,7 @@ fn allocations(cluster: &Cluster) -> Response<Body> {
 }
 
 /// An ndjson answer of encoded pages.
-pub(super) fn ndjson_pages(
+pub(crate) fn ndjson_pages(
     pages: BoxStream<'static, Result<Bytes, crate::listing::ListingError>>,
 ) -> Response<Body> {
     let frames = pages.map(|page| page.map(Frame::data).map_err(BoxError::from));
@@ -199,7 +199,7 @@ pub(super) fn ndjson_pages(
 }
 
 /// Appends `value` as one JSON line.
-pub(super) fn write_line<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+pub(crate) fn write_line<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
     serde_json::to_writer(&mut *out, value)?;
     out.push(b'\n');
     Ok(())
@@ -244,7 +244,7 @@ fn failure(err: &ClusterError) -> Response<Body> {
     error(status, &err.to_string())
 }
 
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     match line(value) {
         Ok(bytes) => {
             let mut rsp = with_json_type(Response::new(boxed(Full::new(bytes))));
@@ -255,14 +255,14 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     }
 }
 
-fn error(status: StatusCode, message: &str) -> Response<Body> {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response<Body> {
     let body = serde_json::json!({ "code": status.as_u16(), "message": message });
     let mut rsp = with_json_type(Response::new(boxed(Full::new(Bytes::from(format!("{body}\n"))))));
     *rsp.status_mut() = status;
     rsp
 }
 
-fn empty(status: StatusCode) -> Response<Body> {
+pub(crate) fn empty(status: StatusCode) -> Response<Body> {
     let mut rsp = Response::new(boxed(http_body_util::Empty::<Bytes>::new()));
     *rsp.status_mut() = status;
     rsp

@@ -3,18 +3,20 @@
 //! side checks each request against it with [`Gate::admit`] before serving it.
 //!
 //! # The classes
-//! - [`Access::Open`]: any peer holding the cluster secret. Only [`Call::Join`]: a new peer
+//! - [`Access::Open`]: any peer holding the cluster secret. [`Call::Join`]: a new peer
 //!   must be able to ask to join before anyone knows it (ipfs-cluster's `PeerAdd` is open for
 //!   the same reason). A join is bound to the connection: it must name the peer that sends it
-//!   ([`Refusal::ForeignJoin`]), so a peer can only ask for itself.
+//!   ([`Refusal::ForeignJoin`]), so a peer can only ask for itself. The follower's calls
+//!   ([`Call::Follow`], [`Call::FollowSnapshot`]) and [`Call::Block`]: a follower is no
+//!   member and no one knows it in advance (ipfs-cluster's followers need only the secret);
+//!   it reads the applied pinset, never writes, and fetches the content it pins.
 //! - [`Access::Member`]: a current Raft member (voter or learner) of this peer's membership, or
 //!   a peer in `cluster.trusted_peers` (ipfs-cluster's "trusted"). Everything else: Raft's
 //!   append, vote and snapshot (a non-member must not vote or feed the log), the requests only
 //!   the leader serves (a forwarded join, remove, write, read index: they change or read the
 //!   shared state), the daemon's `repo/stat` and `repo/gc`, statuses, recover and sync (each
 //!   makes this peer's daemon work or shows what it holds), events (as statuses: what this
-//!   peer's tracker does), and blocks (this peer's content goes to the cluster's members, not
-//!   to anyone with the secret).
+//!   peer's tracker does).
 //!
 //! There is no "closed" class (ipfs-cluster's calls a peer makes on itself): what only an
 //! operator may start (REST, the CLI) never travels as a peer RPC; it reaches the other peers
@@ -71,6 +73,8 @@ impl Call {
                 ClusterRequest::Recover(_) => Call::Recover,
                 ClusterRequest::Sync => Call::Sync,
                 ClusterRequest::Events(_) => Call::Events,
+                ClusterRequest::Follow(_) => Call::Follow,
+                ClusterRequest::FollowSnapshot(_) => Call::FollowSnapshot,
             },
             Request::Block(_) => Call::Block,
         }

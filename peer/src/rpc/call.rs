@@ -52,11 +52,15 @@ pub enum Call {
     Events,
     /// [`Request::Block`].
     Block,
+    /// [`ClusterRequest::Follow`].
+    Follow,
+    /// [`ClusterRequest::FollowSnapshot`].
+    FollowSnapshot,
 }
 
 impl Call {
     /// Every call, in the order docs/security.md lists them.
-    pub const ALL: [Call; 17] = [
+    pub const ALL: [Call; 19] = [
         Call::Join,
         Call::RaftAppend,
         Call::RaftVote,
@@ -74,12 +78,14 @@ impl Call {
         Call::Sync,
         Call::Events,
         Call::Block,
+        Call::Follow,
+        Call::FollowSnapshot,
     ];
 
     /// The policy: who may make this call (the reasons are in the module docs).
     pub fn access(self) -> Access {
         match self {
-            Call::Join => Access::Open,
+            Call::Join | Call::Block | Call::Follow | Call::FollowSnapshot => Access::Open,
             Call::RaftAppend
             | Call::RaftVote
             | Call::RaftSnapshot
@@ -94,8 +100,7 @@ impl Call {
             | Call::Nested
             | Call::Recover
             | Call::Sync
-            | Call::Events
-            | Call::Block => Access::Member,
+            | Call::Events => Access::Member,
         }
     }
 
@@ -124,6 +129,8 @@ impl Call {
             Call::Sync => "sync",
             Call::Events => "events",
             Call::Block => "block",
+            Call::Follow => "follow",
+            Call::FollowSnapshot => "follow.snapshot",
         }
     }
 }

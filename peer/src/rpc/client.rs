@@ -10,6 +10,7 @@
 //!   [`RpcError::Refused`], or [`RpcError::Unauthorized`] when the peer may not make the call
 //!   at all; an error the serving peer returned is [`RpcError::Failed`] with its message.
 
+use crate::pinlog::wire::{Chunk, ChunkAsk, FollowAsk, FollowReply};
 use bytes::Bytes;
 use libp2p::{Multiaddr, PeerId};
 use openraft::error::{InstallSnapshotError, RaftError};
@@ -299,6 +300,22 @@ impl Client {
         {
             Response::Snapshot(answer) => Ok(answer),
             other => Err(mismatched(peer, "snapshot", other)),
+        }
+    }
+
+    /// A follower's read of `source`'s applied log ([`FollowAsk`]).
+    pub async fn follow(&self, source: &PeerNode, ask: FollowAsk) -> Result<FollowReply, RpcError> {
+        match self.cluster(source, ClusterRequest::Follow(ask)).await? {
+            (_, ClusterReply::Follow(reply)) => Ok(reply),
+            (peer, other) => Err(mismatched(peer, "follow", other)),
+        }
+    }
+
+    /// A piece of `source`'s snapshot ([`ChunkAsk`]).
+    pub async fn follow_snapshot(&self, source: &PeerNode, ask: ChunkAsk) -> Result<Chunk, RpcError> {
+        match self.cluster(source, ClusterRequest::FollowSnapshot(ask)).await? {
+            (_, ClusterReply::Chunk(chunk)) => Ok(chunk),
+            (peer, other) => Err(mismatched(peer, "follow.snapshot", other)),
         }
     }
 

@@ -11,6 +11,7 @@ use super::call::Refusal;
 use crate::api::{GlobalPinInfo, RepoStat};
 use crate::consensus::{NodeId, PeerNode, TypeConfig};
 use crate::eventlog::{EventBatch, EventsAsk};
+use crate::pinlog::wire::{Chunk, ChunkAsk, FollowAsk, FollowReply};
 use crate::state::{Applied, PinOp};
 use crate::tracker::LocalStatus;
 
@@ -76,6 +77,10 @@ pub enum ClusterRequest {
     /// Events of this peer's journal after a cursor (long-polled: the receiver may wait for a
     /// first one); an older peer cannot decode it and refuses it.
     Events(EventsAsk),
+    /// A follower's read of the applied log after an index (long-polled, `pinlog::source`).
+    Follow(FollowAsk),
+    /// A follower's read of a piece of this peer's snapshot.
+    FollowSnapshot(ChunkAsk),
 }
 
 /// Requests only the leader serves. The receiver serves it or answers
@@ -115,6 +120,10 @@ pub enum ClusterReply {
     Nested(Vec<NestedStatus>),
     /// To [`ClusterRequest::Events`].
     Events(EventBatch),
+    /// To [`ClusterRequest::Follow`].
+    Follow(FollowReply),
+    /// To [`ClusterRequest::FollowSnapshot`].
+    Chunk(Chunk),
 }
 
 /// One peer's status of one CID and what its child cluster says of it.

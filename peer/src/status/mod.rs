@@ -22,7 +22,7 @@
 mod fanout;
 mod landing;
 mod nested;
-mod pin_info;
+pub mod pin_info;
 mod remote;
 #[cfg(test)]
 mod tests;

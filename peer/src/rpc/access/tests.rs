@@ -109,15 +109,30 @@ fn every_request(joiner: &PeerId) -> Vec<(Call, Request)> {
             })),
         ),
         (Call::Block, Request::Block(vec![1])),
+        (
+            Call::Follow,
+            cluster(ClusterRequest::Follow(crate::pinlog::wire::FollowAsk {
+                after: 0,
+                wait_ms: 0,
+            })),
+        ),
+        (
+            Call::FollowSnapshot,
+            cluster(ClusterRequest::FollowSnapshot(crate::pinlog::wire::ChunkAsk {
+                snapshot: None,
+                offset: 0,
+            })),
+        ),
     ]
 }
 
 // === the policy ===
 
 #[test]
-fn only_join_is_open_every_other_call_is_for_members() {
+fn join_blocks_and_following_are_open_every_other_call_is_for_members() {
+    let open = [Call::Join, Call::Block, Call::Follow, Call::FollowSnapshot];
     for call in Call::ALL {
-        let want = if call == Call::Join {
+        let want = if open.contains(&call) {
             Access::Open
         } else {
             Access::Member
@@ -167,12 +182,12 @@ fn a_member_may_make_every_call() {
 }
 
 #[test]
-fn a_stranger_may_only_join_and_only_for_itself() {
+fn a_stranger_may_only_join_for_itself_follow_and_fetch_blocks() {
     let stranger = id();
     let gate = Gate::new(FakeMembers::of(&[id(), id()]), Trusted::default());
     for (call, request) in every_request(&stranger) {
         let want = match call {
-            Call::Join => Ok(()),
+            Call::Join | Call::Block | Call::Follow | Call::FollowSnapshot => Ok(()),
             call => Err(Refusal::NotMember { call }),
         };
         assert_eq!(gate.admit(&stranger, &request), want, "{call}");
@@ -244,11 +259,11 @@ fn trusted_peers_make_member_calls_without_being_members() {
 }
 
 #[test]
-fn without_a_membership_raft_calls_are_admitted_from_anyone_and_nothing_else() {
+fn without_a_membership_raft_calls_are_admitted_from_anyone_as_are_the_open_ones() {
     let leader = id();
     let gate = Gate::new(FakeMembers::default(), Trusted::default());
     for (call, request) in every_request(&leader) {
-        let want = if call.is_raft() || call == Call::Join {
+        let want = if call.is_raft() || call.access() == Access::Open {
             Ok(())
         } else {
             Err(Refusal::NotMember { call })
