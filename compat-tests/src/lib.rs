@@ -19,6 +19,7 @@ pub mod cluster;
 pub mod content;
 pub mod corpus;
 pub mod faults;
+pub mod follow;
 pub mod history;
 pub mod http;
 pub mod process;

@@ -91,6 +91,9 @@ fn check_name(name: &str) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The file a running follower records its REST API's address in (removed when it stops).
+const REST_ADDRESS: &str = "rest-address";
+
 /// Whether `dir` holds a follower configuration.
 fn configured(dir: &Path) -> bool {
     dir.join("service.json").is_file()

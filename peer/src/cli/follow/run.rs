@@ -74,6 +74,11 @@ pub async fn serve(dir: &Path, config: ServiceConfig, identity: Identity) -> Res
         local.sources.ids().join(","),
     );
     tracing::info!(peer = %local.peer_id, rest = %rest_shown, gateway = %gateway_shown, "cairn follower serving");
+    // Where `info` and `list` find the running follower, whatever the environment said.
+    let address_file = dir.join(super::REST_ADDRESS);
+    if let Err(e) = crate::files::write_private(&address_file, rest_shown.as_bytes()) {
+        tracing::warn!(error = %e, "could not record the REST address for `cairn follow info`");
+    }
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
@@ -83,6 +88,7 @@ pub async fn serve(dir: &Path, config: ServiceConfig, identity: Identity) -> Res
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = tokio::join!(rest_task, gateway_task);
+    let _ = std::fs::remove_file(address_file);
     if let Some(node) = embedded {
         let _ = node.task.await;
     }

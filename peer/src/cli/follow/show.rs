@@ -51,7 +51,8 @@ pub(super) fn info(dir: &Path, name: &str) -> Result<(), CliError> {
     if !configured(dir) {
         return Err(not_configured(dir, name));
     }
-    let config = ServiceConfig::load(dir, |_| None).map_err(|e| CliError::Config(e.to_string()))?;
+    let config = ServiceConfig::load(dir, |key| std::env::var(key).ok())
+        .map_err(|e| CliError::Config(e.to_string()))?;
     let peer_id = identity_id(dir);
     block_on(async {
         let live = running(dir).await;
@@ -148,11 +149,21 @@ async fn running(dir: &Path) -> Option<Value> {
         .next()
 }
 
-/// A REST client of the follower in `dir` (its configured API address).
+/// A REST client of the follower in `dir`: at the address it recorded when it started, else
+/// the configured one.
 fn rest_of(dir: &Path, timeout: Duration) -> Option<Rest> {
-    let config = ServiceConfig::load(dir, |_| None).ok()?;
+    let recorded = std::fs::read_to_string(dir.join(super::REST_ADDRESS)).ok();
+    let host = match recorded.as_deref().and_then(|r| r.split(',').next()) {
+        Some(address) if !address.trim().is_empty() => address.trim().to_owned(),
+        _ => {
+            ServiceConfig::load(dir, |key| std::env::var(key).ok())
+                .ok()?
+                .restapi
+                .http_listen_multiaddress
+        }
+    };
     let global = Global {
-        host: config.restapi.http_listen_multiaddress,
+        host,
         enc: Encoding::Json,
         basic_auth: None,
         https: false,
