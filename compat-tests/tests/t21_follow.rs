@@ -277,3 +277,37 @@ async fn a_wrong_secret_or_an_untrusted_source_never_changes_the_pinset() -> any
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_a_parent_cluster_holds_the_parents_pins() -> anyhow::Result<()> {
+    use cairn_compat_tests::cluster::cluster_over;
+    let (_a, child_a) = cluster_over(1, |_| None)?;
+    let (_b, child_b) = cluster_over(1, |_| None)?;
+    let children = [child_a[0].gateway_multiaddr(), child_b[0].gateway_multiaddr()];
+    let (_p, parent) = cluster_over(2, |i| Some(children[i].clone()))?;
+    let content = add_unpinned(&parent[0], b"a parent's followed content").await?;
+    let mut want = cids(0..5);
+    want.push(content.clone());
+    pin_all(&parent[0], &want).await?;
+
+    let base = scratch_dir("follow")?;
+    follower_of(&parent, base.path(), "parent")?;
+    let follower = Follower::run(base.path(), "parent", &[])?;
+    want.sort();
+    follower.lists_eventually(&want, WAIT).await?;
+    for child in [&child_a[0], &child_b[0]] {
+        let held = listed(child).await?;
+        assert!(
+            held.contains(&content),
+            "the children hold the parent's pins: {held:?}"
+        );
+    }
+    eventually(WAIT, || async {
+        let info = follower.rest("GET", &format!("/pins/{content}")).await?.json()?;
+        let status = info["peer_map"][&follower.peer_id]["status"].clone();
+        anyhow::ensure!(status == "pinned", "{info}");
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
