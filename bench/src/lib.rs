@@ -9,6 +9,7 @@
 pub mod composite;
 pub mod cpu;
 pub mod failover;
+pub mod follow;
 pub mod intercept;
 pub mod load;
 pub mod nginx;

@@ -44,6 +44,9 @@ async fn main() -> anyhow::Result<()> {
         println!("P6c: as P6 with the peers' IPFS daemons down (consensus without pinning work)");
         p6(&[("CLUSTER_IPFSHTTP_NODEMULTIADDRESS", down.as_str())]).await?;
     }
+    if wants("follow") {
+        cairn_bench::follow::run().await?;
+    }
     if wants("p4") {
         p4().await?;
     }

@@ -20,6 +20,7 @@ pub mod linkem;
 pub mod netns;
 pub mod suite;
 mod tmpfs;
+pub mod witness;
 pub mod workload;
 
 pub use tmpfs::Tmpfs;
@@ -369,6 +370,17 @@ impl FaultCluster {
             finals.push((format!("p{i}"), listed(peer).await?.into_iter().collect()));
         }
         Ok(finals)
+    }
+
+    /// The members' applied index once settled (the highest any of them reports).
+    pub async fn applied(&self) -> u64 {
+        let mut highest = 0;
+        for peer in self.peers.iter().flatten() {
+            if let Some(status) = raft_of(peer).await {
+                highest = highest.max(status["last_applied"].as_u64().unwrap_or(0));
+            }
+        }
+        highest
     }
 
     /// `kill -9` of every peer, e.g. to restart them all.

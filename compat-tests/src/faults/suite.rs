@@ -9,6 +9,8 @@
 //!   and checked. Any LOST, PHANTOM, DIVERGENT or STALE fails the run, and the history is
 //!   written to a file named with the seed that reproduces the schedule.
 //! - The schedule (victims, waits, partitions) comes from the seed alone.
+//! - A follower (`witness`) follows the cluster through every round; once the members
+//!   settle it must reach their applied index, and its pinset is judged with theirs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,12 +132,22 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Round>> {
         ("CLUSTER_MONITORPINGINTERVAL", "2s"),
     ];
     let mut cluster = FaultCluster::start_with(layout, &env, history.clone()).await?;
+    let witness = super::witness::Witness::start(&cluster)?;
     let mut rng = Rng::new(options.seed);
     let mut rounds = Vec::new();
     for n in 0..options.rounds {
         for nemesis in &options.nemeses {
             let seed = options.seed.wrapping_add((n * 131 + rounds.len()) as u64);
-            let round = one_round(&mut cluster, &history, *nemesis, options, seed, &mut rng).await?;
+            let round = one_round(
+                &mut cluster,
+                &witness,
+                &history,
+                *nemesis,
+                options,
+                seed,
+                &mut rng,
+            )
+            .await?;
             println!(
                 "round {:>3} {:<16} faults={} elections={} recovery={:.1}s {}",
                 rounds.len() + 1,
@@ -167,6 +179,7 @@ async fn max_term(cluster: &FaultCluster) -> u64 {
 
 async fn one_round(
     cluster: &mut FaultCluster,
+    witness: &super::witness::Witness,
     history: &History,
     nemesis: Nemesis,
     options: &Options,
@@ -202,7 +215,9 @@ async fn one_round(
     let healed = Instant::now();
     cluster.settle(Duration::from_secs(180)).await?;
     let recovery = healed.elapsed();
-    let finals = cluster.finals().await?;
+    let mut finals = cluster.finals().await?;
+    let applied = cluster.applied().await;
+    finals.push(witness.final_pinset(applied, Duration::from_secs(120)).await?);
     let report = history::check(&history.ops(), &finals);
     let elections = max_term(cluster).await.saturating_sub(term_before);
     Ok(Round {

@@ -84,6 +84,7 @@ impl Follower {
         let copier = embedded.is_none().then_some(exchange);
         let tracker = start_tracker(config, &store, &peer_id, &daemon, copier);
         let progress = stream::spawn(StreamInputs {
+            me: peer_id.clone(),
             rpc,
             store: store.clone(),
             sources: sources.clone(),

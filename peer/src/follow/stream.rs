@@ -158,6 +158,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// What the follower loop uses.
 pub struct StreamInputs {
+    /// This follower's peer id.
+    pub me: String,
     /// The peer RPC.
     pub rpc: Client,
     /// The local store.
@@ -192,7 +194,9 @@ impl Stream {
     /// longer each time (up to [`MAX_BACKOFF`]), and starts over once one answers.
     async fn run(self) {
         const FIRST: Duration = Duration::from_millis(200);
-        let (mut next, mut backoff) = (0usize, FIRST);
+        // Followers start at different trusted peers, so that they spread over them.
+        let mut next = usize::from(crate::consensus::node_id(&self.inputs.me) as u16);
+        let mut backoff = FIRST;
         loop {
             let candidates = self.inputs.sources.list();
             let Some(source) = candidates.get(next % candidates.len().max(1)).cloned() else {

@@ -8,6 +8,9 @@
 //!   already holds, one bounded answer at a time, when it asks.
 //! - The answer to `after` starts at entry `after + 1` or is [`FollowReply::SnapshotNeeded`]:
 //!   never a gap (a purge racing the read is detected by the first entry's index).
+//! - A caught-up follower's answer lingers [`LINGER`] after the first change, so a follower
+//!   costs one log read and one answer per interval however fast the cluster commits; the
+//!   last read is shared by the followers asking for the same range.
 //! - A snapshot being downloaded stays readable after a newer one replaces it: the last
 //!   [`OPEN_SNAPSHOTS`] served files are kept open (their bytes outlive the unlink).
 
@@ -28,6 +31,10 @@ use crate::consensus::{NodeId, PeerNode, StorageError};
 
 /// Snapshot files kept open for followers downloading them.
 pub const OPEN_SNAPSHOTS: usize = 4;
+/// How long a caught-up follower's answer waits after the first new change, so that one
+/// answer carries what the cluster committed meanwhile (one read, one answer and one durable
+/// commit on the follower per this interval, not per Raft batch).
+pub const LINGER: Duration = Duration::from_millis(100);
 
 type Metrics = watch::Receiver<RaftMetrics<NodeId, PeerNode>>;
 
@@ -80,6 +87,14 @@ struct Open {
     file: File,
 }
 
+/// The last range read from the log and its answer.
+#[derive(Debug)]
+struct LastRead {
+    after: u64,
+    applied: u64,
+    reply: Arc<FollowReply>,
+}
+
 /// Serves followers; cheap to clone.
 #[derive(Clone)]
 pub struct Source {
@@ -87,6 +102,9 @@ pub struct Source {
     log: LogStore,
     snapshots: PathBuf,
     open: Arc<Mutex<VecDeque<Arc<Open>>>>,
+    /// The last answer read from the log, by (after, applied): caught-up followers ask for
+    /// the same range, and it is read and decoded once for all of them.
+    last: Arc<Mutex<Option<LastRead>>>,
 }
 
 impl std::fmt::Debug for Source {
@@ -106,6 +124,7 @@ impl Source {
             log,
             snapshots,
             open: Arc::new(Mutex::new(VecDeque::new())),
+            last: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -114,6 +133,7 @@ impl Source {
         let mut metrics = self.metrics.clone();
         let wait = Duration::from_millis(ask.wait_ms.min(MAX_WAIT_MS));
         let deadline = tokio::time::Instant::now() + wait;
+        let mut waited = false;
         loop {
             let (applied, purged, members) = {
                 let m = metrics.borrow_and_update();
@@ -128,8 +148,15 @@ impl Source {
                 return self.snapshot_needed(ask.after);
             }
             if applied > ask.after {
+                if waited {
+                    // Caught up: let the changes of the next moments join this answer.
+                    waited = false;
+                    tokio::time::sleep(LINGER).await;
+                    continue;
+                }
                 return self.read(ask.after, applied, members).await;
             }
+            waited = true;
             match tokio::time::timeout_at(deadline, metrics.changed()).await {
                 Err(_elapsed) => {
                     return Ok(FollowReply::Changes {
@@ -145,8 +172,34 @@ impl Source {
         }
     }
 
-    /// Entries `after + 1 ..= applied` (as many as one answer carries).
+    /// Entries `after + 1 ..= applied` (as many as one answer carries), from the last answer
+    /// when it was the same range.
     async fn read(
+        &self,
+        after: u64,
+        applied: u64,
+        members: Vec<PeerNode>,
+    ) -> Result<FollowReply, ServeError> {
+        let cached = lock(&self.last)
+            .as_ref()
+            .filter(|last| (last.after, last.applied) == (after, applied))
+            .map(|last| last.reply.clone());
+        if let Some(reply) = cached {
+            return Ok((*reply).clone());
+        }
+        let reply = self.read_log(after, applied, members).await?;
+        if matches!(reply, FollowReply::Changes { .. }) {
+            let reply = Arc::new(reply.clone());
+            *lock(&self.last) = Some(LastRead {
+                after,
+                applied,
+                reply,
+            });
+        }
+        Ok(reply)
+    }
+
+    async fn read_log(
         &self,
         after: u64,
         applied: u64,
@@ -222,7 +275,7 @@ impl Source {
     /// The open file of snapshot `id` (the current one when `None`), opening the current
     /// one if needed.
     fn open_snapshot(&self, id: Option<&str>) -> Result<Arc<Open>, ServeError> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut open = lock(&self.open);
         if let Some(found) = id.and_then(|id| open.iter().find(|o| o.id == id)) {
             return Ok(found.clone());
         }
@@ -250,4 +303,8 @@ impl Source {
         }
         Ok(opened)
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
