@@ -480,12 +480,12 @@ impl Peer {
 
     /// The REST API as a `--host` multiaddr.
     pub fn rest_multiaddr(&self) -> String {
-        format!("/ip4/127.0.0.1/tcp/{}", self.rest.port())
+        format!("/ip4/{}/tcp/{}", self.rest.ip(), self.rest.port())
     }
 
     /// The gateway as a multiaddr (what a parent cluster's `node_multiaddress` names).
     pub fn gateway_multiaddr(&self) -> String {
-        format!("/ip4/127.0.0.1/tcp/{}", self.gateway.port())
+        format!("/ip4/{}/tcp/{}", self.gateway.ip(), self.gateway.port())
     }
 }
 
