@@ -22,7 +22,11 @@ pub async fn rest(peer: &Peer, method: &str, target: &str) -> anyhow::Result<Exc
 
 /// The CIDs the peer's `/allocations` lists, sorted.
 pub async fn listed(peer: &Peer) -> anyhow::Result<Vec<String>> {
-    let answer = rest(peer, "GET", "/allocations").await?;
+    allocated_cids(&rest(peer, "GET", "/allocations").await?)
+}
+
+/// The CIDs of a `GET /allocations` answer (204: none), sorted.
+pub fn allocated_cids(answer: &Exchange) -> anyhow::Result<Vec<String>> {
     if answer.status == 204 {
         return Ok(vec![]);
     }

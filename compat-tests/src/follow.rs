@@ -124,23 +124,7 @@ impl Follower {
 
     /// The CIDs its `/allocations` lists, sorted.
     pub async fn listed(&self) -> anyhow::Result<Vec<String>> {
-        let answer = self.rest("GET", "/allocations").await?;
-        if answer.status == 204 {
-            return Ok(vec![]);
-        }
-        anyhow::ensure!(answer.status == 200, "{}", answer.text());
-        let mut cids = answer
-            .text()
-            .lines()
-            .map(|l| {
-                Ok(serde_json::from_str::<serde_json::Value>(l)?["cid"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned())
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        cids.sort();
-        Ok(cids)
+        crate::cluster::allocated_cids(&self.rest("GET", "/allocations").await?)
     }
 
     /// Polls until it lists exactly `want` (sorted), or fails with what it lists after `within`.

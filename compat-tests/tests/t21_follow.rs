@@ -40,6 +40,17 @@ where
     }
 }
 
+/// Waits until `follower`'s IPFS node holds `cid` (its status there is `pinned`).
+async fn pinned_on(follower: &Follower, cid: &str) -> anyhow::Result<()> {
+    eventually(WAIT, || async {
+        let info = follower.rest("GET", &format!("/pins/{cid}")).await?.json()?;
+        let status = info["peer_map"][&follower.peer_id]["status"].clone();
+        anyhow::ensure!(status == "pinned", "{info}");
+        Ok(())
+    })
+    .await
+}
+
 fn cids(range: std::ops::Range<u64>) -> Vec<String> {
     range.map(cid).collect()
 }
@@ -82,13 +93,7 @@ async fn a_follower_holds_the_pinset_pins_content_and_refuses_writes() -> anyhow
     follower.lists_eventually(&now, WAIT).await?;
 
     // Replication -1 content is pinned on the follower's embedded node.
-    eventually(WAIT, || async {
-        let info = follower.rest("GET", &format!("/pins/{content}")).await?.json()?;
-        let status = info["peer_map"][&follower.peer_id]["status"].clone();
-        anyhow::ensure!(status == "pinned", "{info}");
-        Ok(())
-    })
-    .await?;
+    pinned_on(&follower, &content).await?;
 
     // Writes are refused, naming the trusted peers; nothing changes.
     let fresh = cid(999);
@@ -302,12 +307,6 @@ async fn following_a_parent_cluster_holds_the_parents_pins() -> anyhow::Result<(
             "the children hold the parent's pins: {held:?}"
         );
     }
-    eventually(WAIT, || async {
-        let info = follower.rest("GET", &format!("/pins/{content}")).await?.json()?;
-        let status = info["peer_map"][&follower.peer_id]["status"].clone();
-        anyhow::ensure!(status == "pinned", "{info}");
-        Ok(())
-    })
-    .await?;
+    pinned_on(&follower, &content).await?;
     Ok(())
 }
