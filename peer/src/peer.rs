@@ -248,13 +248,9 @@ async fn start_core(
     config: &ServiceConfig,
     identity: &Identity,
 ) -> Result<(Core, Incoming), StartError> {
-    let settings = Settings {
-        keypair: identity.keypair.clone(),
-        secret: config.secret(),
-        listen: crate::cluster::listen_addrs(config).map_err(|e| StartError::Config(e.to_string()))?,
-        request_timeout: config.raft.network_timeout.get(),
-    };
-    let (net, incoming) = Net::start(settings).await.map_err(StartError::Network)?;
+    let (net, incoming) = Net::start(net_settings(config, identity)?)
+        .await
+        .map_err(StartError::Network)?;
     let log = LogStore::open(&dir.join("raft-log.redb")).map_err(|e| StartError::Stores(Box::new(e)))?;
     let (log_stats, recorded, follow_log) = (log.stats(), log.recorded(), log.clone());
     let db = state::open(&dir.join("state.redb")).map_err(StartError::State)?;
@@ -285,6 +281,17 @@ async fn start_core(
         peer_id,
     };
     Ok((core, incoming))
+}
+
+/// The cluster network's settings: this peer's key, the secret, `cluster.listen_multiaddress`,
+/// `consensus.raft.network_timeout` (a follower's network too).
+pub(crate) fn net_settings(config: &ServiceConfig, identity: &Identity) -> Result<Settings, StartError> {
+    Ok(Settings {
+        keypair: identity.keypair.clone(),
+        secret: config.secret(),
+        listen: crate::cluster::listen_addrs(config).map_err(|e| StartError::Config(e.to_string()))?,
+        request_timeout: config.raft.network_timeout.get(),
+    })
 }
 
 /// The embedded node, fetching what it lacks from the members.

@@ -5,7 +5,7 @@
 //! (the cluster secret) or `identity.json` (the private key); the message names the file, its
 //! mode and the `chmod` to run (`files::check_private`, `Identity::load`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use cairn_gateway::config::{ListenAddr, listen_multiaddr};
@@ -33,7 +33,7 @@ pub(super) fn run(dir: &Path, args: Args, log_flags: &logging::Flags) -> Result<
     let bootstrap = bootstrap_addrs(&args.bootstrap, &config.cluster.peer_addresses)?;
     let identity = Identity::load(&dir.join("identity.json")).map_err(|e| CliError::Config(e.to_string()))?;
     crate::integrity::check(dir)?;
-    let files = LogFiles::of(dir, &config);
+    let files = logging::files::LogFiles::of(dir, &config);
     let _logs = logging::init(log_flags, &files.routed())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     if config.cluster.follower_mode {
@@ -41,36 +41,6 @@ pub(super) fn run(dir: &Path, args: Args, log_flags: &logging::Flags) -> Result<
         return runtime.block_on(super::follow::serve(dir, config, identity));
     }
     runtime.block_on(serve(dir, config, identity, bootstrap))
-}
-
-/// The access logs `service.json` sends to files, relative to the config directory.
-struct LogFiles {
-    gateway: Option<PathBuf>,
-    rest: Option<PathBuf>,
-    pinsvc: Option<PathBuf>,
-}
-
-impl LogFiles {
-    fn of(dir: &Path, config: &ServiceConfig) -> Self {
-        let file = |name: &str| Some(name).filter(|n| !n.is_empty()).map(|n| dir.join(n));
-        Self {
-            gateway: config.ipfsproxy.log_file.as_ref().map(|p| dir.join(p)),
-            rest: file(&config.restapi.http_log_file),
-            pinsvc: (config.pinsvcapi.as_ref()).and_then(|s| file(&s.http_log_file)),
-        }
-    }
-
-    fn routed(&self) -> Vec<logging::Routed<'_>> {
-        use cairn_gateway::access_log::{PINSVC_TARGET, REST_TARGET, TARGET};
-        [
-            (TARGET, &self.gateway),
-            (REST_TARGET, &self.rest),
-            (PINSVC_TARGET, &self.pinsvc),
-        ]
-        .into_iter()
-        .filter_map(|(target, file)| file.as_deref().map(|file| logging::Routed { target, file }))
-        .collect()
-    }
 }
 
 /// `--bootstrap` flags, else `cluster.peer_addresses`; each must end in `/p2p/<peer id>`.

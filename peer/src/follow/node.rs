@@ -31,7 +31,7 @@ use crate::identity::Identity;
 use crate::ipfs::embedded::Embedded;
 use crate::ipfs::{IpfsClient, Timeouts};
 use crate::listing::Listings;
-use crate::net::{Inbound, Net, Settings};
+use crate::net::{Inbound, Net};
 use crate::peer::StartError;
 use crate::rpc::Response;
 use crate::tracker::{Tracker, TrackerConfig, TrackerInputs};
@@ -105,12 +105,7 @@ impl Follower {
 
 /// The cluster network; whatever other peers ask of a follower is refused.
 async fn start_net(config: &ServiceConfig, identity: &Identity) -> Result<Net, StartError> {
-    let settings = Settings {
-        keypair: identity.keypair.clone(),
-        secret: config.secret(),
-        listen: crate::cluster::listen_addrs(config).map_err(|e| StartError::Config(e.to_string()))?,
-        request_timeout: config.raft.network_timeout.get(),
-    };
+    let settings = crate::peer::net_settings(config, identity)?;
     let (net, incoming) = Net::start(settings).await.map_err(StartError::Network)?;
     tokio::spawn(refuse_all(incoming.requests));
     tokio::spawn(refuse_all(incoming.raft));

@@ -32,16 +32,8 @@ pub(super) fn run(dir: &Path, name: &str, log_flags: &logging::Flags) -> Result<
         )));
     }
     let identity = Identity::load(&dir.join("identity.json")).map_err(|e| CliError::Config(e.to_string()))?;
-    let gateway_log = config.ipfsproxy.log_file.as_ref().map(|p| dir.join(p));
-    let routed: Vec<logging::Routed<'_>> = gateway_log
-        .as_deref()
-        .map(|file| logging::Routed {
-            target: cairn_gateway::access_log::TARGET,
-            file,
-        })
-        .into_iter()
-        .collect();
-    let _logs = logging::init(log_flags, &routed)?;
+    let files = logging::files::LogFiles::of(dir, &config);
+    let _logs = logging::init(log_flags, &files.routed())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(dir, config, identity))
 }

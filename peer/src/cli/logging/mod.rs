@@ -15,6 +15,7 @@
 //! - A bad `--loglevel` or `RUST_LOG` is a configuration error: nothing starts.
 
 mod batch;
+pub mod files;
 pub mod levels;
 
 use std::fs::{File, OpenOptions};
